@@ -1,0 +1,71 @@
+"""Training throughput of the shipped recipe, as images/s and as a share of the CPU's limit.
+
+    python bench/train_speed.py [--runs 5] [--images 12800]
+
+Each run trains one epoch on a fixed subset; the table shows the median over runs. The
+compute limit is the CPU's peak FP32 rate (default: 2 cores x 2.45 GHz x 32 FLOP/cycle,
+this machine's AMD EPYC Zen 3) divided by the FLOPs of one training step per image,
+counted by torch.utils.flop_counter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from se_demo.config import ModelConfig, TrainConfig
+from se_demo.data import load_split
+from se_demo.models import build_from_config
+from se_demo.train import train_model
+
+
+def training_flops_per_image(config: ModelConfig, batch: int = 32) -> float:
+    """FLOPs of forward + backward for one image."""
+    model = build_from_config(config)
+    x = torch.randn(batch, 1, 28, 28)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        F.cross_entropy(model(x), torch.zeros(batch, dtype=torch.long)).backward()
+    return counter.get_total_flops() / batch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--images", type=int, default=12_800)
+    parser.add_argument("--peak-gflops", type=float, default=2 * 2.45 * 32, help="CPU peak GFLOP/s")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args()
+    train = load_split(True, args.data_dir)
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+        f"torch {torch.__version__}, peak {args.peak_gflops:.0f} GFLOP/s"
+    )
+    print(
+        f"{'model':<6} {'MFLOP/img':>9} {'limit img/s':>11} {'median img/s':>12} {'runs':>24} {'of limit':>8} {'epoch (s)':>9}"
+    )
+    for name in ("cnn", "senet"):
+        config = ModelConfig(name=name)
+        flops = training_flops_per_image(config)
+        limit = args.peak_gflops * 1e9 / flops
+        speeds = []
+        for run in range(args.runs):
+            recipe = TrainConfig(epochs=1, train_subset=args.images, seed=run)
+            speeds.append(train_model(config, recipe, train).history[0]["images_per_second"])
+        median = statistics.median(speeds)
+        runs = " ".join(f"{s:.0f}" for s in speeds)
+        print(
+            f"{name:<6} {flops / 1e6:>9.1f} {limit:>11.0f} {median:>12.0f} {runs:>24} {median / limit:>8.0%} "
+            f"{60_000 / median:>9.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""Safe, atomic checkpoints: safetensors weights plus a JSON record that describes them.
+
+Layout of a checkpoint called ``senet`` in a folder:
+    senet.json                    the record: model config, recipe, metrics, versions,
+                                  and the name and SHA-256 of the weights file
+    senet-<sha256[:8]>.safetensors  the weights (content-addressed, as torchvision names them)
+
+The JSON record is the commit point: the weights file is written first under its own
+name, then the record is replaced atomically, then stale weights are removed. A crash
+or Ctrl-C at any moment leaves either the old or the new checkpoint whole. Nothing is
+ever unpickled: JSON and safetensors only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from se_demo.config import ModelConfig
+from se_demo.models import build_from_config
+
+FORMAT = "se-demo"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, corrupt, foreign or inconsistent; the message says which."""
+
+
+def library_versions() -> dict[str, str]:
+    """Versions that matter for reproducing a result."""
+    import numpy
+    import safetensors
+    import sklearn
+    import torchvision
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "safetensors": safetensors.__version__,
+    }
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # not supported everywhere (Windows)
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _umask_mode() -> int:
+    """The mode a plain new file gets (mkstemp's files are private, 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _umask_mode()  # read once at import: os.umask is process-wide, not thread-safe
+
+
+def write_json_atomic(path: Path, record: dict[str, Any]) -> None:
+    """Write JSON to a temporary file in the same folder, fsync, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, _FILE_MODE)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(record, handle, indent=2, sort_keys=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_tensors(
+    tensors: dict[str, torch.Tensor], record: dict[str, Any], directory: Path, name: str
+) -> Path:
+    """Atomically save ``tensors`` with a JSON ``record`` as ``directory/name.json``.
+
+    Returns the path of the JSON record. The previous version stays intact until the
+    new one is complete.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        os.chmod(tmp, _FILE_MODE)
+        contiguous = {key: value.detach().cpu().contiguous() for key, value in tensors.items()}
+        header = {"format": FORMAT, "record": json.dumps(_header_fields(record), sort_keys=True)}
+        save_file(contiguous, str(tmp), metadata=header)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        digest = sha256_file(tmp)
+        weights = directory / f"{name}-{digest[:8]}.safetensors"
+        os.replace(tmp, weights)
+        _fsync_dir(directory)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    full_record = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        **record,
+        "weights_file": weights.name,
+        "weights_sha256": digest,
+    }
+    record_path = directory / f"{name}.json"
+    write_json_atomic(record_path, full_record)
+    for stale in directory.glob(f"{name}-*.safetensors"):
+        if stale.name != weights.name:
+            stale.unlink(missing_ok=True)
+    return record_path
+
+
+def _header_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """The part of a record that is copied into the weights file, to detect lying JSON."""
+    return {key: record[key] for key in ("model", "kind") if key in record}
+
+
+def load_tensors(directory: Path, name: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load what `save_tensors` wrote, checking format, checksum and header agreement.
+
+    Raises CheckpointError with a message that names the file and the problem.
+    """
+    directory = Path(directory)
+    record_path = directory / f"{name}.json"
+    if not record_path.is_file():
+        raise CheckpointError(
+            f"no checkpoint '{name}' in '{directory}': {record_path.name} is missing"
+        )
+    try:
+        record = json.loads(record_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"'{record_path}' is not valid JSON ({error})") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise CheckpointError(
+            f'\'{record_path}\' is not an se-demo record (no "format": "{FORMAT}")'
+        )
+    if record.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"'{record_path}' has format version {record.get('format_version')!r}; "
+            f"this se-demo reads version {FORMAT_VERSION}"
+        )
+    weights_name = str(record.get("weights_file", ""))
+    weights = directory / weights_name
+    if not weights_name or Path(weights_name).name != weights_name or not weights.is_file():
+        raise CheckpointError(
+            f"'{record_path}' names weights file '{weights_name}', which is missing"
+        )
+    digest = sha256_file(weights)
+    if digest != record.get("weights_sha256"):
+        raise CheckpointError(
+            f"'{weights}' is corrupt or was replaced: its SHA-256 {digest[:12]}... does not "
+            f"match the record's {str(record.get('weights_sha256'))[:12]}..."
+        )
+    try:
+        tensors = load_file(str(weights))
+        with open(weights, "rb") as handle:
+            header_len = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(header_len)).get("__metadata__", {})
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"'{weights}' is not a readable safetensors file ({error})") from None
+    if header.get("format") != FORMAT:
+        raise CheckpointError(f"'{weights}' was not written by se-demo")
+    saved = json.loads(header.get("record", "{}"))
+    if saved != _header_fields(record):
+        raise CheckpointError(
+            f"'{record_path}' does not describe the weights it names: the record says "
+            f"{_header_fields(record)}, the weights were saved as {saved}"
+        )
+    return tensors, record
+
+
+def save_checkpoint(model: nn.Module, record: dict[str, Any], directory: Path, name: str) -> Path:
+    """Save a model's weights with its record (which must hold ``"model"``: a ModelConfig dict)."""
+    ModelConfig.from_dict(record["model"])  # refuse to save a record that cannot be loaded
+    return save_tensors(model.state_dict(), {"kind": "model", **record}, directory, name)
+
+
+def load_checkpoint(directory: Path, name: str) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a model from its checkpoint, in eval mode, with its record.
+
+    Raises CheckpointError for a missing, corrupt, foreign or inconsistent checkpoint.
+    """
+    tensors, record = load_tensors(directory, name)
+    if record.get("kind") != "model":
+        raise CheckpointError(f"'{name}' in '{directory}' is not a model checkpoint")
+    try:
+        config = ModelConfig.from_dict(record["model"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"checkpoint '{name}' has an invalid model config: {error}") from None
+    model = build_from_config(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong_shape = sorted(
+        key for key in set(expected) & set(tensors) if expected[key].shape != tensors[key].shape
+    )
+    if missing or unexpected or wrong_shape:
+        raise CheckpointError(
+            f"weights of checkpoint '{name}' do not fit the {config.name} architecture its "
+            f"record describes: missing {missing[:4]}, unexpected {unexpected[:4]}, "
+            f"wrong shapes {wrong_shape[:4]}"
+        )
+    model.load_state_dict(tensors)
+    model.eval()
+    return model, record

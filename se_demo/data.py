@@ -1,0 +1,140 @@
+"""MNIST as in-memory tensors, loaded once through torchvision.
+
+Training never touches PIL: each split is one uint8 tensor (N, 28, 28) plus its labels,
+normalised and augmented on whole batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torchvision import datasets
+
+from se_demo.config import DATA_ENV_VAR, MNIST_MEAN, MNIST_STD, resolve_data_dir
+
+MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+class DatasetUnavailableError(RuntimeError):
+    """MNIST is neither on disk nor downloadable; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of MNIST: raw images (N, 28, 28) uint8 and labels (N,) int64."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, count: int | None) -> Split:
+        """The first ``count`` examples (all of them when ``count`` is None)."""
+        if count is None or count >= len(self):
+            return self
+        return Split(self.images[:count], self.labels[:count])
+
+    def checksum(self) -> str:
+        """SHA-256 of the images and labels, to record which data a model saw."""
+        digest = hashlib.sha256()
+        digest.update(self.images.contiguous().numpy().tobytes())
+        digest.update(self.labels.contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+
+def _missing_message(root: Path, reason: str) -> str:
+    expected = "\n".join(f"  {root / 'MNIST' / 'raw' / name}" for name in MNIST_FILES)
+    return (
+        f"MNIST is not available under data root '{root}' ({reason}).\n"
+        f"Expected these four files (or their .gz archives):\n{expected}\n"
+        f"Download them on a machine with internet (se-demo does this itself when it can), "
+        f"or point se-demo at a folder that holds them with --data-dir or "
+        f"{DATA_ENV_VAR}=/path/to/root (the folder that contains MNIST/raw)."
+    )
+
+
+def load_split(
+    train: bool, data_dir: str | os.PathLike[str] | None = None, *, download: bool = True
+) -> Split:
+    """Load one MNIST split into memory, downloading it first when it is missing.
+
+    Raises DatasetUnavailableError, naming the root and the expected files, when the
+    files are absent and cannot be downloaded, or are truncated.
+    """
+    root = resolve_data_dir(data_dir)
+    try:
+        dataset = datasets.MNIST(root, train=train, download=download)
+    except RuntimeError as error:  # torchvision: "Dataset not found" or failed download
+        reason = "download failed" if download else "files missing and download disabled"
+        raise DatasetUnavailableError(_missing_message(root, f"{reason}: {error}")) from None
+    except (OSError, ValueError) as error:  # unreadable or truncated IDX files
+        raise DatasetUnavailableError(
+            _missing_message(root, f"files unreadable: {error}")
+        ) from None
+    images, labels = dataset.data, dataset.targets
+    expected = 60_000 if train else 10_000
+    if images.shape != (expected, 28, 28) or labels.shape != (expected,):
+        raise DatasetUnavailableError(
+            _missing_message(
+                root, f"unexpected shapes {tuple(images.shape)}, {tuple(labels.shape)}"
+            )
+        )
+    return Split(images.contiguous(), labels.long().contiguous())
+
+
+def dataset_available(data_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Whether both splits are on disk, without downloading anything."""
+    raw = resolve_data_dir(data_dir) / "MNIST" / "raw"
+    return all((raw / name).is_file() or (raw / f"{name}.gz").is_file() for name in MNIST_FILES)
+
+
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (N, 28, 28) or floats in [0, 1] -> normalised float (N, 1, 28, 28)."""
+    if images.dtype == torch.uint8:
+        images = images.float().div_(255.0)
+    if images.dim() == 3:
+        images = images.unsqueeze(1)
+    return (images - MNIST_MEAN) / MNIST_STD
+
+
+def random_affine(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    max_rotation: float,
+    max_shift: float,
+    max_scale: float,
+) -> torch.Tensor:
+    """Small random rotation, zoom and shift, drawn per image, for a normalised batch.
+
+    images: (N, 1, H, W). Padding takes the background value, so a shifted digit keeps
+    a black border. All randomness comes from ``generator`` (reproducible runs).
+    """
+    n, _, height, width = images.shape
+    if max_rotation == 0 and max_shift == 0 and max_scale == 0:
+        return images
+    uniform = torch.rand(n, 4, generator=generator) * 2 - 1  # (N, 4) in [-1, 1)
+    angle = torch.deg2rad(uniform[:, 0] * max_rotation)
+    scale = 1 + uniform[:, 1] * max_scale
+    # affine_grid works in [-1, 1] coordinates: one pixel is 2 / size.
+    shift_x = uniform[:, 2] * max_shift * 2 / width
+    shift_y = uniform[:, 3] * max_shift * 2 / height
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift_x], 1), torch.stack([sin, cos, shift_y], 1)], 1
+    )  # (N, 2, 3)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    background = -MNIST_MEAN / MNIST_STD
+    warped = F.grid_sample(images - background, grid, align_corners=False, padding_mode="zeros")
+    return warped + background

@@ -1,0 +1,264 @@
+"""Predictions, the seed's metrics and report, and the statistics of a comparison."""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import binomtest
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+from torch import nn
+
+from se_demo.checkpoints import CheckpointError, load_tensors, save_tensors
+from se_demo.config import NUM_CLASSES
+from se_demo.data import Split, normalize
+from se_demo.excitation import concat_batches, recording_excitations
+from se_demo.models import count_parameters
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Class probabilities (N, 10) for uint8 images (N, 28, 28) or normalised (N, 1, 28, 28).
+
+    Runs in eval mode and restores the model's previous mode afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        outputs = []
+        for start in range(0, len(images), batch_size):
+            chunk = images[start : start + batch_size]
+            if chunk.dtype == torch.uint8:
+                chunk = normalize(chunk)
+            chunk = chunk.contiguous(memory_format=torch.channels_last)
+            outputs.append(torch.softmax(model(chunk), dim=1))
+        return torch.cat(outputs) if outputs else torch.empty(0, 10)
+    finally:
+        model.train(was_training)
+
+
+SEED_RESULTS: dict[str, dict[str, float]] = {
+    # The seed's published MNIST test results after 100 epochs (Adam 1e-4, batch 32).
+    "cnn": {"accuracy": 0.99340, "precision": 0.99339, "recall": 0.99329, "f1": 0.99334},
+    "senet": {"accuracy": 0.99350, "precision": 0.99344, "recall": 0.99342, "f1": 0.99342},
+}
+MODEL_TITLES = {"cnn": "Basic CNN", "senet": "SENet"}
+
+
+def compute_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str, Any]:
+    """Accuracy, macro precision/recall/F1, per-class values and the confusion matrix.
+
+    All from scikit-learn; ``confusion[i][j]`` counts true class i predicted as j.
+    """
+    classes = list(range(NUM_CLASSES))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predictions, labels=classes, zero_division=0
+    )
+    return {
+        "accuracy": float(accuracy_score(labels, predictions)),
+        "precision": float(np.mean(precision)),
+        "recall": float(np.mean(recall)),
+        "f1": float(np.mean(f1)),
+        "per_class": {
+            "precision": precision.tolist(),
+            "recall": recall.tolist(),
+            "f1": f1.tolist(),
+            "support": support.tolist(),
+        },
+        "confusion": confusion_matrix(labels, predictions, labels=classes).tolist(),
+    }
+
+
+def format_seed_report(title: str, metrics: dict[str, Any]) -> str:
+    """The seed's report: confusion matrix, per-class P/R/F1 (five decimals), total line."""
+    lines = [title, "Confusion matrix (rows: true class, columns: predicted class)"]
+    lines.append("     " + "".join(f"{c:>6}" for c in range(NUM_CLASSES)))
+    for c, row in enumerate(metrics["confusion"]):
+        lines.append(f"{c:>5}" + "".join(f"{v:>6}" for v in row))
+    lines.append("")
+    lines.append(f"{'class':>5} {'precision':>10} {'recall':>10} {'f1':>10} {'support':>8}")
+    per = metrics["per_class"]
+    for c in range(NUM_CLASSES):
+        lines.append(
+            f"{c:>5} {per['precision'][c]:>10.5f} {per['recall'][c]:>10.5f} "
+            f"{per['f1'][c]:>10.5f} {per['support'][c]:>8}"
+        )
+    lines.append(
+        f"total accuracy {metrics['accuracy']:.5f}  precision {metrics['precision']:.5f}  "
+        f"recall {metrics['recall']:.5f}  f1 {metrics['f1']:.5f}"
+    )
+    return "\n".join(lines)
+
+
+def comparison_rows(metrics: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the seed-versus-ours table: one per metric, seed and ours for each model."""
+    rows = []
+    for key in ("accuracy", "precision", "recall", "f1"):
+        row: dict[str, Any] = {"metric": key}
+        for name in metrics:
+            row[f"{MODEL_TITLES.get(name, name)} (seed)"] = SEED_RESULTS.get(name, {}).get(key)
+            row[f"{MODEL_TITLES.get(name, name)} (ours)"] = metrics[name][key]
+        if {"cnn", "senet"} <= set(metrics):
+            row["SENet - CNN (ours)"] = metrics["senet"][key] - metrics["cnn"][key]
+        rows.append(row)
+    return rows
+
+
+def format_comparison(metrics: dict[str, dict[str, Any]]) -> str:
+    """The side-by-side table of the seed's README, with our numbers beside the seed's."""
+    rows = comparison_rows(metrics)
+    columns = list(rows[0])
+    widths = [max(len(c), 9) for c in columns]
+    out = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
+    for row in rows:
+        cells = [
+            str(row[c])
+            if isinstance(row[c], str)
+            else ("-" if row[c] is None else f"{row[c]:+.5f}" if "-" in c else f"{row[c]:.5f}")
+            for c in columns
+        ]
+        out.append("  ".join(v.rjust(w) for v, w in zip(cells, widths, strict=True)))
+    return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    """McNemar's exact test of two classifiers on the same test set."""
+
+    only_first_correct: int  # images the first model gets right and the second wrong
+    only_second_correct: int
+    p_value: float
+
+    def significant(self, alpha: float = 0.05) -> bool:
+        """Whether the difference is significant at level ``alpha``."""
+        return self.p_value < alpha
+
+    def sentence(self, first: str, second: str, alpha: float = 0.05) -> str:
+        """A plain-language reading of the test."""
+        b, c = self.only_first_correct, self.only_second_correct
+        verdict = (
+            f"significant at {alpha:.0%} (p = {self.p_value:.3g})"
+            if self.significant(alpha)
+            else f"not statistically significant at {alpha:.0%} (p = {self.p_value:.3g}): "
+            "with this test set, neither model can be called better"
+        )
+        return (
+            f"{b + c} test images are classified correctly by only one model: {b} by "
+            f"{first} alone, {c} by {second} alone. McNemar's exact test: the difference is {verdict}."
+        )
+
+
+def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> McNemarResult:
+    """McNemar's exact (binomial) test on per-image correctness of two models (scipy)."""
+    first_correct = np.asarray(first_correct, dtype=bool)
+    second_correct = np.asarray(second_correct, dtype=bool)
+    b = int(np.sum(first_correct & ~second_correct))
+    c = int(np.sum(~first_correct & second_correct))
+    p = 1.0 if b + c == 0 else float(binomtest(min(b, c), b + c, 0.5).pvalue)
+    return McNemarResult(b, c, min(p, 1.0))
+
+
+def count_flops(model: nn.Module) -> int:
+    """FLOPs of one forward pass on one 28x28 image (torch.utils.flop_counter)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(torch.zeros(1, 1, 28, 28))
+    model.train(was_training)
+    return int(counter.get_total_flops())
+
+
+def measure_latency_ms(model: nn.Module, repeats: int = 50) -> float:
+    """Median CPU latency of classifying one image, in milliseconds."""
+    x = torch.zeros(1, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    was_training = model.training
+    model.eval()
+    times = []
+    with torch.no_grad():
+        for i in range(repeats + 5):
+            start = time.perf_counter()
+            model(x)
+            if i >= 5:  # warm-up
+                times.append(time.perf_counter() - start)
+    model.train(was_training)
+    return float(np.median(times) * 1000)
+
+
+@dataclass
+class Evaluation:
+    """Everything the Results page shows, for every model on one test set."""
+
+    labels: np.ndarray  # (N,) true classes
+    probabilities: dict[str, np.ndarray]  # model name -> (N, 10)
+    excitations: dict[str, dict[str, np.ndarray]]  # model name -> block -> (N, C)
+    record: dict[str, Any]  # metrics, flops, latency, parameters per model; data checksum
+
+    def predictions(self, name: str) -> np.ndarray:
+        """Predicted classes (N,) of one model."""
+        return self.probabilities[name].argmax(1)
+
+    def metrics(self, name: str) -> dict[str, Any]:
+        """The saved metrics of one model."""
+        return self.record["models"][name]["metrics"]
+
+
+def evaluate_models(models: dict[str, nn.Module], test_split: Split) -> Evaluation:
+    """Run every model once over the test set, capturing SE excitations in the same pass."""
+    labels = test_split.labels.numpy()
+    probabilities: dict[str, np.ndarray] = {}
+    excitations: dict[str, dict[str, np.ndarray]] = {}
+    summary: dict[str, Any] = {}
+    for name, model in models.items():
+        with recording_excitations(model) as store:
+            probs = predict(model, test_split.images).numpy()
+        probabilities[name] = probs
+        excitations[name] = {block: t.numpy() for block, t in concat_batches(store).items()}
+        summary[name] = {
+            "metrics": compute_metrics(labels, probs.argmax(1)),
+            "parameters": count_parameters(model),
+            "flops": count_flops(model),
+            "latency_ms": measure_latency_ms(model),
+        }
+    record = {
+        "data_sha256": test_split.checksum(),
+        "test_images": len(labels),
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "models": summary,
+    }
+    return Evaluation(labels, probabilities, excitations, record)
+
+
+def save_evaluation(evaluation: Evaluation, directory: Path) -> Path:
+    """Save an evaluation atomically next to the checkpoints (safetensors + JSON record)."""
+    tensors = {"labels": torch.from_numpy(evaluation.labels)}
+    for name, probs in evaluation.probabilities.items():
+        tensors[f"{name}/probabilities"] = torch.from_numpy(probs).float()
+        for block, values in evaluation.excitations.get(name, {}).items():
+            tensors[f"{name}/excitation/{block}"] = torch.from_numpy(values).half()
+    return save_tensors(
+        tensors, {"kind": "evaluation", **evaluation.record}, directory, "evaluation"
+    )
+
+
+def load_evaluation(directory: Path) -> Evaluation:
+    """Load a saved evaluation; raises CheckpointError if missing or corrupt."""
+    tensors, record = load_tensors(directory, "evaluation")
+    if record.get("kind") != "evaluation":
+        raise CheckpointError(f"'evaluation' in '{directory}' is not an evaluation record")
+    probabilities: dict[str, np.ndarray] = {}
+    excitations: dict[str, dict[str, np.ndarray]] = {}
+    for name in record["models"]:
+        probabilities[name] = tensors[f"{name}/probabilities"].numpy()
+        prefix = f"{name}/excitation/"
+        blocks = sorted(k for k in tensors if k.startswith(prefix))
+        excitations[name] = {k[len(prefix) :]: tensors[k].float().numpy() for k in blocks}
+    return Evaluation(tensors["labels"].numpy(), probabilities, excitations, record)

@@ -1,0 +1,185 @@
+"""The seed's CNN for MNIST, with an optional Squeeze-and-Excitation layer passed in.
+
+Squeeze-and-Excitation: Hu, Shen, Albanie, Sun, Wu. "Squeeze-and-Excitation Networks",
+CVPR 2018 / TPAMI 2019, arXiv:1709.01507.
+
+Departures from the paper, all switchable: the squeeze may be a sum (as in the seed's
+TensorFlow code) or a max (the paper's ablation, Table 11) instead of the mean, and the
+gate may be tanh or ReLU (Table 12) instead of the sigmoid.
+
+Layout (the seed's, kept exactly so results compare):
+    stage 1: conv3x3 1->16, ReLU, conv3x3 16->16, ReLU, [SE], maxpool 2x2   28x28 -> 14x14
+    stage 2: conv3x3 16->32, ReLU, conv3x3 32->32, ReLU, [SE], maxpool 2x2  14x14 -> 7x7
+    stage 3: conv3x3 32->64, ReLU, conv3x3 64->64, ReLU, [SE]                7x7
+    head:    flatten 3136 -> FC 512, ReLU -> FC 10
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import torch
+from torch import nn
+
+from se_demo.config import NUM_CLASSES, ModelConfig
+
+
+class SqueezeExcitation(nn.Module):
+    """The SE block: squeeze over H, W, excite through a bottleneck MLP, rescale channels.
+
+    The excitation (N, C) is the output of the ``gate`` submodule, so a forward hook on
+    ``gate`` reads it without touching this code.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        reduction_ratio: int = 2,
+        squeeze: str = "mean",
+        gate: str = "sigmoid",
+    ) -> None:
+        super().__init__()
+        if channels % reduction_ratio:
+            raise ValueError(
+                f"reduction ratio {reduction_ratio} does not divide {channels} channels"
+            )
+        if squeeze not in _SQUEEZES:
+            raise ValueError(
+                f"unknown squeeze operator {squeeze!r}; expected one of {tuple(_SQUEEZES)}"
+            )
+        if gate not in _GATES:
+            raise ValueError(f"unknown gate {gate!r}; expected one of {tuple(_GATES)}")
+        self.squeeze = squeeze
+        self.fc1 = nn.Linear(channels, channels // reduction_ratio)
+        self.relu = nn.ReLU(inplace=True)
+        self.fc2 = nn.Linear(channels // reduction_ratio, channels)
+        self.gate = _GATES[gate]()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        squeezed = _SQUEEZES[self.squeeze](x)  # (N, C, H, W) -> (N, C)
+        excitation = self.gate(self.fc2(self.relu(self.fc1(squeezed))))  # (N, C)
+        return x * excitation[:, :, None, None]
+
+    def extra_repr(self) -> str:
+        return f"squeeze={self.squeeze}"
+
+
+_SQUEEZES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "mean": lambda x: x.mean(dim=(2, 3)),
+    "sum": lambda x: x.sum(dim=(2, 3)),
+    "max": lambda x: x.amax(dim=(2, 3)),
+}
+_GATES: dict[str, type[nn.Module]] = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One row of the architecture table: a stage of two 3x3 convs."""
+
+    out_channels: int
+    pool: bool  # 2x2 max-pool at the end of the stage
+
+
+SEED_STAGES = (StageSpec(16, pool=True), StageSpec(32, pool=True), StageSpec(64, pool=False))
+
+
+class Stage(nn.Module):
+    """conv3x3, ReLU, conv3x3, ReLU, then the SE layer (or nothing), then the pool."""
+
+    def __init__(
+        self, in_channels: int, spec: StageSpec, se_layer: Callable[[int], nn.Module] | None
+    ) -> None:
+        super().__init__()
+        out = spec.out_channels
+        self.conv1 = nn.Conv2d(in_channels, out, kernel_size=3, padding=1)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(out, out, kernel_size=3, padding=1)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.se = se_layer(out) if se_layer is not None else nn.Identity()
+        self.pool = nn.MaxPool2d(2) if spec.pool else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu2(self.conv2(self.relu1(self.conv1(x))))
+        return self.pool(self.se(x))
+
+
+class SeedCNN(nn.Module):
+    """The seed's MNIST CNN; pass ``se_layer`` to make it an SENet."""
+
+    def __init__(
+        self,
+        stages: tuple[StageSpec, ...] = SEED_STAGES,
+        *,
+        se_layer: Callable[[int], nn.Module] | None = None,
+        in_channels: int = 1,
+        image_size: int = 28,
+        hidden: int = 512,
+        num_classes: int = NUM_CLASSES,
+    ) -> None:
+        super().__init__()
+        blocks = []
+        channels, size = in_channels, image_size
+        for spec in stages:
+            blocks.append(Stage(channels, spec, se_layer))
+            channels = spec.out_channels
+            size = size // 2 if spec.pool else size
+        self.stages = nn.Sequential(*blocks)
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels * size * size, hidden),  # 64 * 7 * 7 = 3136 -> 512
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, num_classes),
+        )
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: normalised images (N, 1, 28, 28) -> logits (N, 10)."""
+        return self.classifier(self.stages(x))
+
+
+def build_model(name: str = "senet", **config: Any) -> SeedCNN:
+    """Build ``"cnn"`` or ``"senet"``; SE settings: reduction_ratio, squeeze, gate.
+
+    Unknown names or settings raise ValueError naming them.
+    """
+    return build_from_config(ModelConfig(name=name, **_check_keys(config)))
+
+
+def _check_keys(config: dict[str, Any]) -> dict[str, Any]:
+    allowed = {"reduction_ratio", "squeeze", "gate"}
+    unknown = set(config) - allowed
+    if unknown:
+        raise ValueError(
+            f"unknown model settings {sorted(unknown)}; expected some of {sorted(allowed)}"
+        )
+    return config
+
+
+def build_from_config(config: ModelConfig) -> SeedCNN:
+    """Build the network a `ModelConfig` describes."""
+    if config.name == "cnn":
+        return SeedCNN()
+    se_layer = partial(
+        SqueezeExcitation,
+        reduction_ratio=config.reduction_ratio,
+        squeeze=config.squeeze,
+        gate=config.gate,
+    )
+    return SeedCNN(se_layer=se_layer)
+
+
+def se_blocks(model: nn.Module) -> dict[str, SqueezeExcitation]:
+    """The model's SE blocks by name, in depth order (empty for the basic CNN)."""
+    return {name: m for name, m in model.named_modules() if isinstance(m, SqueezeExcitation)}
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

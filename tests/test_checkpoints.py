@@ -1,0 +1,185 @@
+"""Checkpoints: round trip, and one clear error for each kind of bad file."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from se_demo import checkpoints
+from se_demo.checkpoints import CheckpointError, load_checkpoint, save_checkpoint, sha256_file
+from se_demo.config import ModelConfig, to_dict
+from se_demo.models import build_model
+
+
+def _save(
+    model_name: str, directory: Path, name: str | None = None, seed: int = 0
+) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    model = build_model(model_name)
+    save_checkpoint(
+        model, {"model": to_dict(ModelConfig(name=model_name))}, directory, name or model_name
+    )
+    return model
+
+
+def _weights(directory: Path, name: str) -> Path:
+    return directory / json.loads((directory / f"{name}.json").read_text())["weights_file"]
+
+
+def _assert_same(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert ka == kb
+        assert torch.equal(va, vb)
+
+
+def test_round_trip_and_record(tmp_path):
+    model = _save("senet", tmp_path)
+    loaded, record = load_checkpoint(tmp_path, "senet")
+    _assert_same(model, loaded)
+    assert not loaded.training
+    assert record["model"]["name"] == "senet"
+    assert record["weights_sha256"] == sha256_file(_weights(tmp_path, "senet"))
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary files left behind
+
+
+def test_missing_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match=r"cnn\.json is missing"):
+        load_checkpoint(tmp_path, "cnn")
+
+
+def test_missing_weights_file(tmp_path):
+    _save("cnn", tmp_path)
+    _weights(tmp_path, "cnn").unlink()
+    with pytest.raises(CheckpointError, match="missing"):
+        load_checkpoint(tmp_path, "cnn")
+
+
+def test_truncated_weights_file(tmp_path):
+    _save("cnn", tmp_path)
+    _save("senet", tmp_path)
+    weights = _weights(tmp_path, "cnn")
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt or was replaced"):
+        load_checkpoint(tmp_path, "cnn")
+    load_checkpoint(tmp_path, "senet")  # the other checkpoint is unaffected
+
+
+def test_weights_from_another_architecture(tmp_path):
+    # senet weights renamed into the cnn checkpoint, with the checksum updated to match.
+    _save("cnn", tmp_path)
+    _save("senet", tmp_path)
+    record = json.loads((tmp_path / "cnn.json").read_text())
+    senet_weights = _weights(tmp_path, "senet")
+    record["weights_file"] = senet_weights.name
+    record["weights_sha256"] = sha256_file(senet_weights)
+    (tmp_path / "cnn.json").write_text(json.dumps(record))
+    with pytest.raises(CheckpointError, match="does not describe the weights"):
+        load_checkpoint(tmp_path, "cnn")
+
+
+def test_foreign_safetensors_file(tmp_path):
+    # A valid safetensors file that se-demo did not write (no header record).
+    from safetensors.torch import save_file
+
+    _save("cnn", tmp_path)
+    weights = _weights(tmp_path, "cnn")
+    save_file({"weight": torch.zeros(3, 3)}, str(weights))
+    record = json.loads((tmp_path / "cnn.json").read_text())
+    record["weights_sha256"] = sha256_file(weights)
+    (tmp_path / "cnn.json").write_text(json.dumps(record))
+    with pytest.raises(CheckpointError, match="not written by se-demo"):
+        load_checkpoint(tmp_path, "cnn")
+
+
+@pytest.mark.parametrize(
+    "lie",
+    [{"name": "senet"}, {"squeeze": "sum"}, {"reduction_ratio": 4}, {"name": "resnet"}],
+)
+def test_metadata_that_lies_about_the_architecture(tmp_path, lie):
+    _save("cnn", tmp_path)
+    record = json.loads((tmp_path / "cnn.json").read_text())
+    record["model"].update(lie)
+    (tmp_path / "cnn.json").write_text(json.dumps(record))
+    with pytest.raises(CheckpointError, match="does not describe the weights"):
+        load_checkpoint(tmp_path, "cnn")
+
+
+def test_state_dict_that_does_not_fit_is_refused(tmp_path):
+    # Header and record agree (both say senet) but the tensors are a CNN's.
+    cnn = build_model("cnn")
+    checkpoints.save_tensors(
+        cnn.state_dict(),
+        {"kind": "model", "model": to_dict(ModelConfig(name="senet"))},
+        tmp_path,
+        "x",
+    )
+    with pytest.raises(CheckpointError, match="do not fit the senet architecture"):
+        load_checkpoint(tmp_path, "x")
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/se-demo-pwned",))
+
+
+def test_pickle_renamed_to_the_checkpoint_is_never_unpickled(tmp_path):
+    _save("cnn", tmp_path)
+    weights = _weights(tmp_path, "cnn")
+    marker = Path("/tmp/se-demo-pwned")
+    marker.unlink(missing_ok=True)
+    weights.write_bytes(pickle.dumps({"state": _Exploit()}))
+    with pytest.raises(CheckpointError, match="corrupt or was replaced"):
+        load_checkpoint(tmp_path, "cnn")
+    # Even with the checksum forged, safetensors refuses it and nothing runs.
+    record = json.loads((tmp_path / "cnn.json").read_text())
+    record["weights_sha256"] = sha256_file(weights)
+    (tmp_path / "cnn.json").write_text(json.dumps(record))
+    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        load_checkpoint(tmp_path, "cnn")
+    assert not marker.exists()
+
+
+def test_record_that_is_not_json_or_not_ours(tmp_path):
+    (tmp_path / "a.json").write_bytes(b"\x80\x04not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_checkpoint(tmp_path, "a")
+    (tmp_path / "b.json").write_text(json.dumps({"hello": 1}))
+    with pytest.raises(CheckpointError, match="not an se-demo record"):
+        load_checkpoint(tmp_path, "b")
+
+
+def test_crash_mid_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    old = _save("cnn", tmp_path, seed=0)
+    real_replace = os.replace
+
+    def crash_on_record(src, dst):
+        if str(dst).endswith(".json"):
+            raise KeyboardInterrupt  # Ctrl-C between writing the weights and the record
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash_on_record)
+    with pytest.raises(KeyboardInterrupt):
+        _save("cnn", tmp_path, seed=1)
+    monkeypatch.setattr(os, "replace", real_replace)
+    loaded, _ = load_checkpoint(tmp_path, "cnn")
+    _assert_same(old, loaded)
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_crash_while_writing_weights_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    old = _save("senet", tmp_path, seed=0)
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoints, "save_file", crash)
+    with pytest.raises(OSError, match="disk full"):
+        _save("senet", tmp_path, seed=1)
+    _assert_same(old, load_checkpoint(tmp_path, "senet")[0])
+    assert not list(tmp_path.glob(".*tmp"))

@@ -1,0 +1,91 @@
+"""Finding MNIST, and clear errors when it is missing or broken."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from se_demo.config import resolve_data_dir
+from se_demo.data import (
+    MNIST_FILES,
+    DatasetUnavailableError,
+    dataset_available,
+    load_split,
+    normalize,
+    random_affine,
+)
+
+
+def test_data_root_precedence(monkeypatch, tmp_path):
+    monkeypatch.setenv("SE_DEMO_DATA", str(tmp_path / "env"))
+    assert resolve_data_dir(tmp_path / "flag") == tmp_path / "flag"
+    assert resolve_data_dir() == tmp_path / "env"
+    monkeypatch.delenv("SE_DEMO_DATA")
+    assert str(resolve_data_dir()) == "data"
+
+
+def test_real_mnist_loads_as_tensors(train_split, test_split):
+    assert train_split.images.shape == (60_000, 28, 28)
+    assert train_split.images.dtype == torch.uint8
+    assert test_split.labels.bincount().tolist() == [
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
+    ]
+
+
+def test_missing_data_offline_gives_one_clear_message(tmp_path):
+    # This machine has no internet: the download fails fast and must be explained.
+    with pytest.raises(DatasetUnavailableError) as info:
+        load_split(False, tmp_path, download=True)
+    message = str(info.value)
+    assert str(tmp_path) in message
+    assert all(name in message for name in MNIST_FILES)
+    assert "SE_DEMO_DATA" in message
+    assert not dataset_available(tmp_path)
+
+
+def test_truncated_dataset_file(tmp_path, data_dir):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in MNIST_FILES:
+        shutil.copy(data_dir / "MNIST" / "raw" / name, raw / name)
+    images = raw / "t10k-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:100_000])
+    with pytest.raises(DatasetUnavailableError, match="t10k-images-idx3-ubyte"):
+        load_split(False, tmp_path, download=False)
+
+
+def test_normalize_and_augment_keep_the_background():
+    images = torch.zeros(4, 28, 28, dtype=torch.uint8)
+    x = normalize(images)
+    assert x.shape == (4, 1, 28, 28)
+    generator = torch.Generator().manual_seed(0)
+    y = random_affine(x, generator, max_rotation=10, max_shift=2, max_scale=0.1)
+    torch.testing.assert_close(y, x)  # a black image stays black wherever it moves
+    images[:, 10:18, 10:18] = 255
+    a = random_affine(
+        normalize(images),
+        torch.Generator().manual_seed(3),
+        max_rotation=10,
+        max_shift=2,
+        max_scale=0.1,
+    )
+    b = random_affine(
+        normalize(images),
+        torch.Generator().manual_seed(3),
+        max_rotation=10,
+        max_shift=2,
+        max_scale=0.1,
+    )
+    torch.testing.assert_close(a, b)  # reproducible from the generator
+    assert not torch.equal(a[0], a[1])  # drawn per image
