@@ -1,4 +1,4 @@
-"""Command line: ``python -m se_demo {train,evaluate} ...``; see ``--help`` of each."""
+"""Command line: ``python -m se_demo {train,evaluate,compare,ablate} ...``; see ``--help``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from se_demo.checkpoints import CheckpointError, library_versions, load_checkpoint, save_checkpoint
+from se_demo.checkpoints import (
+    CheckpointError,
+    library_versions,
+    load_checkpoint,
+    save_checkpoint,
+    write_json_atomic,
+)
 from se_demo.config import (
     CHECKPOINT_DIR,
+    DATASETS,
     GATES,
     MODEL_NAMES,
     SQUEEZE_OPERATORS,
@@ -30,23 +37,55 @@ from se_demo.evaluate import (
     predict,
     save_evaluation,
 )
+from se_demo.experiments import (
+    ablate,
+    compare_models,
+    format_ablation_markdown,
+    format_comparison_markdown,
+)
 from se_demo.models import count_parameters
 from se_demo.train import TrainProgress, train_model
 
-DEFAULT_OUT = CHECKPOINT_DIR / "mnist"
 
-
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def _add_common(parser: argparse.ArgumentParser, dataset_flag: bool = True) -> None:
+    if dataset_flag:
+        parser.add_argument("--dataset", choices=tuple(DATASETS), default="mnist")
     parser.add_argument(
         "--data-dir",
         default=None,
-        help="MNIST root (holding MNIST/raw); default: $SE_DEMO_DATA, else ./data",
+        help="data root (holding MNIST/raw, FashionMNIST/raw); default: $SE_DEMO_DATA, else ./data",
     )
     parser.add_argument(
         "--checkpoint-dir",
         type=Path,
-        default=DEFAULT_OUT,
-        help="folder of the checkpoints and saved evaluation",
+        default=None,
+        help="folder of the checkpoints and saved results; default: checkpoints/DATASET",
+    )
+
+
+def _checkpoint_dir(args: argparse.Namespace) -> Path:
+    return args.checkpoint_dir or CHECKPOINT_DIR / args.dataset
+
+
+def _add_train_flags(parser: argparse.ArgumentParser, **overrides: object) -> None:
+    """One flag per TrainConfig field, with the dataclass default unless overridden."""
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        if f.name == "seed" and "seed" in overrides and overrides["seed"] is None:
+            continue
+        default = overrides.get(f.name, getattr(defaults, f.name))
+        parser.add_argument(
+            f"--{f.name.replace('_', '-')}",
+            type=int if f.name in ("train_subset", "threads") else type(getattr(defaults, f.name)),
+            choices=tuple(DATASETS) if f.name == "dataset" else None,
+            default=default,
+            help=f.metadata["help"],
+        )
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        **{f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     )
 
 
@@ -62,15 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--model", choices=(*MODEL_NAMES, "both"), default="both", help="which model(s) to train"
     )
-    defaults = TrainConfig()
-    for f in fields(TrainConfig):
-        default = getattr(defaults, f.name)
-        train.add_argument(
-            f"--{f.name.replace('_', '-')}",
-            type=int if f.name in ("train_subset", "threads") else type(default),
-            default=default,
-            help=f.metadata["help"],
-        )
+    _add_train_flags(train)
     model_defaults = ModelConfig()
     train.add_argument(
         "--reduction-ratio",
@@ -92,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="one quick epoch on 512 images; saves nothing",
     )
-    _add_common(train)
+    _add_common(train, dataset_flag=False)
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -100,15 +131,31 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _add_common(evaluate)
+
+    for command, text in (
+        ("compare", "train both models over several seeds and test the paired differences"),
+        ("ablate", "the SE paper's ablations (reduction ratio, squeeze, gate) over seeds"),
+    ):
+        sub = commands.add_parser(
+            command, help=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        )
+        sub.add_argument(
+            "--seeds",
+            type=int,
+            default=5 if command == "compare" else 2,
+            help="number of seeds (0, 1, ..., N-1)",
+        )
+        _add_train_flags(sub, seed=None, epochs=3 if command == "compare" else 2)
+        _add_common(sub, dataset_flag=False)
     return parser
 
 
 def _train(args: argparse.Namespace) -> int:
-    train_config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    train_config = _train_config(args)
     if args.dry_run:
         train_config = TrainConfig(**{**to_dict(train_config), "epochs": 1, "train_subset": 512})
-    train_split = load_split(True, args.data_dir)
-    test_split = load_split(False, args.data_dir)
+    train_split = load_split(True, args.data_dir, dataset=train_config.dataset)
+    test_split = load_split(False, args.data_dir, dataset=train_config.dataset)
     names = MODEL_NAMES if args.model == "both" else (args.model,)
     for name in names:
         model_config = ModelConfig(
@@ -145,7 +192,10 @@ def _train(args: argparse.Namespace) -> int:
         result = train_model(model_config, train_config, train_split, test_split, progress=show)
         bar.close()
         metrics = compute_metrics(
-            test_split.labels.numpy(), predict(result.model, test_split.images).argmax(1).numpy()
+            test_split.labels.numpy(),
+            predict(result.model, test_split.images, dataset=train_config.dataset)
+            .argmax(1)
+            .numpy(),
         )
         print(
             f"{MODEL_TITLES[name]}: test accuracy {metrics['accuracy']:.5f} "
@@ -157,7 +207,7 @@ def _train(args: argparse.Namespace) -> int:
         record = {
             "model": to_dict(model_config),
             "train": to_dict(train_config),
-            "dataset": "mnist",
+            "dataset": train_config.dataset,
             "train_data_sha256": train_split.subset(train_config.train_subset).checksum(),
             "test_data_sha256": test_split.checksum(),
             "epochs": train_config.epochs,
@@ -169,20 +219,57 @@ def _train(args: argparse.Namespace) -> int:
             "command": "python -m se_demo " + " ".join(sys.argv[1:]),
             "versions": library_versions(),
         }
-        path = save_checkpoint(result.model, record, args.checkpoint_dir, name)
+        directory = args.checkpoint_dir or CHECKPOINT_DIR / train_config.dataset
+        path = save_checkpoint(result.model, record, directory, name)
         print(f"saved {path}")
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    models = {name: load_checkpoint(args.checkpoint_dir, name)[0] for name in MODEL_NAMES}
-    test_split = load_split(False, args.data_dir)
-    evaluation = evaluate_models(models, test_split)
+    directory = _checkpoint_dir(args)
+    models = {name: load_checkpoint(directory, name)[0] for name in MODEL_NAMES}
+    test_split = load_split(False, args.data_dir, dataset=args.dataset)
+    evaluation = evaluate_models(models, test_split, args.dataset)
     for name in models:
         print(format_seed_report(MODEL_TITLES[name], evaluation.metrics(name)))
         print()
     print(format_comparison({name: evaluation.metrics(name) for name in models}))
-    path = save_evaluation(evaluation, args.checkpoint_dir)
+    path = save_evaluation(evaluation, directory)
+    print(f"\nsaved {path}")
+    return 0
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    train_config = _train_config(args)
+    train_split = load_split(True, args.data_dir, dataset=train_config.dataset)
+    test_split = load_split(False, args.data_dir, dataset=train_config.dataset)
+    seeds = list(range(args.seeds))
+    bars: dict[tuple[str, int], tqdm] = {}
+
+    def show(label: str, seed: int, p: TrainProgress) -> None:
+        bar = bars.get((label, seed))
+        if bar is None:
+            total = p.steps_per_epoch * train_config.epochs
+            bar = bars[(label, seed)] = tqdm(total=total, desc=f"{label} seed {seed}", unit="batch")
+        if p.test_accuracy is None:
+            bar.set_postfix(loss=f"{p.loss:.4f}", img_s=f"{p.images_per_second:.0f}", refresh=False)
+            bar.update(1)
+        if bar.n >= bar.total:
+            bar.close()
+
+    if args.command == "compare":
+        record = compare_models(train_config, seeds, train_split, test_split, show)
+        text = format_comparison_markdown(record)
+    else:
+        record = ablate(train_config, seeds, train_split, test_split, on_progress=show)
+        text = format_ablation_markdown(record)
+    record["command"] = "python -m se_demo " + " ".join(sys.argv[1:])
+    record["versions"] = library_versions()
+    print(text)
+    directory = args.checkpoint_dir or CHECKPOINT_DIR / train_config.dataset
+    name = "comparison" if args.command == "compare" else "ablation"
+    path = directory / f"{name}.json"
+    write_json_atomic(path, record)
     print(f"\nsaved {path}")
     return 0
 
@@ -191,7 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
     try:
-        return {"train": _train, "evaluate": _evaluate}[args.command](args)
+        commands = {
+            "train": _train,
+            "evaluate": _evaluate,
+            "compare": _experiment,
+            "ablate": _experiment,
+        }
+        return commands[args.command](args)
     except (DatasetUnavailableError, CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -29,6 +29,35 @@ SQUEEZE_OPERATORS = ("mean", "sum", "max")
 GATES = ("sigmoid", "tanh", "relu")
 
 
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset se-demo can train on: where torchvision keeps it, and how to normalise it."""
+
+    key: str  # the name used in flags, folders and records
+    title: str
+    folder: str  # torchvision's folder under the data root
+    mean: float  # pixel mean over the training images, pixels in [0, 1]
+    std: float
+    class_names: tuple[str, ...]
+
+
+DATASETS = {
+    "mnist": DatasetInfo("mnist", "MNIST", "MNIST", MNIST_MEAN, MNIST_STD, tuple("0123456789")),
+    "fashion": DatasetInfo(
+        "fashion", "Fashion-MNIST", "FashionMNIST", 0.2860, 0.3530,
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    ),
+}
+
+
+def dataset_info(key: str) -> DatasetInfo:
+    """The `DatasetInfo` of ``"mnist"`` or ``"fashion"``; anything else raises ValueError."""
+    if key not in DATASETS:
+        raise ValueError(f"unknown dataset {key!r}; expected one of {tuple(DATASETS)}")
+    return DATASETS[key]
+
+
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """The MNIST root: the explicit argument, else ``$SE_DEMO_DATA``, else ``./data``."""
     if data_dir:
@@ -91,6 +120,7 @@ class TrainConfig:
         default=2.0, metadata={"help": "pixels of random translation in augmentation"}
     )
     max_scale: float = field(default=0.1, metadata={"help": "relative random zoom in augmentation"})
+    dataset: str = field(default="mnist", metadata={"help": "mnist or fashion (Fashion-MNIST)"})
     seed: int = field(
         default=0, metadata={"help": "seeds initialisation, shuffling and augmentation"}
     )
@@ -108,6 +138,7 @@ class TrainConfig:
             raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
         if self.lr <= 0:
             raise ValueError(f"learning rate must be positive, got {self.lr}")
+        dataset_info(self.dataset)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:

@@ -1,4 +1,4 @@
-"""MNIST as in-memory tensors, loaded once through torchvision.
+"""MNIST and Fashion-MNIST as in-memory tensors, loaded once through torchvision.
 
 Training never touches PIL: each split is one uint8 tensor (N, 28, 28) plus its labels,
 normalised and augmented on whole batches.
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torchvision import datasets
 
-from se_demo.config import DATA_ENV_VAR, MNIST_MEAN, MNIST_STD, resolve_data_dir
+from se_demo.config import DATA_ENV_VAR, dataset_info, resolve_data_dir
 
 MNIST_FILES = (
     "train-images-idx3-ubyte",
@@ -26,7 +26,7 @@ MNIST_FILES = (
 
 
 class DatasetUnavailableError(RuntimeError):
-    """MNIST is neither on disk nor downloadable; the message says how to fix it."""
+    """The dataset is neither on disk nor downloadable; the message says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -53,59 +53,74 @@ class Split:
         return digest.hexdigest()
 
 
-def _missing_message(root: Path, reason: str) -> str:
-    expected = "\n".join(f"  {root / 'MNIST' / 'raw' / name}" for name in MNIST_FILES)
+def _missing_message(root: Path, dataset: str, reason: str) -> str:
+    info = dataset_info(dataset)
+    expected = "\n".join(f"  {root / info.folder / 'raw' / name}" for name in MNIST_FILES)
     return (
-        f"MNIST is not available under data root '{root}' ({reason}).\n"
+        f"{info.title} is not available under data root '{root}' ({reason}).\n"
         f"Expected these four files (or their .gz archives):\n{expected}\n"
         f"Download them on a machine with internet (se-demo does this itself when it can), "
         f"or point se-demo at a folder that holds them with --data-dir or "
-        f"{DATA_ENV_VAR}=/path/to/root (the folder that contains MNIST/raw)."
+        f"{DATA_ENV_VAR}=/path/to/root (the folder that contains {info.folder}/raw)."
     )
 
 
 def load_split(
-    train: bool, data_dir: str | os.PathLike[str] | None = None, *, download: bool = True
+    train: bool,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    dataset: str = "mnist",
 ) -> Split:
-    """Load one MNIST split into memory, downloading it first when it is missing.
+    """Load one split of MNIST (or ``dataset="fashion"``) into memory, downloading it if missing.
 
     Raises DatasetUnavailableError, naming the root and the expected files, when the
     files are absent and cannot be downloaded, or are truncated.
     """
     root = resolve_data_dir(data_dir)
+    source = {"mnist": datasets.MNIST, "fashion": datasets.FashionMNIST}[dataset_info(dataset).key]
     try:
-        dataset = datasets.MNIST(root, train=train, download=download)
+        loaded = source(root, train=train, download=download)
     except RuntimeError as error:  # torchvision: "Dataset not found" or failed download
         reason = "download failed" if download else "files missing and download disabled"
-        raise DatasetUnavailableError(_missing_message(root, f"{reason}: {error}")) from None
+        raise DatasetUnavailableError(
+            _missing_message(root, dataset, f"{reason}: {error}")
+        ) from None
     except (OSError, ValueError) as error:  # unreadable or truncated IDX files
         raise DatasetUnavailableError(
-            _missing_message(root, f"files unreadable: {error}")
+            _missing_message(root, dataset, f"files unreadable: {error}")
         ) from None
-    images, labels = dataset.data, dataset.targets
+    images, labels = loaded.data, loaded.targets
     expected = 60_000 if train else 10_000
     if images.shape != (expected, 28, 28) or labels.shape != (expected,):
         raise DatasetUnavailableError(
             _missing_message(
-                root, f"unexpected shapes {tuple(images.shape)}, {tuple(labels.shape)}"
+                root, dataset, f"unexpected shapes {tuple(images.shape)}, {tuple(labels.shape)}"
             )
         )
     return Split(images.contiguous(), labels.long().contiguous())
 
 
-def dataset_available(data_dir: str | os.PathLike[str] | None = None) -> bool:
+def dataset_available(
+    data_dir: str | os.PathLike[str] | None = None, dataset: str = "mnist"
+) -> bool:
     """Whether both splits are on disk, without downloading anything."""
-    raw = resolve_data_dir(data_dir) / "MNIST" / "raw"
+    raw = resolve_data_dir(data_dir) / dataset_info(dataset).folder / "raw"
     return all((raw / name).is_file() or (raw / f"{name}.gz").is_file() for name in MNIST_FILES)
 
 
-def normalize(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images (N, 28, 28) or floats in [0, 1] -> normalised float (N, 1, 28, 28)."""
+def normalize(images: torch.Tensor, dataset: str = "mnist") -> torch.Tensor:
+    """uint8 images (N, 28, 28) or floats in [0, 1] -> normalised float (N, 1, 28, 28).
+
+    Uses the dataset's training-set mean and std: the one normalisation that training,
+    evaluation and the drawing path all share.
+    """
+    info = dataset_info(dataset)
     if images.dtype == torch.uint8:
         images = images.float().div_(255.0)
     if images.dim() == 3:
         images = images.unsqueeze(1)
-    return (images - MNIST_MEAN) / MNIST_STD
+    return (images - info.mean) / info.std
 
 
 def random_affine(
@@ -115,6 +130,7 @@ def random_affine(
     max_rotation: float,
     max_shift: float,
     max_scale: float,
+    dataset: str = "mnist",
 ) -> torch.Tensor:
     """Small random rotation, zoom and shift, drawn per image, for a normalised batch.
 
@@ -135,6 +151,7 @@ def random_affine(
         [torch.stack([cos, -sin, shift_x], 1), torch.stack([sin, cos, shift_y], 1)], 1
     )  # (N, 2, 3)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    background = -MNIST_MEAN / MNIST_STD
+    info = dataset_info(dataset)
+    background = -info.mean / info.std
     warped = F.grid_sample(images - background, grid, align_corners=False, padding_mode="zeros")
     return warped + background

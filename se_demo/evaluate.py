@@ -22,10 +22,13 @@ from se_demo.models import count_parameters
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+def predict(
+    model: nn.Module, images: torch.Tensor, batch_size: int = 1000, dataset: str = "mnist"
+) -> torch.Tensor:
     """Class probabilities (N, 10) for uint8 images (N, 28, 28) or normalised (N, 1, 28, 28).
 
-    Runs in eval mode and restores the model's previous mode afterwards.
+    uint8 images are normalised with ``dataset``'s statistics. Runs in eval mode and
+    restores the model's previous mode afterwards.
     """
     was_training = model.training
     model.eval()
@@ -34,7 +37,7 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> t
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
             if chunk.dtype == torch.uint8:
-                chunk = normalize(chunk)
+                chunk = normalize(chunk, dataset)
             chunk = chunk.contiguous(memory_format=torch.channels_last)
             outputs.append(torch.softmax(model(chunk), dim=1))
         return torch.cat(outputs) if outputs else torch.empty(0, 10)
@@ -210,7 +213,9 @@ class Evaluation:
         return self.record["models"][name]["metrics"]
 
 
-def evaluate_models(models: dict[str, nn.Module], test_split: Split) -> Evaluation:
+def evaluate_models(
+    models: dict[str, nn.Module], test_split: Split, dataset: str = "mnist"
+) -> Evaluation:
     """Run every model once over the test set, capturing SE excitations in the same pass."""
     labels = test_split.labels.numpy()
     probabilities: dict[str, np.ndarray] = {}
@@ -218,7 +223,7 @@ def evaluate_models(models: dict[str, nn.Module], test_split: Split) -> Evaluati
     summary: dict[str, Any] = {}
     for name, model in models.items():
         with recording_excitations(model) as store:
-            probs = predict(model, test_split.images).numpy()
+            probs = predict(model, test_split.images, dataset=dataset).numpy()
         probabilities[name] = probs
         excitations[name] = {block: t.numpy() for block, t in concat_batches(store).items()}
         summary[name] = {
@@ -228,6 +233,7 @@ def evaluate_models(models: dict[str, nn.Module], test_split: Split) -> Evaluati
             "latency_ms": measure_latency_ms(model),
         }
     record = {
+        "dataset": dataset,
         "data_sha256": test_split.checksum(),
         "test_images": len(labels),
         "cpu": platform.processor() or platform.machine(),

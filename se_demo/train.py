@@ -76,7 +76,9 @@ def train_model(
     generator = seed_everything(train_config.seed)
     model = build_from_config(model_config).to(memory_format=torch.channels_last)
     split = train_split.subset(train_config.train_subset)
-    images = normalize(split.images).contiguous(memory_format=torch.channels_last)
+    images = normalize(split.images, train_config.dataset).contiguous(
+        memory_format=torch.channels_last
+    )
     labels = split.labels
     steps_per_epoch = -(-len(labels) // train_config.batch_size)
     optimizer = torch.optim.AdamW(
@@ -103,7 +105,7 @@ def train_model(
                 should_stop,
             )
             if test_split is not None:
-                probs = predict(model, test_split.images)
+                probs = predict(model, test_split.images, dataset=train_config.dataset)
                 record["test_accuracy"] = float(
                     (probs.argmax(1) == test_split.labels).float().mean()
                 )
@@ -154,6 +156,7 @@ def _train_epoch(
             max_rotation=config.max_rotation,
             max_shift=config.max_shift,
             max_scale=config.max_scale,
+            dataset=config.dataset,
         ).contiguous(memory_format=torch.channels_last)
         target = labels[index]
         logits = model(batch)
