@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from app_pages.resources import data_dir_label, load_models, load_test_split
+from app_pages.resources import active_model_dir, data_dir_label, load_models, load_test_split
 from se_demo.checkpoints import CheckpointError
+from se_demo.config import DATASETS
 from se_demo.evaluate import MODEL_TITLES
 from se_demo.models import count_parameters
 
@@ -17,12 +20,27 @@ pages = [
     st.Page("app_pages/results.py", title="Results", icon="📊", default=True),
     st.Page("app_pages/draw.py", title="Draw a digit", icon="✏️"),
     st.Page("app_pages/excitation.py", title="SE excitation", icon="🔬"),
+    st.Page("app_pages/train.py", title="Training lab", icon="🏋️"),
+    st.Page("app_pages/experiments.py", title="Seeds and ablations", icon="🎲"),
 ]
 
 with st.sidebar:
+    dataset = st.radio(
+        "Dataset",
+        list(DATASETS),
+        format_func=lambda key: DATASETS[key].title,
+        key="dataset",
+        horizontal=True,
+        help="Every page but the drawing page follows this choice.",
+    )
+    model_dir = st.session_state.get("model_dir")
+    if model_dir and Path(model_dir).parent.name != dataset:
+        st.session_state["model_dir"] = None  # a run belongs to the dataset it was trained on
     st.markdown("### Loaded models")
+    if st.session_state.get("model_dir"):
+        st.caption(f"From the run {Path(st.session_state['model_dir']).name}")
     try:
-        models = load_models()
+        models = load_models(active_model_dir())
     except CheckpointError as error:
         st.error(f"The shipped checkpoints could not be loaded: {error}")
         st.stop()
@@ -33,12 +51,13 @@ with st.sidebar:
             f"{record['epochs']} epochs, batch {train['batch_size']}, lr {train['lr']:g}, "
             f"seed {train['seed']}; trained {record['created'][:10]}"
         )
-    if load_test_split() is None:
+    title, folder = DATASETS[dataset].title, DATASETS[dataset].folder
+    if load_test_split(dataset) is None:
         st.warning(
-            f"MNIST is not available at {data_dir_label()}: pages show the saved results; "
-            "browsing test images is off. Set SE_DEMO_DATA to a folder holding MNIST/raw."
+            f"{title} is not available at {data_dir_label()}: pages show the saved results; "
+            f"browsing test images is off. Set SE_DEMO_DATA to a folder holding {folder}/raw."
         )
     else:
-        st.caption(f"MNIST test set loaded from {data_dir_label()}")
+        st.caption(f"{title} test set loaded from {data_dir_label()}")
 
 st.navigation(pages).run()

@@ -28,12 +28,23 @@ def load_results(directory: Path = MNIST_CHECKPOINTS) -> Evaluation:
     return load_evaluation(directory)
 
 
-@st.cache_resource(show_spinner="Loading the MNIST test set...")
-def load_test_split() -> Split | None:
-    """The MNIST test images, or None when the dataset is not on disk (never downloads)."""
-    if not dataset_available():
+@st.cache_resource(show_spinner="Loading the test set...")
+def load_test_split(dataset: str = "mnist") -> Split | None:
+    """The test images, or None when the dataset is not on disk (never downloads)."""
+    if not dataset_available(dataset=dataset):
         return None
-    return load_split(False, download=False)
+    return load_split(False, download=False, dataset=dataset)
+
+
+def active_dataset() -> str:
+    """The dataset this session looks at (chosen in the sidebar)."""
+    return str(st.session_state.get("dataset", "mnist"))
+
+
+def active_model_dir() -> Path:
+    """The checkpoint folder this session shows: the shipped one, or a selected run."""
+    chosen = st.session_state.get("model_dir")
+    return Path(chosen) if chosen else CHECKPOINT_DIR / active_dataset()
 
 
 def data_dir_label() -> str:

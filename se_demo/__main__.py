@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -30,11 +29,9 @@ from se_demo.config import (
 from se_demo.data import DatasetUnavailableError, load_split
 from se_demo.evaluate import (
     MODEL_TITLES,
-    compute_metrics,
     evaluate_models,
     format_comparison,
     format_seed_report,
-    predict,
     save_evaluation,
 )
 from se_demo.experiments import (
@@ -43,8 +40,7 @@ from se_demo.experiments import (
     format_ablation_markdown,
     format_comparison_markdown,
 )
-from se_demo.models import count_parameters
-from se_demo.train import TrainProgress, train_model
+from se_demo.train import TrainProgress, train_model, training_record
 
 
 def _add_common(parser: argparse.ArgumentParser, dataset_flag: bool = True) -> None:
@@ -191,34 +187,21 @@ def _train(args: argparse.Namespace) -> int:
 
         result = train_model(model_config, train_config, train_split, test_split, progress=show)
         bar.close()
-        metrics = compute_metrics(
-            test_split.labels.numpy(),
-            predict(result.model, test_split.images, dataset=train_config.dataset)
-            .argmax(1)
-            .numpy(),
+        record = training_record(
+            model_config,
+            train_config,
+            result,
+            train_split,
+            test_split,
+            command="python -m se_demo " + " ".join(sys.argv[1:]),
         )
         print(
-            f"{MODEL_TITLES[name]}: test accuracy {metrics['accuracy']:.5f} "
+            f"{MODEL_TITLES[name]}: test accuracy {record['test_metrics']['accuracy']:.5f} "
             f"after {train_config.epochs} epochs in {result.wall_time_s:.0f} s"
         )
         if args.dry_run:
             print("dry run: nothing saved")
             continue
-        record = {
-            "model": to_dict(model_config),
-            "train": to_dict(train_config),
-            "dataset": train_config.dataset,
-            "train_data_sha256": train_split.subset(train_config.train_subset).checksum(),
-            "test_data_sha256": test_split.checksum(),
-            "epochs": train_config.epochs,
-            "wall_time_s": round(result.wall_time_s, 1),
-            "parameters": count_parameters(result.model),
-            "history": result.history,
-            "test_metrics": {k: metrics[k] for k in ("accuracy", "precision", "recall", "f1")},
-            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "command": "python -m se_demo " + " ".join(sys.argv[1:]),
-            "versions": library_versions(),
-        }
         directory = args.checkpoint_dir or CHECKPOINT_DIR / train_config.dataset
         path = save_checkpoint(result.model, record, directory, name)
         print(f"saved {path}")

@@ -149,13 +149,12 @@ def _header_fields(record: dict[str, Any]) -> dict[str, Any]:
     return {key: record[key] for key in ("model", "kind") if key in record}
 
 
-def load_tensors(directory: Path, name: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Load what `save_tensors` wrote, checking format, checksum and header agreement.
+def read_record(directory: Path, name: str) -> dict[str, Any]:
+    """The JSON record of ``name`` in ``directory``, checked to be an se-demo record.
 
-    Raises CheckpointError with a message that names the file and the problem.
+    Reads no weights: cheap enough for listing. Raises CheckpointError.
     """
-    directory = Path(directory)
-    record_path = directory / f"{name}.json"
+    record_path = Path(directory) / f"{name}.json"
     if not record_path.is_file():
         raise CheckpointError(
             f"no checkpoint '{name}' in '{directory}': {record_path.name} is missing"
@@ -173,6 +172,17 @@ def load_tensors(directory: Path, name: str) -> tuple[dict[str, torch.Tensor], d
             f"'{record_path}' has format version {record.get('format_version')!r}; "
             f"this se-demo reads version {FORMAT_VERSION}"
         )
+    return record
+
+
+def load_tensors(directory: Path, name: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load what `save_tensors` wrote, checking format, checksum and header agreement.
+
+    Raises CheckpointError with a message that names the file and the problem.
+    """
+    directory = Path(directory)
+    record_path = directory / f"{name}.json"
+    record = read_record(directory, name)
     weights_name = str(record.get("weights_file", ""))
     weights = directory / weights_name
     if not weights_name or Path(weights_name).name != weights_name or not weights.is_file():

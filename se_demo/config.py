@@ -44,9 +44,23 @@ class DatasetInfo:
 DATASETS = {
     "mnist": DatasetInfo("mnist", "MNIST", "MNIST", MNIST_MEAN, MNIST_STD, tuple("0123456789")),
     "fashion": DatasetInfo(
-        "fashion", "Fashion-MNIST", "FashionMNIST", 0.2860, 0.3530,
-        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        "fashion",
+        "Fashion-MNIST",
+        "FashionMNIST",
+        0.2860,
+        0.3530,
+        (
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
     ),
 }
 

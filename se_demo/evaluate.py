@@ -17,7 +17,7 @@ from torch import nn
 from se_demo.checkpoints import CheckpointError, load_tensors, save_tensors
 from se_demo.config import NUM_CLASSES
 from se_demo.data import Split, normalize
-from se_demo.excitation import concat_batches, recording_excitations
+from se_demo.excitation import concat_batches, intervention_accuracies, recording_excitations
 from se_demo.models import count_parameters
 
 
@@ -166,6 +166,18 @@ def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> McNe
     return McNemarResult(b, c, min(p, 1.0))
 
 
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), for labelling timings."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def count_flops(model: nn.Module) -> int:
     """FLOPs of one forward pass on one 28x28 image (torch.utils.flop_counter)."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -216,7 +228,11 @@ class Evaluation:
 def evaluate_models(
     models: dict[str, nn.Module], test_split: Split, dataset: str = "mnist"
 ) -> Evaluation:
-    """Run every model once over the test set, capturing SE excitations in the same pass."""
+    """Run every model once over the test set, capturing SE excitations in the same pass.
+
+    For a model with SE blocks, also saves each block's test-set mean excitation and the
+    test accuracy with each block switched off or set to that mean (8 more passes).
+    """
     labels = test_split.labels.numpy()
     probabilities: dict[str, np.ndarray] = {}
     excitations: dict[str, dict[str, np.ndarray]] = {}
@@ -232,11 +248,17 @@ def evaluate_models(
             "flops": count_flops(model),
             "latency_ms": measure_latency_ms(model),
         }
+        if excitations[name]:  # an SE model: what each block's excitation is worth, once
+            means = {block: x.mean(0, dtype=np.float64) for block, x in excitations[name].items()}
+            summary[name]["mean_excitation"] = {block: m.tolist() for block, m in means.items()}
+            summary[name]["se_interventions"] = intervention_accuracies(
+                model, test_split.images, test_split.labels, means, dataset
+            )
     record = {
         "dataset": dataset,
         "data_sha256": test_split.checksum(),
         "test_images": len(labels),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_name(),
         "threads": torch.get_num_threads(),
         "models": summary,
     }
@@ -268,3 +290,88 @@ def load_evaluation(directory: Path) -> Evaluation:
         blocks = sorted(k for k in tensors if k.startswith(prefix))
         excitations[name] = {k[len(prefix) :]: tensors[k].float().numpy() for k in blocks}
     return Evaluation(tensors["labels"].numpy(), probabilities, excitations, record)
+
+
+# Reading a saved evaluation for the Results page -----------------------------------------
+
+IMAGE_SETS = ("disagree", "only_first_correct", "only_second_correct")
+
+
+def compare_models(
+    evaluation: Evaluation, first: str = "cnn", second: str = "senet"
+) -> McNemarResult:
+    """McNemar's exact test on the per-image correctness of two models in an evaluation."""
+    labels = evaluation.labels
+    return mcnemar_exact(
+        evaluation.predictions(first) == labels, evaluation.predictions(second) == labels
+    )
+
+
+def cost_rows(
+    record: dict[str, Any], first: str = "cnn", second: str = "senet"
+) -> list[dict[str, Any]]:
+    """Parameters, FLOPs per image and CPU latency per image (ms): one row per model,
+    then a row of ``second - first``. ``record`` is `Evaluation.record`.
+    """
+    keys = ("parameters", "flops", "latency_ms")
+    rows = [
+        {"model": MODEL_TITLES.get(name, name), **{k: record["models"][name][k] for k in keys}}
+        for name in (first, second)
+    ]
+    difference = {k: rows[1][k] - rows[0][k] for k in keys}
+    rows.append({"model": f"{rows[1]['model']} - {rows[0]['model']}", **difference})
+    return rows
+
+
+def confusion_cell_indices(
+    labels: np.ndarray, predictions: np.ndarray, true_class: int, predicted_class: int
+) -> np.ndarray:
+    """Indices (ascending) of the images in one confusion cell: true class, predicted class."""
+    return np.flatnonzero((labels == true_class) & (predictions == predicted_class))
+
+
+def most_confused_cell(confusion: np.ndarray) -> tuple[int, int]:
+    """(true class, predicted class) of the largest off-diagonal cell of a confusion matrix."""
+    errors = np.array(confusion, dtype=float)
+    np.fill_diagonal(errors, -1.0)
+    true_class, predicted_class = np.unravel_index(int(errors.argmax()), errors.shape)
+    return int(true_class), int(predicted_class)
+
+
+def comparison_indices(
+    evaluation: Evaluation, which: str = "disagree", first: str = "cnn", second: str = "senet"
+) -> np.ndarray:
+    """Indices (ascending) of the images in one of `IMAGE_SETS` of two models' predictions.
+
+    ``"only_first_correct"`` and ``"only_second_correct"`` are the two counts of
+    McNemar's test; ``"disagree"`` also holds the images both get wrong differently.
+    """
+    a, b = evaluation.predictions(first), evaluation.predictions(second)
+    labels = evaluation.labels
+    if which == "disagree":
+        mask = a != b
+    elif which == "only_first_correct":
+        mask = (a == labels) & (b != labels)
+    elif which == "only_second_correct":
+        mask = (a != labels) & (b == labels)
+    else:
+        raise ValueError(f"unknown image set {which!r}; expected one of {IMAGE_SETS}")
+    return np.flatnonzero(mask)
+
+
+def prediction_lines(
+    evaluation: Evaluation, index: int, class_names: tuple[str, ...] | None = None
+) -> list[str]:
+    """A caption for one test image: its index and true class, then each model's
+    prediction with its confidence, marked ✓ (right) or ✗ (wrong).
+    """
+    names = class_names or tuple(str(c) for c in range(NUM_CLASSES))
+    label = int(evaluation.labels[index])
+    lines = [f"image {index}, true {names[label]}"]
+    for name, probabilities in evaluation.probabilities.items():
+        predicted = int(probabilities[index].argmax())
+        mark = "✓" if predicted == label else "✗"
+        confidence = float(probabilities[index, predicted])
+        title = MODEL_TITLES.get(name, name)
+        lines.append(f"{title}: {names[predicted]} ({confidence:.1%}) {mark}")
+    return lines

@@ -9,10 +9,12 @@ operator, excitation gate; Hu et al., Tables 10-12) on our small network.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -266,3 +268,20 @@ def format_ablation_markdown(record: dict[str, Any]) -> str:
             f"{row['mean_accuracy']:.4f} ± {row['std_accuracy']:.4f} | {top1} | {top5} |"
         )
     return "\n".join(lines)
+
+
+def load_experiment(directory: Path, kind: str) -> dict[str, Any] | None:
+    """The saved ``comparison`` or ``ablation`` record in ``directory``, or None if absent.
+
+    Raises ValueError for a file that is not such a record.
+    """
+    path = Path(directory) / f"{kind}.json"
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"'{path}' is not valid JSON ({error})") from None
+    if not isinstance(record, dict) or record.get("kind") != kind:
+        raise ValueError(f"'{path}' is not a saved {kind}")
+    return record

@@ -7,18 +7,21 @@ seed's 100-epoch accuracy in a handful of epochs.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from se_demo.config import ModelConfig, TrainConfig
+from se_demo.checkpoints import library_versions
+from se_demo.config import ModelConfig, TrainConfig, to_dict
 from se_demo.data import Split, normalize, random_affine
-from se_demo.evaluate import predict
-from se_demo.models import build_from_config
+from se_demo.evaluate import compute_metrics, predict
+from se_demo.models import build_from_config, count_parameters
 
 
 @dataclass(frozen=True)
@@ -186,4 +189,32 @@ def _train_epoch(
         "loss": total_loss / seen,
         "accuracy": correct / seen,
         "images_per_second": seen / elapsed,
+    }
+
+
+def training_record(
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    result: TrainResult,
+    train_split: Split,
+    test_split: Split,
+    command: str,
+) -> dict[str, Any]:
+    """The self-describing record saved with a trained model (config, recipe, metrics, versions)."""
+    probs = predict(result.model, test_split.images, dataset=train_config.dataset)
+    metrics = compute_metrics(test_split.labels.numpy(), probs.argmax(1).numpy())
+    return {
+        "model": to_dict(model_config),
+        "train": to_dict(train_config),
+        "dataset": train_config.dataset,
+        "train_data_sha256": train_split.subset(train_config.train_subset).checksum(),
+        "test_data_sha256": test_split.checksum(),
+        "epochs": train_config.epochs,
+        "wall_time_s": round(result.wall_time_s, 1),
+        "parameters": count_parameters(result.model),
+        "history": result.history,
+        "test_metrics": {k: metrics[k] for k in ("accuracy", "precision", "recall", "f1")},
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "versions": library_versions(),
     }

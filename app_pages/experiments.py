@@ -1,0 +1,67 @@
+"""Seeds and ablations: is SE's effect real, and which of its design choices matter?"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_pages.resources import active_dataset
+from se_demo.config import CHECKPOINT_DIR, DATASETS
+from se_demo.experiments import (
+    format_ablation_markdown,
+    format_comparison_markdown,
+    load_experiment,
+)
+from se_demo.plots import ablation_bars, seed_comparison
+
+dataset = active_dataset()
+folder = CHECKPOINT_DIR / dataset
+st.title("Seeds and ablations")
+st.markdown(
+    f"On **{DATASETS[dataset].title}** one training run of each model, as in the seed, cannot "
+    "tell whether SE helps: a different seed moves the accuracy by about as much as SE does. "
+    "Below, both models are trained over several seeds and compared pair by pair, and the SE "
+    "paper's ablations are repeated on our small network."
+)
+
+
+def _budget(record: dict) -> str:
+    train = record["train"]
+    return (
+        f"{len(record['seeds'])} seeds, {train['epochs']} epochs each, batch {train['batch_size']}, "
+        f"peak lr {train['lr']:g}; {record['wall_time_s'] / 60:.0f} min on {record.get('versions', {}).get('torch', 'torch')}. "
+        f"Made with `{record.get('command', '')}`."
+    )
+
+
+st.header("Multi-seed comparison")
+comparison = load_experiment(folder, "comparison")
+if comparison is None:
+    st.info(
+        f"No saved comparison for {DATASETS[dataset].title} yet: run "
+        f"`python -m se_demo compare --dataset {dataset}`."
+    )
+else:
+    st.markdown(f"**{comparison['summary']}**")
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown(format_comparison_markdown(comparison))
+    with right:
+        st.plotly_chart(seed_comparison(comparison), key="seed_comparison")
+    st.caption(_budget(comparison))
+
+st.header("Ablations (the paper's Tables 10-12)")
+ablation = load_experiment(folder, "ablation")
+if ablation is None:
+    st.info(
+        f"No saved ablation for {DATASETS[dataset].title} yet: run "
+        f"`python -m se_demo ablate --dataset {dataset}`."
+    )
+else:
+    st.markdown(
+        "Each variant changes one SE setting from our default (r = 2, mean squeeze, sigmoid "
+        "gate). The paper's columns are SE-ResNet-50 on ImageNet (top-1/top-5 error, %), for "
+        "reference: a different network and task, so compare the *ordering*, not the numbers."
+    )
+    st.plotly_chart(ablation_bars(ablation), key="ablation_bars")
+    st.markdown(format_ablation_markdown(ablation))
+    st.caption(_budget(ablation))

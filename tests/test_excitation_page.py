@@ -1,0 +1,266 @@
+"""The SE excitation page in AppTest, on the shipped checkpoints and the real MNIST test set.
+
+Figures are read back from the page (plotly's JSON) and compared with numbers computed
+here from the saved excitations or fresh forward passes, not with the page's own helpers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from app_pages.resources import load_test_split
+from se_demo.checkpoints import load_checkpoint
+from se_demo.evaluate import load_evaluation, predict
+from se_demo.excitation import capture_excitations, intervention_rows
+from se_demo.models import build_model
+from tests.conftest import MNIST_CHECKPOINTS
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = str(ROOT / "app_pages" / "excitation.py")
+TIMEOUT = 180
+
+
+@pytest.fixture(scope="module")
+def saved():
+    return load_evaluation(MNIST_CHECKPOINTS)
+
+
+@pytest.fixture(scope="module")
+def senet() -> torch.nn.Module:
+    return load_checkpoint(MNIST_CHECKPOINTS, "senet")[0]
+
+
+@pytest.fixture(scope="module")
+def cnn_from_senet(senet) -> torch.nn.Module:
+    """The SENet without its SE layers: a basic CNN holding the SENet's other weights."""
+    cnn = build_model("cnn")
+    cnn.load_state_dict({k: v for k, v in senet.state_dict().items() if ".se." not in k})
+    return cnn.eval()
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _array(value) -> np.ndarray:
+    """A plotly JSON array (a list, or a base64 typed array) as numpy."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
+    return np.asarray(value)
+
+
+def _charts(at: AppTest) -> dict[str, dict]:
+    """The page's plotly figures by widget key."""
+    return {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def _texts(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def _answer(probabilities: torch.Tensor) -> str:
+    digit = int(probabilities.argmax())
+    return f"**{digit}** (probability {float(probabilities[digit]):.5f})"
+
+
+def _intervention_lines(at: AppTest) -> list[str]:
+    """The intervention tab's input, as-trained and intervened answers, one line each."""
+    text = next(t for t in _texts(at) if "As trained:" in t)
+    return [line.strip() for line in text.split("\n")]
+
+
+def test_the_page_shows_every_view_without_exception(senet, test_split, saved):
+    at = _page()
+    assert at.title[0].value == "SE excitation explorer"
+    assert {
+        "exc_depth",
+        "exc_heatmap",
+        "exc_spread",
+        "exc_bars",
+        "exc_maps_most",
+        "exc_maps_least",
+        "exc_int_probabilities",
+    } <= set(_charts(at))
+    # Test image 0 by default: the page's answer is a fresh forward pass's.
+    fresh = predict(senet, test_split.images[:1])[0]
+    label = int(test_split.labels[0])
+    assert f"SENet predicts {_answer(fresh)}; it is test image 0, a {label}" in _texts(at)
+    # The depth chart shows one class-specificity per block, each a share in [0, 1].
+    depth = _charts(at)["exc_depth"]["data"][0]
+    assert len(depth["x"]) == 3
+    assert all(0 <= v <= 1 for v in _array(depth["y"]))
+    # The saved per-block table, one row per block and one for all blocks.
+    table = at.dataframe[0].value
+    assert list(table["SE block"]) == ["block 1", "block 2", "block 3", "all blocks"]
+    expected = intervention_rows(saved.record["models"]["senet"])
+    np.testing.assert_allclose(
+        table["accuracy, SE off (%)"], [r["accuracy, SE off (%)"] for r in expected]
+    )
+
+
+def test_the_page_runs_inside_the_app_frame():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    at.switch_page("app_pages/excitation.py").run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["SE excitation explorer"]
+    assert "exc_heatmap" in _charts(at)
+
+
+def test_a_folder_without_an_evaluation_is_reported_not_raised(tmp_path):
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.session_state["model_dir"] = str(tmp_path)
+    at.run()
+    assert not at.exception, at.exception
+    assert "No SENet with a saved evaluation" in at.error[0].value
+    assert not _charts(at)
+
+
+def test_choosing_a_block_and_a_class_updates_the_figures(saved, senet, test_split):
+    labels = saved.labels
+    at = _page()
+    heat = _charts(at)["exc_heatmap"]["data"][0]
+    assert _array(heat["z"]).shape == (11, 16)
+
+    at.selectbox(key="exc_block").select("stages.2.se").run()
+    values = saved.excitations["senet"]["stages.2.se"].astype(np.float64)
+    heat = _charts(at)["exc_heatmap"]
+    assert heat["layout"]["title"]["text"].startswith("SE block 3 (64 channels)")
+    z = _array(heat["data"][0]["z"])
+    assert z.shape == (11, 64)
+    for k in range(10):
+        np.testing.assert_allclose(z[k], values[labels == k].mean(0), atol=1e-6)
+    # The all-class row is the evaluation's mean of the unrounded (float32) excitations,
+    # the saved ones are float16: they agree to float16's rounding.
+    np.testing.assert_allclose(z[10], values.mean(0), atol=1e-5)
+
+    spread = _charts(at)["exc_spread"]
+    np.testing.assert_allclose(_array(spread["data"][1]["y"]), values[labels == 0].mean(0), 1e-6)
+    at.selectbox(key="exc_class").select(3).run()
+    spread = _charts(at)["exc_spread"]
+    assert "class 3" in spread["layout"]["title"]["text"]
+    np.testing.assert_allclose(_array(spread["data"][1]["y"]), values[labels == 3].mean(0), 1e-6)
+    band = _array(spread["data"][0]["y"])
+    np.testing.assert_allclose(band[:64], np.percentile(values[labels == 3], 90, axis=0), 1e-6)
+
+    at.toggle(key="exc_relative").set_value(True).run()
+    z = _array(_charts(at)["exc_heatmap"]["data"][0]["z"])
+    assert z.shape == (10, 64)
+    np.testing.assert_allclose(z[3], values[labels == 3].mean(0) - values.mean(0), atol=1e-5)
+
+    # The feature maps follow the block: the most excited channels of test image 0 there.
+    excitation = capture_excitations(senet, test_split.images[:1])["stages.2.se"][0].numpy()
+    titles = [a["text"] for a in _charts(at)["exc_maps_most"]["layout"]["annotations"]]
+    top = np.argsort(excitation)[::-1][:4]
+    assert titles[:4] == [f"ch {c}: e = {excitation[c]:.2f}" for c in top]
+
+
+def test_inputs_by_class_from_the_mistakes_and_the_drawing(saved, senet, test_split):
+    labels = saved.labels
+    at = _page()
+    at.radio(key="exc_source").set_value("a test image of a class").run()
+    at.selectbox(key="exc_input_class").select(4).run()
+    at.slider(key="exc_nth").set_value(2).run()
+    index = int(np.flatnonzero(labels == 4)[1])
+    fresh = predict(senet, test_split.images[index : index + 1])[0]
+    assert f"SENet predicts {_answer(fresh)}; it is test image {index}, a 4" in _texts(at)
+
+    at.radio(key="exc_source").set_value("one of the SENet's mistakes").run()
+    mistakes = np.flatnonzero(saved.predictions("senet") != labels).tolist()
+    assert at.selectbox(key="exc_mistake").options == [
+        f"test image {i}: a {labels[i]} taken for a {saved.predictions('senet')[i]}"
+        for i in mistakes
+    ]
+    last = mistakes[-1]
+    at.selectbox(key="exc_mistake").select(last).run()
+    fresh = predict(senet, test_split.images[last : last + 1])[0]
+    assert int(fresh.argmax()) != labels[last]
+    assert f"SENet predicts {_answer(fresh)}; it is test image {last}, a {labels[last]}" in _texts(
+        at
+    )
+
+    assert "the current drawing" not in at.radio(key="exc_source").options
+    drawing = test_split.images[7].numpy().astype(np.float32) / 255.0
+    at.session_state["current_drawing"] = drawing
+    at.run()
+    at.radio(key="exc_source").set_value("the current drawing").run()
+    assert not at.exception, at.exception
+    fresh = predict(senet, test_split.images[7:8])[0]
+    assert f"SENet predicts {_answer(fresh)}" in _texts(at)
+
+
+def test_switching_every_block_off_on_the_page_gives_the_cnn_path(cnn_from_senet, test_split):
+    at = _page()
+    at.selectbox(key="exc_int_block").select("all").run()
+    at.radio(key="exc_int_mode").set_value("off").run()
+    expected = predict(cnn_from_senet, test_split.images[:1])[0]
+    assert _intervention_lines(at)[2] == f"With the intervention: {_answer(expected)}"
+    bars = _charts(at)["exc_int_bars"]["data"]
+    assert all(np.all(_array(trace["y"]) == 1.0) for trace in bars if trace["type"] == "bar")
+
+
+def test_an_intervention_in_one_session_leaves_another_sessions_predictions_unchanged(
+    senet, test_split
+):
+    answer = _answer(predict(senet, test_split.images[:1])[0])
+    other = _page()
+    before = _intervention_lines(other)
+    assert before[1:] == [f"As trained: {answer}", f"With the intervention: {answer}"]
+
+    one = _page()
+    one.selectbox(key="exc_int_block").select("stages.2.se").run()
+    one.radio(key="exc_int_mode").set_value("scale").run()
+    one.number_input(key="exc_int_channel").set_value(int(senet.stages[2].se.fc2.out_features) - 1)
+    one.slider(key="exc_int_scale").set_value(3.0).run()
+    scaled = _intervention_lines(one)
+    one.selectbox(key="exc_int_block").select("all").run()
+    one.radio(key="exc_int_mode").set_value("off").run()
+    switched_off = _intervention_lines(one)
+    for lines in (scaled, switched_off):
+        assert lines[1] == f"As trained: {answer}"
+        assert lines[2] != f"With the intervention: {answer}"
+
+    other.run()
+    assert not other.exception, other.exception
+    assert _intervention_lines(other) == before
+    assert f"SENet predicts {answer}; it is test image 0, a {int(test_split.labels[0])}" in _texts(
+        other
+    )
+
+
+def test_the_test_set_accuracy_of_an_intervention(saved):
+    at = _page()
+    at.selectbox(key="exc_int_block").select("stages.2.se").run()
+    at.radio(key="exc_int_mode").set_value("off").run()
+    assert not at.metric
+    at.button(key="exc_int_run").click().run()
+    assert not at.exception, at.exception
+    expected = saved.record["models"]["senet"]["se_interventions"]["off"]["stages.2.se"]
+    assert at.metric[0].value == f"{expected:.2%}"
+    at.radio(key="exc_int_mode").set_value("mean").run()
+    assert not at.metric  # a result only for the settings it was computed for
+
+
+def test_without_the_dataset_the_page_says_so_and_keeps_the_class_view(tmp_path, monkeypatch):
+    monkeypatch.setenv("SE_DEMO_DATA", str(tmp_path))
+    load_test_split.clear()
+    try:
+        at = _page()
+        assert any("not available" in i.value for i in at.info)
+        assert {"exc_depth", "exc_heatmap", "exc_spread"} <= set(_charts(at))
+        assert "exc_bars" not in _charts(at)
+        assert not at.button
+        assert len(at.dataframe) == 1
+    finally:
+        load_test_split.clear()
