@@ -12,16 +12,18 @@ from se_demo.config import DATASETS
 from se_demo.evaluate import MODEL_TITLES
 from se_demo.models import count_parameters
 
+# The favicon is an emoji: a ":material/...:" page icon is fetched from fonts.gstatic.com,
+# which fails on a classroom network without internet (a console error in every browser).
 st.set_page_config(
     page_title="se-demo: Squeeze-and-Excitation on MNIST", page_icon="🧠", layout="wide"
 )
 
 pages = [
-    st.Page("app_pages/results.py", title="Results", icon="📊", default=True),
-    st.Page("app_pages/draw.py", title="Draw a digit", icon="✏️"),
-    st.Page("app_pages/excitation.py", title="SE excitation", icon="🔬"),
-    st.Page("app_pages/train.py", title="Training lab", icon="🏋️"),
-    st.Page("app_pages/experiments.py", title="Seeds and ablations", icon="🎲"),
+    st.Page("app_pages/results.py", title="Results", icon=":material/leaderboard:", default=True),
+    st.Page("app_pages/draw.py", title="Draw a digit", icon=":material/draw:"),
+    st.Page("app_pages/excitation.py", title="SE excitation", icon=":material/biotech:"),
+    st.Page("app_pages/train.py", title="Training lab", icon=":material/model_training:"),
+    st.Page("app_pages/experiments.py", title="Seeds and ablations", icon=":material/casino:"),
 ]
 
 with st.sidebar:

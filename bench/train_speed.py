@@ -1,6 +1,6 @@
 """Training throughput of the shipped recipe, as images/s and as a share of the CPU's limit.
 
-    python bench/train_speed.py [--runs 5] [--images 12800]
+    python -m bench.train_speed [--runs 5] [--images 12800]
 
 Each run trains one epoch on a fixed subset; the table shows the median over runs. The
 compute limit is the CPU's peak FP32 rate (default: 2 cores x 2.45 GHz x 32 FLOP/cycle,

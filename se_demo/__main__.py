@@ -216,7 +216,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     for name in models:
         print(format_seed_report(MODEL_TITLES[name], evaluation.metrics(name)))
         print()
-    print(format_comparison({name: evaluation.metrics(name) for name in models}))
+    metrics = {name: evaluation.metrics(name) for name in models}
+    print(format_comparison(metrics, with_seed=args.dataset == "mnist"))
     path = save_evaluation(evaluation, directory)
     print(f"\nsaved {path}")
     return 0

@@ -41,7 +41,7 @@ def test_a_small_run_completes_and_is_listed(tmp_path, data_dir):
     runs = list_runs("mnist", tmp_path)
     assert [run.path for run in runs] == [status.run_dir]
     assert runs[0].trained == ("senet",)
-    model, record = load_checkpoint(status.run_dir, "senet")
+    _, record = load_checkpoint(status.run_dir, "senet")
     assert record["model"]["squeeze"] == "max"
     assert record["train"]["train_subset"] == 512
     shipped_cnn = load_checkpoint(CHECKPOINT_DIR / "mnist", "cnn")[1]

@@ -1,0 +1,122 @@
+"""Server-side latency of the Draw page, from a canvas drawing to both models' answers.
+
+    python -m bench.draw_latency [--runs 300] [--threads 1 2] [--data-dir ../shared/data]
+
+Each run takes one drawing as the canvas sends it (a 280x280 RGBA PNG; the inputs are
+MNIST test digits drawn back at a random size and place), then times:
+  decode   the PNG to an RGBA array, as streamlit-drawable-canvas does on the server;
+  prepare  the MNIST preprocessing (`drawing_to_mnist`);
+  answer   both models plus the SE excitations (`answer_both`).
+The target (issue 4) is p95 < 20 ms for prepare + answer; decode is shown beside it.
+The page answers with one torch thread; ``--threads`` also times other counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+
+from se_demo.answers import answer_both
+from se_demo.checkpoints import load_checkpoint
+from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES
+from se_demo.data import load_split
+from se_demo.evaluate import cpu_name
+from se_demo.preprocess import drawing_to_mnist
+
+CANVAS = 280
+TARGET_P95_MS = 20.0
+
+
+def canvas_png(image: np.ndarray, rng: np.random.Generator) -> str:
+    """An MNIST digit (28, 28) uint8 as the canvas's data URL: white strokes, RGBA PNG."""
+    size = int(rng.integers(112, CANVAS + 1))
+    top, left = rng.integers(0, CANVAS - size + 1, size=2)
+    rgba = np.zeros((CANVAS, CANVAS, 4), dtype=np.uint8)
+    rgba[..., :3] = 255
+    enlarged = Image.fromarray(image).resize((size, size), Image.Resampling.BICUBIC)
+    rgba[top : top + size, left : left + size, 3] = np.asarray(enlarged)
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def decode(data_url: str) -> np.ndarray:
+    """What `CanvasResult.image_data` does with the data URL."""
+    _, encoded = data_url.split(";base64,", 1)
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))))
+
+
+def time_drawings(
+    drawings: list[str], models: dict[str, torch.nn.Module], warmup: int, threads: int
+) -> dict[str, np.ndarray]:
+    """Milliseconds per stage for every drawing after the first ``warmup``."""
+    times: dict[str, list[float]] = {"decode": [], "prepare": [], "answer": []}
+    for i, drawing in enumerate(drawings):
+        start = time.perf_counter()
+        rgba = decode(drawing)
+        decoded = time.perf_counter()
+        digit = drawing_to_mnist(rgba)
+        prepared = time.perf_counter()
+        assert digit is not None
+        answer_both(models, digit, threads=threads)
+        answered = time.perf_counter()
+        if i >= warmup:
+            times["decode"].append((decoded - start) * 1000)
+            times["prepare"].append((prepared - decoded) * 1000)
+            times["answer"].append((answered - prepared) * 1000)
+    ms = {name: np.array(values) for name, values in times.items()}
+    ms["prepare + answer"] = ms["prepare"] + ms["answer"]
+    ms["decode + prepare + answer"] = ms["decode"] + ms["prepare + answer"]
+    return ms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=300, help="timed drawings per setting")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed drawings first")
+    parser.add_argument("--data-dir", default=None, help="MNIST root (default: $SE_DEMO_DATA)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[1, torch.get_num_threads()],
+        help="torch threads for the answers, timed one after the other (default: 1, as the "
+        "page uses, then torch's default)",
+    )
+    args = parser.parse_args()
+
+    models = {name: load_checkpoint(CHECKPOINT_DIR / "mnist", name)[0] for name in MODEL_NAMES}
+    images = load_split(False, args.data_dir, download=False).images.numpy()
+    rng = np.random.default_rng(0)
+    drawings = [canvas_png(images[i], rng) for i in range(args.warmup + args.runs)]
+
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"machine: {cpu_name()} ({platform.machine()}), {os.cpu_count()} CPUs, load average "
+        f"{load}; torch {torch.__version__}; {args.runs} drawings after {args.warmup} warm-up"
+    )
+    print(f"{'threads':>7}  {'stage':<26} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}")
+    for threads in args.threads:
+        ms = time_drawings(drawings, models, args.warmup, threads)
+        for name, values in ms.items():
+            p50, p95 = np.percentile(values, [50, 95])
+            print(f"{threads:>7}  {name:<26} {p50:>7.2f} {p95:>7.2f} {values.max():>7.2f}")
+        p95 = float(np.percentile(ms["prepare + answer"], 95))
+        verdict = "meets" if p95 < TARGET_P95_MS else "MISSES"
+        print(
+            f"{threads:>7}  prepare + answer p95 {p95:.1f} ms {verdict} the {TARGET_P95_MS:.0f} ms target"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Both models' answers for one input: digits, confidences, agreement, SE excitations.
+
+What the Draw page shows after each stroke, computed here so that it is tested without
+a browser: one forward pass per model, the SE model's pass recorded through the hooks
+of `se_demo.excitation`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from se_demo.data import normalize
+from se_demo.evaluate import MODEL_TITLES, predict
+from se_demo.excitation import concat_batches, recording_excitations
+
+# A top probability under this is reported as "unsure", not as an answer. Trained with
+# label smoothing, the models give typical digits about 96%; on the MNIST test set this
+# calls about 1% of the correct answers unsure and flags 33 of each model's 39 mistakes.
+UNSURE_BELOW = 0.8
+# 99.9% of MNIST training digits hold less ink than this (sum of pixels in [0, 1]); a
+# heavier input is a dot or a blob blown up to 20 px, and any answer about it is a guess.
+MAX_DIGIT_INK = 230.0
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    """One model's answer: its probabilities over the ten digits."""
+
+    name: str  # "cnn" or "senet"
+    probabilities: np.ndarray  # (10,), sums to 1
+    doubtful_input: bool = False  # the input is unlike any MNIST digit (see `MAX_DIGIT_INK`)
+
+    @property
+    def digit(self) -> int:
+        """The most probable digit."""
+        return int(np.argmax(self.probabilities))
+
+    @property
+    def confidence(self) -> float:
+        """The top probability."""
+        return float(np.max(self.probabilities))
+
+    @property
+    def unsure(self) -> bool:
+        """Whether the top probability is too low (or the input too odd) to call it an answer."""
+        return self.confidence < UNSURE_BELOW or self.doubtful_input
+
+    def sentence(self) -> str:
+        """'SENet: 7 (98% sure)' or an honest 'SENet is unsure (maybe 7, 41%)'."""
+        title = MODEL_TITLES.get(self.name, self.name)
+        if self.unsure:
+            return f"{title} is unsure (maybe {self.digit}, {self.confidence:.0%})"
+        return f"{title}: {self.digit} ({self.confidence:.0%} sure)"
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Every model's answer for one input, and the SE model's excitations of it."""
+
+    models: dict[str, ModelAnswer]
+    excitations: dict[str, np.ndarray]  # {SE block name: (C,)}, empty without an SE model
+    warning: str | None = None  # why the input does not look like a digit, if it does not
+
+    @property
+    def disagree(self) -> bool:
+        """Whether the models' most probable digits differ."""
+        return len({answer.digit for answer in self.models.values()}) > 1
+
+    def verdict(self) -> str:
+        """One line on agreement, for the page."""
+        answers = list(self.models.values())
+        if self.disagree:
+            named = ", ".join(f"{MODEL_TITLES.get(a.name, a.name)} says {a.digit}" for a in answers)
+            return f"The models disagree: {named}."
+        digit = answers[0].digit
+        unsure = [MODEL_TITLES.get(a.name, a.name) for a in answers if a.unsure]
+        if not unsure:
+            return f"Both models read {digit}."
+        if len(unsure) == len(answers):
+            return f"Both models lean towards {digit}, but neither is sure."
+        return f"Both models lean towards {digit}, but {' and '.join(unsure)} is unsure."
+
+
+@contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` intra-op threads, then restore the previous count.
+
+    With torch's OpenMP backend the count belongs to the calling thread: other threads
+    (other sessions, a training run) keep theirs.
+    """
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def answer_both(
+    models: dict[str, nn.Module], digit: np.ndarray, threads: int | None = 1
+) -> Answers:
+    """Classify one MNIST-like digit (28, 28) in [0, 1] with every model.
+
+    The SE blocks' excitations are recorded during the SE model's own forward pass.
+    ``threads``: torch threads for this call (None: leave as is). One image gains nothing
+    from more, and on a busy two-core server more make the slowest answers 20 times
+    slower (bench/draw_latency.py).
+    """
+    ink = float(np.sum(digit))
+    warning = (
+        f"This holds more ink ({ink:.0f}) than 99.9% of MNIST digits: a dot or a blob "
+        "scaled up to digit size, not a digit the models can read."
+        if ink > MAX_DIGIT_INK
+        else None
+    )
+    image = normalize(torch.from_numpy(np.asarray(digit, dtype=np.float32))[None])  # (1, 1, 28, 28)
+    answers: dict[str, ModelAnswer] = {}
+    excitations: dict[str, np.ndarray] = {}
+    for name, model in models.items():
+        with _torch_threads(threads), recording_excitations(model) as store:
+            probabilities = predict(model, image)[0].numpy()
+        answers[name] = ModelAnswer(name, probabilities, doubtful_input=warning is not None)
+        for block, values in concat_batches(store).items():
+            excitations[block] = values[0].numpy()
+    return Answers(answers, excitations, warning)

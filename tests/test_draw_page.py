@@ -1,0 +1,175 @@
+"""The Draw page under AppTest: prompt, uploads, refusals and Clear (the canvas is in
+tests/browser, since AppTest cannot draw)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+from torch import nn
+
+from se_demo.answers import answer_both
+from se_demo.checkpoints import load_checkpoint
+from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT
+from se_demo.data import Split
+from se_demo.evaluate import load_evaluation
+from se_demo.preprocess import upload_to_mnist
+from tests.conftest import MNIST_CHECKPOINTS
+
+PAGE = str(PROJECT_ROOT / "app_pages" / "draw.py")
+APP = str(PROJECT_ROOT / "app.py")
+PROMPT = "Draw a digit from 0 to 9 on the black canvas"
+TIMEOUT = 60
+
+
+def _scan(image: np.ndarray) -> bytes:
+    """A test digit as a 'scan': dark ink on light paper, enlarged, as a PNG."""
+    paper = Image.fromarray(255 - image).resize((224, 224), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    paper.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _page() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+
+
+def _upload(at: AppTest, name: str, payload: bytes, mime: str = "image/png") -> AppTest:
+    at.segmented_control(key="draw_source").set_value("Upload an image").run()
+    return at.file_uploader(key="draw_upload").set_value((name, payload, mime)).run()
+
+
+def _values(data: object) -> np.ndarray:
+    """A plotly JSON array: a plain list, or a typed array {dtype, bdata, shape}."""
+    if isinstance(data, dict):
+        values = np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
+        shape = data.get("shape")
+        return values.reshape([int(n) for n in shape.split(",")]) if shape else values
+    return np.asarray(data, dtype=float)
+
+
+def _disagrees(models: dict[str, nn.Module], scan: bytes) -> bool:
+    digit = upload_to_mnist(scan)
+    return digit is not None and answer_both(models, digit).disagree
+
+
+def test_blank_canvas_shows_the_prompt() -> None:
+    at = _page()
+    assert not at.exception
+    assert at.title[0].value == "Draw a digit"
+    assert PROMPT in at.info[0].value
+    assert len(at.get("bidi_component")) == 1  # the canvas
+    assert at.button(key="draw_clear").label == "Clear"
+    assert at.slider(key="draw_stroke_width").value == 20
+    assert len(at.metric) == 0
+    assert "current_drawing" not in at.session_state
+
+
+def test_the_page_runs_inside_the_app(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DATA_ENV_VAR, str(data_dir))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.title[0].value == "Draw a digit"
+    assert any(PROMPT in info.value for info in at.info)
+
+
+def test_an_uploaded_scan_gets_both_answers(test_split: Split) -> None:
+    image = test_split.images[0].numpy()
+    label = int(test_split.labels[0])
+    at = _upload(_page(), "seven.png", _scan(image))
+    assert not at.exception
+    assert [m.label for m in at.metric] == ["Basic CNN", "SENet"]
+    assert [m.value for m in at.metric] == [str(label), str(label)]
+    texts = "\n".join(m.value for m in at.markdown)
+    assert f"Basic CNN: {label} (" in texts
+    assert f"SENet: {label} (" in texts
+    assert at.success[0].value == f"Both models read {label}."
+    drawing = at.session_state["current_drawing"]
+    assert drawing.shape == (28, 28)
+    assert drawing.dtype == np.float32
+    np.testing.assert_array_equal(drawing, upload_to_mnist(_scan(image)))
+
+    charts = {chart.proto.id.rsplit("-", 1)[1]: json.loads(chart.proto.spec) for chart in at.get("plotly_chart")}  # fmt: skip
+    assert set(charts) == {"draw_pixels", "draw_probabilities", "draw_excitation"}
+    # The enlarged image is exactly what the models see.
+    np.testing.assert_allclose(_values(charts["draw_pixels"]["data"][0]["z"]), drawing, atol=1e-6)
+    bars = charts["draw_probabilities"]["data"]
+    assert [trace["name"] for trace in bars] == ["Basic CNN", "SENet"]
+    for trace in bars:
+        assert int(np.argmax(_values(trace["y"]))) == label
+        assert _values(trace["y"]).sum() == pytest.approx(1.0, abs=1e-4)
+    excitation = charts["draw_excitation"]["data"]
+    assert [len(_values(trace["y"])) for trace in excitation] == [16, 16, 32, 32, 64, 64]
+    assert [trace["name"] for trace in excitation[:2]] == [
+        "this input",
+        f"test-set mean of {label}s",
+    ]
+    saved = load_evaluation(MNIST_CHECKPOINTS)
+    class_mean = saved.excitations["senet"]["stages.0.se"][saved.labels == label].mean(0)
+    np.testing.assert_allclose(_values(excitation[1]["y"]), class_mean, atol=1e-5)
+
+
+def test_disagreement_is_said(test_split: Split) -> None:
+    models = {name: load_checkpoint(MNIST_CHECKPOINTS, name)[0] for name in ("cnn", "senet")}
+    evaluation = load_evaluation(MNIST_CHECKPOINTS)
+    disagree = np.flatnonzero(evaluation.predictions("cnn") != evaluation.predictions("senet"))
+    # The first disagreement that survives the scan (enlarging and preprocessing again).
+    scans = (_scan(test_split.images[int(i)].numpy()) for i in disagree)
+    scan = next(s for s in scans if _disagrees(models, s))
+    at = _upload(_page(), "hard.png", scan)
+    assert not at.exception
+    assert at.warning[0].value.startswith("The models disagree: Basic CNN says")
+    assert len(at.success) == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"this is not an image", "not a PNG or JPEG image"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(40), "not a PNG or JPEG image"),
+        (_scan(np.eye(28, dtype=np.uint8) * 255)[:300], "corrupt or truncated"),
+    ],
+)
+def test_bad_uploads_are_refused_with_a_message(payload: bytes, message: str) -> None:
+    at = _upload(_page(), "bad.png", payload)  # one session: the refusal must not crash it
+    assert not at.exception
+    assert at.error[0].value.startswith("bad.png: ")
+    assert message in at.error[0].value
+    assert len(at.metric) == 0
+    assert "current_drawing" not in at.session_state
+
+
+def test_a_blank_page_upload_asks_for_a_digit() -> None:
+    blank = io.BytesIO()
+    Image.new("L", (200, 200), 235).save(blank, "JPEG")
+    at = _upload(_page(), "blank.jpg", blank.getvalue(), "image/jpeg")
+    assert not at.exception
+    assert at.info[0].value == "Upload a PNG or JPEG of a handwritten digit."
+    assert len(at.metric) == 0
+
+
+def test_clear_gives_a_new_canvas_and_forgets_the_drawing() -> None:
+    at = _page()
+    at.session_state["current_drawing"] = np.zeros((28, 28), dtype=np.float32)
+    at.button(key="draw_clear").click().run()
+    assert not at.exception
+    assert at.session_state["draw_canvas_generation"] == 1
+    assert "current_drawing" not in at.session_state
+    assert PROMPT in at.info[0].value
+
+
+def test_switching_input_forgets_the_upload(test_split: Split) -> None:
+    at = _upload(_page(), "digit.png", _scan(test_split.images[1].numpy()))
+    assert "current_drawing" in at.session_state
+    at.segmented_control(key="draw_source").set_value("Draw").run()
+    assert not at.exception
+    assert "current_drawing" not in at.session_state
+    assert PROMPT in at.info[0].value

@@ -1,0 +1,175 @@
+"""The Results page's figure builders, on the saved evaluation of the shipped checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from sklearn.metrics import confusion_matrix
+
+from se_demo.evaluate import MODEL_TITLES, load_evaluation
+from se_demo.plots import (
+    CONFUSION_VIEWS,
+    MODEL_COLORS,
+    confusion_difference_heatmap,
+    confusion_heatmaps,
+    normalize_confusion,
+    per_class_bars,
+    selected_cell,
+)
+from tests.conftest import MNIST_CHECKPOINTS
+
+SKLEARN_NORMALIZE = {"counts": None, "recall": "true", "precision": "pred"}
+
+
+@pytest.fixture(scope="module")
+def evaluation():
+    return load_evaluation(MNIST_CHECKPOINTS)
+
+
+@pytest.fixture(scope="module")
+def confusions(evaluation):
+    return {name: np.asarray(evaluation.metrics(name)["confusion"]) for name in ("cnn", "senet")}
+
+
+def _traces(fig: go.Figure, kind: type, model: str | None = None) -> list:
+    return [t for t in fig.data if isinstance(t, kind) and (model is None or t.meta == model)]
+
+
+@pytest.mark.parametrize("view", list(CONFUSION_VIEWS))
+def test_normalize_confusion_matches_scikit_learn(view, evaluation):
+    for name in ("cnn", "senet"):
+        counts = np.asarray(evaluation.metrics(name)["confusion"])
+        expected = confusion_matrix(
+            evaluation.labels, evaluation.predictions(name), normalize=SKLEARN_NORMALIZE[view]
+        )
+        np.testing.assert_allclose(normalize_confusion(counts, view), expected, atol=1e-12)
+
+
+def test_normalize_confusion_handles_empty_columns_and_bad_views():
+    counts = np.array([[3, 0], [1, 0]])  # nothing is ever predicted as class 1
+    np.testing.assert_allclose(normalize_confusion(counts, "precision"), [[0.75, 0], [0.25, 0]])
+    np.testing.assert_allclose(normalize_confusion(counts, "recall"), [[1, 0], [1, 0]])
+    with pytest.raises(ValueError, match="'rows'"):
+        normalize_confusion(counts, "rows")
+
+
+@pytest.mark.parametrize("view", list(CONFUSION_VIEWS))
+def test_heatmaps_show_the_normalised_confusion_on_one_colour_scale(view, confusions):
+    fig = confusion_heatmaps(confusions, view=view, titles=MODEL_TITLES)
+    heatmaps = [t for t in _traces(fig, go.Heatmap) if t.meta]
+    assert [t.meta for t in heatmaps] == ["cnn", "senet"]
+    for trace in heatmaps:
+        np.testing.assert_allclose(trace.z, normalize_confusion(confusions[trace.meta], view))
+        assert trace.coloraxis == "coloraxis"
+    largest = max(normalize_confusion(c, view).max() for c in confusions.values())
+    assert fig.layout.coloraxis.cmin == 0
+    assert fig.layout.coloraxis.cmax == pytest.approx(largest)
+    assert [a.text for a in fig.layout.annotations] == ["Basic CNN", "SENet"]
+
+
+def test_muted_diagonal_leaves_the_errors_to_the_colour_scale(confusions):
+    fig = confusion_heatmaps(confusions, view="counts", mute_diagonal=True)
+    heatmaps = [t for t in _traces(fig, go.Heatmap) if t.meta]
+    for trace in heatmaps:
+        z = np.asarray(trace.z, dtype=float)
+        assert np.isnan(np.diag(z)).all()
+        off_diagonal = ~np.eye(10, dtype=bool)
+        np.testing.assert_array_equal(z[off_diagonal], confusions[trace.meta][off_diagonal])
+    largest_error = max(c[~np.eye(10, dtype=bool)].max() for c in confusions.values())
+    assert fig.layout.coloraxis.cmax == largest_error
+    # The grey diagonal traces still show the diagonal counts, outside the colour scale.
+    grey = [t for t in _traces(fig, go.Heatmap) if not t.meta]
+    assert len(grey) == 2
+    for trace, name in zip(grey, ("cnn", "senet"), strict=True):
+        assert trace.coloraxis is None
+        assert trace.showscale is False
+        assert [trace.text[i][i] for i in range(10)] == [
+            str(confusions[name][i, i]) for i in range(10)
+        ]
+
+
+def test_hover_gives_true_predicted_count_and_percentages(confusions):
+    fig = confusion_heatmaps(confusions, view="recall", titles=MODEL_TITLES)
+    (overlay,) = _traces(fig, go.Scatter, "senet")
+    counts = confusions["senet"]
+    for true_class, predicted_class in [(9, 4), (5, 3), (0, 0)]:
+        point = true_class * 10 + predicted_class
+        assert (overlay.y[point], overlay.x[point]) == (true_class, predicted_class)
+        label, predicted_label, count, row_pct, column_pct = overlay.customdata[point]
+        assert (label, predicted_label) == (str(true_class), str(predicted_class))
+        assert count == counts[true_class, predicted_class]
+        assert row_pct == pytest.approx(100 * count / counts[true_class].sum())
+        assert column_pct == pytest.approx(100 * count / counts[:, predicted_class].sum())
+    for key in ("true", "predicted", "images", "of true", "of predicted"):
+        assert key in overlay.hovertemplate
+
+
+def test_selected_cell_reads_a_click_on_either_model(confusions):
+    fig = confusion_heatmaps(confusions, mute_diagonal=True)
+    curve = {t.meta: i for i, t in enumerate(fig.data) if isinstance(t, go.Scatter)}
+    click = {"curve_number": curve["senet"], "point_number": 94, "x": 4, "y": 9}
+    assert selected_cell(fig, [click]) == ("senet", 9, 4)
+    earlier = {"curve_number": curve["cnn"], "point_number": 53, "x": 3, "y": 5}
+    assert selected_cell(fig, [earlier, click]) == ("senet", 9, 4)
+    assert selected_cell(fig, [earlier]) == ("cnn", 5, 3)
+    heatmap_curve = next(i for i, t in enumerate(fig.data) if isinstance(t, go.Heatmap))
+    assert selected_cell(fig, [{"curve_number": heatmap_curve, "x": 1, "y": 1}]) is None
+    assert selected_cell(fig, []) is None
+
+
+@pytest.mark.parametrize("view", list(CONFUSION_VIEWS))
+def test_difference_heatmap_is_senet_minus_cnn(view, confusions):
+    fig = confusion_difference_heatmap(confusions["cnn"], confusions["senet"], view=view)
+    (trace,) = fig.data
+    expected = normalize_confusion(confusions["senet"], view) - normalize_confusion(
+        confusions["cnn"], view
+    )
+    np.testing.assert_allclose(trace.z, expected)
+    assert trace.zmid == 0
+    assert trace.zmin == -trace.zmax == pytest.approx(-np.abs(expected).max())
+
+
+def test_difference_heatmap_counts_on_the_saved_matrices(confusions):
+    fig = confusion_difference_heatmap(
+        confusions["cnn"], confusions["senet"], view="counts", mute_diagonal=True
+    )
+    trace, diagonal = fig.data
+    z = np.asarray(trace.z, dtype=float)
+    difference = confusions["senet"] - confusions["cnn"]
+    assert np.isnan(np.diag(z)).all()
+    assert z[9, 4] == difference[9, 4]
+    assert trace.text[5][9] == f"{difference[5, 9]:+d}"
+    assert diagonal.text[5][5] == (f"{difference[5, 5]:+d}" if difference[5, 5] else "")
+    assert sum(np.nansum(z, axis=1)) == -np.trace(difference)  # rows of both sum to the support
+
+
+def test_per_class_bars_are_grouped_by_model(evaluation):
+    per_class = {name: evaluation.metrics(name)["per_class"] for name in ("cnn", "senet")}
+    fig = per_class_bars(per_class, titles=MODEL_TITLES)
+    assert fig.layout.barmode == "group"
+    assert len(fig.data) == 6
+    for index, trace in enumerate(fig.data):
+        metric = ("precision", "recall", "f1")[index // 2]
+        name = ("cnn", "senet")[index % 2]
+        np.testing.assert_allclose(trace.y, per_class[name][metric])
+        assert trace.name == MODEL_TITLES[name]
+        assert trace.marker.color == MODEL_COLORS[name]
+    low, high = fig.layout.yaxis.range
+    lowest = min(min(per_class[n][m]) for n in per_class for m in ("precision", "recall", "f1"))
+    assert low < lowest
+    assert high == 1.0
+
+
+def test_class_names_label_the_axes_and_the_hover(confusions):
+    names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat"] + [f"c{i}" for i in range(5)]
+    fig = confusion_heatmaps(confusions, class_names=names)
+    assert list(fig.layout.xaxis.ticktext) == names
+    assert list(fig.layout.yaxis2.ticktext) == names
+    (overlay,) = _traces(fig, go.Scatter, "cnn")
+    assert tuple(overlay.customdata[1 * 10 + 3][:2]) == ("Trouser", "Dress")
+    difference = confusion_difference_heatmap(
+        confusions["cnn"], confusions["senet"], class_names=names
+    )
+    assert list(difference.layout.xaxis.ticktext) == names
+    assert list(difference.data[0].customdata[0][4][:2]) == ["T-shirt/top", "Coat"]
