@@ -44,7 +44,13 @@ with st.sidebar:
     try:
         models = load_models(active_model_dir())
     except CheckpointError as error:
-        st.error(f"The shipped checkpoints could not be loaded: {error}")
+        st.error(f"The models in '{active_model_dir()}' could not be loaded: {error}")
+        if st.session_state.get("model_dir"):  # a damaged run: offer the way back
+            st.button(
+                "Show the shipped checkpoints",
+                key="back_to_shipped",
+                on_click=lambda: st.session_state.update(model_dir=None),
+            )
         st.stop()
     for name, (model, record) in models.items():
         train = record["train"]
@@ -56,8 +62,9 @@ with st.sidebar:
     title, folder = DATASETS[dataset].title, DATASETS[dataset].folder
     if load_test_split(dataset) is None:
         st.warning(
-            f"{title} is not available at {data_dir_label()}: pages show the saved results; "
-            f"browsing test images is off. Set SE_DEMO_DATA to a folder holding {folder}/raw."
+            f"{title} is missing or unreadable at {data_dir_label()}: pages show the saved "
+            "results; browsing test images is off. Set SE_DEMO_DATA to a folder holding "
+            f"{folder}/raw."
         )
     else:
         st.caption(f"{title} test set loaded from {data_dir_label()}")

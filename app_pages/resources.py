@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 from torch import nn
 
-from se_demo.checkpoints import load_checkpoint
+from se_demo.checkpoints import CheckpointError, load_checkpoint
 from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES, resolve_data_dir
-from se_demo.data import Split, dataset_available, load_split
+from se_demo.data import DatasetUnavailableError, Split, dataset_available, load_split
 from se_demo.evaluate import Evaluation, load_evaluation
 
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / "mnist"
+_LOG = logging.getLogger(__name__)
 
 
 @st.cache_resource(show_spinner="Loading the models...")
 def load_models(directory: Path = MNIST_CHECKPOINTS) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
     """Both shipped models with their records, in eval mode; shared by all sessions."""
-    return {name: load_checkpoint(directory, name) for name in MODEL_NAMES}
+    models = {name: load_checkpoint(directory, name) for name in MODEL_NAMES}
+    for name, (_, record) in models.items():
+        if record["model"]["name"] != name:  # e.g. a basic CNN saved in the SENet's place
+            raise CheckpointError(
+                f"'{directory / name}.json' holds a {record['model']['name']} model, not a {name}"
+            )
+    return models
 
 
 @st.cache_resource(show_spinner="Loading the saved evaluation...")
@@ -30,10 +38,14 @@ def load_results(directory: Path = MNIST_CHECKPOINTS) -> Evaluation:
 
 @st.cache_resource(show_spinner="Loading the test set...")
 def load_test_split(dataset: str = "mnist") -> Split | None:
-    """The test images, or None when the dataset is not on disk (never downloads)."""
+    """The test images, or None when the dataset is missing or unreadable (never downloads)."""
     if not dataset_available(dataset=dataset):
         return None
-    return load_split(False, download=False, dataset=dataset)
+    try:
+        return load_split(False, download=False, dataset=dataset)
+    except DatasetUnavailableError as error:  # truncated or corrupt files: the pages run
+        _LOG.warning("%s", error)  # on the saved results, as without the dataset
+        return None
 
 
 def active_dataset() -> str:

@@ -1,23 +1,40 @@
 #!/usr/bin/env bash
-# Installs everything the tests need (a .venv, the Python packages, Debian's chromium for
-# the browser tests), then runs the whole test suite. Extra arguments go to pytest.
+# Installs everything the tests need, then runs the whole test suite:
+#   - .venv with requirements-dev.txt;
+#   - as root, Debian's chromium (browser tests) and dataset-fashion-mnist (Fashion-MNIST);
+#   - a data root ./data holding MNIST (linked from $SE_DEMO_DATA or ../shared/data) and
+#     Fashion-MNIST (unpacked from the Debian package).
+# Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 
-if ! command -v chromium >/dev/null 2>&1; then
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
   else
-    echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2
+    echo "The tests need Debian packages: sudo apt-get install ${missing[*]}" >&2
     exit 1
   fi
 fi
 
-# MNIST: $SE_DEMO_DATA, else ../shared/data beside the checkout, else ./data.
-if [ -z "${SE_DEMO_DATA:-}" ] && [ -d ../shared/data/MNIST ]; then
-  export SE_DEMO_DATA="$(cd ../shared/data && pwd)"
+# MNIST: from $SE_DEMO_DATA, else ../shared/data, else whatever ./data already holds.
+source_root="${SE_DEMO_DATA:-}"
+if [ -z "$source_root" ] && [ -d ../shared/data/MNIST ]; then source_root=../shared/data; fi
+mkdir -p data
+if [ -n "$source_root" ] && [ "$(cd "$source_root" && pwd)" != "$(pwd)/data" ] && [ ! -e data/MNIST ]; then
+  ln -s "$(cd "$source_root" && pwd)/MNIST" data/MNIST
 fi
+mkdir -p data/FashionMNIST/raw
+for archive in /usr/share/datasets/fashion-mnist/*-ubyte.gz; do
+  target="data/FashionMNIST/raw/$(basename "$archive" .gz)"
+  [ -s "$target" ] || { gunzip -c "$archive" > "$target.tmp" && mv "$target.tmp" "$target"; }
+done
+export SE_DEMO_DATA="$(pwd)/data"
+
 exec .venv/bin/python -m pytest "$@"

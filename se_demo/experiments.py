@@ -115,13 +115,18 @@ def paired_statistics(first: Sequence[float], second: Sequence[float]) -> dict[s
     }
 
 
+def _seeds(count: int) -> str:
+    return f"{count} seed" if count == 1 else f"{count} seeds"
+
+
 def describe_comparison(stats: dict[str, Any], alpha: float = 0.05) -> str:
     """A plain-language reading of `paired_statistics` for SENet (second) vs CNN (first)."""
     p = stats["ttest_p"]
     diff = stats["mean_difference"] * 100
     head = (
         f"Over {stats['n']} seeds, SENet minus CNN test accuracy is {diff:+.3f} points on "
-        f"average (SENet better in {stats['second_wins']} seeds, CNN in {stats['first_wins']})."
+        f"average (SENet better in {_seeds(stats['second_wins'])}, "
+        f"CNN in {_seeds(stats['first_wins'])})."
     )
     if p is None:
         return head + " There is no variation to test."

@@ -25,7 +25,7 @@ CENTRE = (14.0, 14.0)  # MNIST's centre of mass (row, column), measured on the t
 INK_THRESHOLD = 0.1  # ink fraction above which a pixel counts for the bounding box
 
 UPLOAD_FORMATS = ("PNG", "JPEG")
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # = server.maxUploadSize in .streamlit/config.toml
 MAX_UPLOAD_PIXELS = 40_000_000  # about a 48 MP phone photo's 8000 x 5000; decoding costs ~4 B/px
 UPLOAD_WORKING_SIDE = 1024  # uploads are shrunk to this longer side before any pixel work
 MIN_INK_CONTRAST = 0.2  # mean ink minus mean paper below this: a blank page, uneven light
@@ -137,7 +137,10 @@ def image_to_ink(image: Image.Image) -> np.ndarray:
     """
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         image = _flatten_alpha(image.convert("RGBA"))
-    grey = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    if image.mode.startswith("I"):  # 16-bit grey PNG ("I;16"): convert("L") clips at 255
+        grey = np.clip(np.asarray(image, dtype=np.float32) / 65535.0, 0.0, 1.0)
+    else:
+        grey = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
     if float(grey.max() - grey.min()) < MIN_INK_CONTRAST:  # a blank page
         return np.zeros_like(grey)
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])

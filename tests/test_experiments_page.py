@@ -1,0 +1,39 @@
+"""The Seeds and ablations page shows the shipped comparison and ablation of each dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from se_demo.config import CHECKPOINT_DIR
+from se_demo.experiments import format_comparison_markdown, load_experiment
+
+PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "experiments.py")
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion"])
+def test_page_shows_the_saved_experiments(dataset):
+    comparison = load_experiment(CHECKPOINT_DIR / dataset, "comparison")
+    ablation = load_experiment(CHECKPOINT_DIR / dataset, "ablation")
+    assert comparison is not None, f"no shipped comparison for {dataset}"
+    assert ablation is not None, f"no shipped ablation for {dataset}"
+    assert len(comparison["seeds"]) >= 5
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["dataset"] = dataset
+    at.run()
+    assert not at.exception
+    text = "\n".join(m.value for m in at.markdown)
+    assert comparison["summary"] in text
+    assert format_comparison_markdown(comparison) in text
+    for row in ablation["rows"]:
+        assert f"| {row['group']} | {row['label']} |" in text
+    assert len(at.get("plotly_chart")) == 2
+
+
+def test_page_explains_a_missing_experiment(tmp_path, monkeypatch):
+    monkeypatch.setattr("se_demo.config.CHECKPOINT_DIR", tmp_path)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert any("python -m se_demo compare" in i.value for i in at.info)
