@@ -1,25 +1,25 @@
 """Classroom load: N students drawing digits at once on the Draw page of the real app.
 
-    python -m bench.load_test [--sessions 30] [--rounds 5] [--spread 3] [--look 1]
-                              [--client-nice 10] [--data-dir ../shared/data]
+    python -m bench.load_test [--sessions 30] [--rounds 5] [--warmup 1] [--spread 3]
+                              [--look 1] [--client-nice 0] [--data-dir ../shared/data]
 
-Starts ``streamlit run app.py`` on a free port and opens N pages of the Draw page in one
-headless Debian Chromium (one browser context, i.e. one Streamlit session, per student).
-In each round every student waits a random 0..``--spread`` s, draws one digit with mouse
-strokes on the real canvas, waits for both models' answer and the charts under it, looks
-at them for ``--look`` s, and clears the canvas.
+Starts ``streamlit run app.py`` on a free port (with the project's .streamlit/config.toml)
+and opens N pages of the Draw page in one headless Debian Chromium: one browser context,
+so one Streamlit session, per student. In each round every student waits a random
+0..``--spread`` s, draws a digit with mouse strokes on the real canvas, waits for both
+models' answer and the charts under it, looks at them for ``--look`` s, and clears.
 
-Reported per round and overall:
+Reported per round (``w``: warm-up rounds) and overall:
   latency   mouse-up to the answer shown, timed inside the page (``performance.now()`` at
-            the canvas's mouseup and when the verdict appears in the DOM), p50 / p95 / max;
-            and the server's part: from the rerun request leaving the browser to the run's
-            end, timed by Chromium's network layer on Streamlit's websocket messages;
-  errors    console errors, page errors, answers that never came (``--timeout``), and
+            the canvas's mouseup and when the verdict enters the DOM), p50 / p95 / max;
+            and the server's part, from the rerun request leaving the browser to the
+            run's end, timed by Chromium's network layer on Streamlit's websocket messages;
+  errors    console and page errors, answers that never came (``--timeout``), and
             tracebacks in the server's output;
-  memory    the server process's RSS (/proc/PID/status) after each round, so one can see
-            whether it stays flat; and the server's CPU time per drawn digit.
+  server    its RSS after each round (/proc/PID/status), to see whether memory stays
+            flat; its CPU time per drawn digit; and how long its threads waited for a core.
 The students' browsers would run on their own computers; here they share the server's
-cores, so they run at a lower priority (``--client-nice``; 0 makes them equal).
+cores. ``--client-nice`` lowers the browser's scheduling group against the server's.
 """
 
 from __future__ import annotations
@@ -368,9 +368,7 @@ async def run(args: argparse.Namespace) -> int:
         f"{os.getpriority(os.PRIO_PROCESS, 0)}"
     )
     print(f"server: {server.url}, pid {server.process.pid}, log {server.log}")
-    # The students' browsers would run on their own computers: here they share the
-    # server's cores, so by default they run at a lower priority than the server.
-    os.nice(args.client_nice)
+    os.nice(args.client_nice)  # this driver and the browser it starts
     try:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
@@ -508,8 +506,9 @@ def main() -> None:
     parser.add_argument(
         "--client-nice",
         type=int,
-        default=10,
-        help="niceness of Chromium and this driver (the server keeps its own); 0: equal",
+        default=0,
+        help="niceness of the browser's session against the server's (0: equal shares; "
+        "10: the server first, as if the browsers ran elsewhere, but they render slower)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seeds the start delays")
     parser.add_argument("--data-dir", default=None, help="MNIST root (default: $SE_DEMO_DATA)")

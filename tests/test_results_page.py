@@ -262,7 +262,7 @@ def test_page_works_without_the_dataset(without_data, evaluation):
     assert not at.tabs
     _assert_tables_equal_the_saved_results(at, evaluation)
     at = _run(APP)
-    assert any("MNIST is not available" in w.value for w in at.sidebar.warning)
+    assert any("MNIST is missing or unreadable" in w.value for w in at.sidebar.warning)
     _assert_tables_equal_the_saved_results(at, evaluation)
 
 
