@@ -6,11 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.resources import active_model_dir, data_dir_label, load_models, load_test_split
+from app_pages.resources import active_model_dir, data_dir_label, load_records, load_test_images
 from se_demo.checkpoints import CheckpointError
 from se_demo.config import DATASETS
-from se_demo.evaluate import MODEL_TITLES
-from se_demo.models import count_parameters
+from se_demo.results import MODEL_TITLES, recipe_line
 
 # The favicon is an emoji: a ":material/...:" page icon is fetched from fonts.gstatic.com,
 # which fails on a classroom network without internet (a console error in every browser).
@@ -41,8 +40,8 @@ with st.sidebar:
     st.markdown("### Loaded models")
     if st.session_state.get("model_dir"):
         st.caption(f"From the run {Path(st.session_state['model_dir']).name}")
-    try:
-        models = load_models(active_model_dir())
+    try:  # checks the weight files without importing torch: the Results page needs none
+        records = load_records(active_model_dir())
     except CheckpointError as error:
         st.error(f"The models in '{active_model_dir()}' could not be loaded: {error}")
         if st.session_state.get("model_dir"):  # a damaged run: offer the way back
@@ -52,15 +51,10 @@ with st.sidebar:
                 on_click=lambda: st.session_state.update(model_dir=None),
             )
         st.stop()
-    for name, (model, record) in models.items():
-        train = record["train"]
-        st.markdown(
-            f"**{MODEL_TITLES[name]}**: {count_parameters(model):,} parameters  \n"
-            f"{record['epochs']} epochs, batch {train['batch_size']}, lr {train['lr']:g}, "
-            f"seed {train['seed']}; trained {record['created'][:10]}"
-        )
+    for name, record in records.items():
+        st.markdown(f"**{MODEL_TITLES[name]}**: {recipe_line(record)}")
     title, folder = DATASETS[dataset].title, DATASETS[dataset].folder
-    if load_test_split(dataset) is None:
+    if load_test_images(dataset) is None:
         st.warning(
             f"{title} is missing or unreadable at {data_dir_label()}: pages show the saved "
             "results; browsing test images is off. Set SE_DEMO_DATA to a folder holding "

@@ -8,8 +8,8 @@ from streamlit_drawable_canvas import st_canvas
 
 from app_pages.resources import load_models, load_results
 from se_demo.answers import UNSURE_BELOW, answer_both
+from se_demo.checkpoints import CheckpointError
 from se_demo.config import MNIST_MEAN, MNIST_STD
-from se_demo.evaluate import MODEL_TITLES
 from se_demo.excitation import class_means
 from se_demo.plots import digit_pixels, excitation_bars, probability_bars
 from se_demo.preprocess import (
@@ -18,6 +18,7 @@ from se_demo.preprocess import (
     drawing_to_mnist,
     upload_to_mnist,
 )
+from se_demo.results import MODEL_TITLES
 
 CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel
 DEFAULT_STROKE = 20  # a digit drawn across most of the canvas gets MNIST's 2-3 px strokes
@@ -49,7 +50,11 @@ st.caption(
     "It is first preprocessed the way MNIST's digits were; the 28x28 image on the right is "
     "exactly what the models see."
 )
-models = {name: model for name, (model, _) in load_models().items()}
+try:
+    models = {name: model for name, (model, _) in load_models().items()}
+except CheckpointError as error:
+    st.error(f"The shipped MNIST models could not be loaded: {error}")
+    st.stop()
 
 source = st.segmented_control(
     "Input", [DRAW, UPLOAD], default=DRAW, key="draw_source", on_change=_clear_canvas

@@ -1,33 +1,48 @@
-"""Shared, read-only resources for every page: loaded once per server, never mutated."""
+"""Shared, read-only resources for every page: loaded once per server, never mutated.
+
+The sidebar and the Results page import no torch: records, saved evaluations and test
+images are read with numpy (torch and torchvision take about 5 s to import on a 2-core
+machine). torch is imported the first time a page runs a model.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import streamlit as st
-from torch import nn
 
-from se_demo.checkpoints import CheckpointError, load_checkpoint
+from se_demo.checkpoints import check_model_files, load_checkpoint
 from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES, resolve_data_dir
-from se_demo.data import DatasetUnavailableError, Split, dataset_available, load_split
-from se_demo.evaluate import Evaluation, load_evaluation
+from se_demo.datafiles import DatasetUnavailableError, dataset_available, read_split
+from se_demo.results import Evaluation, load_evaluation
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from se_demo.data import Split
 
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / "mnist"
 _LOG = logging.getLogger(__name__)
 
 
+@st.cache_resource(show_spinner="Checking the checkpoints...")
+def load_records(directory: Path = MNIST_CHECKPOINTS) -> dict[str, dict[str, Any]]:
+    """The records of both models, after checking their weight files (format, checksum,
+    header, the model each holds) without importing torch. Raises CheckpointError.
+    """
+    return {name: check_model_files(directory, name, name)[1] for name in MODEL_NAMES}
+
+
 @st.cache_resource(show_spinner="Loading the models...")
 def load_models(directory: Path = MNIST_CHECKPOINTS) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
-    """Both shipped models with their records, in eval mode; shared by all sessions."""
-    models = {name: load_checkpoint(directory, name) for name in MODEL_NAMES}
-    for name, (_, record) in models.items():
-        if record["model"]["name"] != name:  # e.g. a basic CNN saved in the SENet's place
-            raise CheckpointError(
-                f"'{directory / name}.json' holds a {record['model']['name']} model, not a {name}"
-            )
-    return models
+    """Both models with their records, in eval mode; shared by all sessions.
+
+    Call `load_records` first: it gives the clearer message for a damaged folder.
+    """
+    return {name: load_checkpoint(directory, name) for name in MODEL_NAMES}
 
 
 @st.cache_resource(show_spinner="Loading the saved evaluation...")
@@ -36,16 +51,40 @@ def load_results(directory: Path = MNIST_CHECKPOINTS) -> Evaluation:
     return load_evaluation(directory)
 
 
-@st.cache_resource(show_spinner="Loading the test set...")
+def load_test_images(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray] | None:
+    """The test images (N, 28, 28) uint8 and labels (N,), read-only, from the data root
+    of this moment; None when missing or unreadable (never downloads).
+    """
+    return _test_images(dataset, resolve_data_dir().resolve())
+
+
 def load_test_split(dataset: str = "mnist") -> Split | None:
-    """The test images, or None when the dataset is missing or unreadable (never downloads)."""
-    if not dataset_available(dataset=dataset):
+    """The same test set as tensors, for the pages that run models."""
+    return _test_split(dataset, resolve_data_dir().resolve())
+
+
+@st.cache_resource(show_spinner="Loading the test images...")
+def _test_images(dataset: str, root: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    if not dataset_available(root, dataset):
         return None
     try:
-        return load_split(False, download=False, dataset=dataset)
+        return read_split(False, root, dataset)
     except DatasetUnavailableError as error:  # truncated or corrupt files: the pages run
         _LOG.warning("%s", error)  # on the saved results, as without the dataset
         return None
+
+
+@st.cache_resource(show_spinner="Loading the test set...")
+def _test_split(dataset: str, root: Path) -> Split | None:
+    import torch
+
+    from se_demo.data import Split
+
+    arrays = _test_images(dataset, root)
+    if arrays is None:
+        return None
+    images, labels = arrays
+    return Split(torch.from_numpy(images.copy()), torch.from_numpy(labels.copy()))
 
 
 def active_dataset() -> str:

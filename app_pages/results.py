@@ -15,11 +15,19 @@ from app_pages.resources import (
     active_model_dir,
     data_dir_label,
     load_results,
-    load_test_split,
+    load_test_images,
 )
 from se_demo.checkpoints import CheckpointError
 from se_demo.config import CHECKPOINT_DIR, dataset_info
-from se_demo.evaluate import (
+from se_demo.datafiles import split_checksum
+from se_demo.plots import (
+    CONFUSION_VIEWS,
+    confusion_difference_heatmap,
+    confusion_heatmaps,
+    per_class_bars,
+    selected_cell,
+)
+from se_demo.results import (
     IMAGE_SETS,
     MODEL_TITLES,
     compare_models,
@@ -30,17 +38,12 @@ from se_demo.evaluate import (
     most_confused_cell,
     prediction_lines,
 )
-from se_demo.plots import (
-    CONFUSION_VIEWS,
-    confusion_difference_heatmap,
-    confusion_heatmaps,
-    per_class_bars,
-    selected_cell,
-)
 
 FIRST, SECOND = "cnn", "senet"
 GALLERY_LIMIT = 48  # images shown at once; a diagonal cell holds about a thousand
 GALLERY_COLUMNS = 8
+GALLERIES = {"cell": "of a confusion cell", "compare": "where the models differ"}
+CELL_KEYS = ("results_cell_model", "results_cell_true", "results_cell_predicted")
 PIXEL_SCALE = 4  # 28 px -> 112 px, nearest neighbour, so pixels stay crisp
 METRIC_LABELS = {
     "accuracy": "accuracy",
@@ -161,6 +164,7 @@ def _show_clicked_cell() -> None:
         st.session_state["results_cell_model"] = model
         st.session_state["results_cell_true"] = true_class
         st.session_state["results_cell_predicted"] = predicted_class
+        st.session_state["results_gallery"] = "cell"
 
 
 st.plotly_chart(
@@ -229,17 +233,34 @@ def _count_line(count: int, what: str) -> str:
 
 
 st.subheader("Look at the mistakes")
-test_split = load_test_split(dataset.key)
-if test_split is None:
+test_data = load_test_images(dataset.key)
+if test_data is not None and split_checksum(*test_data) != evaluation.record["data_sha256"]:
+    st.warning(
+        f"The {dataset.title} test set under {data_dir_label()} is not the one these models "
+        "were evaluated on (its checksum differs), so its images are not shown beside "
+        "their predictions."
+    )
+elif test_data is None:
     st.warning(
         f"The {dataset.title} test images are not on disk (looked under {data_dir_label()}), "
         "so they cannot be shown here. Everything else on this page comes from the saved "
         f"evaluation. Set SE_DEMO_DATA to a folder holding {dataset.folder}/raw to browse them."
     )
 else:
-    test_images = test_split.images.numpy()
-    cell_tab, disagreement_tab = st.tabs(["Images of a confusion cell", "Where the models differ"])
-    with cell_tab:
+    test_images = test_data[0]
+    for key in CELL_KEYS:  # keep the chosen cell while its selectors are not drawn
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+    # One gallery at a time (not two tabs, which would both be drawn on every load).
+    gallery = st.segmented_control(
+        "Show the test images",
+        list(GALLERIES),
+        format_func=GALLERIES.__getitem__,
+        default="cell",
+        required=True,
+        key="results_gallery",
+    )
+    if gallery == "cell":
         default_true, default_predicted = most_confused_cell(confusions[FIRST])
         st.session_state.setdefault("results_cell_model", FIRST)
         st.session_state.setdefault("results_cell_true", default_true)
@@ -274,7 +295,7 @@ else:
             )
         )
         _show_images(indices, test_images)
-    with disagreement_tab:
+    else:
         set_labels = {
             "disagree": "the two models predict different classes",
             "only_first_correct": f"only {first_title} is right",

@@ -13,9 +13,9 @@ from se_demo.config import (
     ModelConfig,
     TrainConfig,
 )
-from se_demo.evaluate import MODEL_TITLES
 from se_demo.jobs import TrainingBusyError, TrainingJob, list_runs
 from se_demo.plots import training_curves
+from se_demo.results import MODEL_TITLES
 
 dataset = active_dataset()
 st.title("Training lab")

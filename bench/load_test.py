@@ -33,14 +33,9 @@ import math
 import os
 import platform
 import random
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +46,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT
+from bench.appserver import CHROMIUM_ARGS, chromium_path, start_app
 from se_demo.evaluate import cpu_name
 from tests.browser.test_draw_browser import CANVAS, DIGITS, PROMPT, Point
 
@@ -74,53 +69,6 @@ TIMING_SCRIPT = """
   }).observe(document, {subtree: true, childList: true, characterData: true});
 })();
 """
-
-
-@dataclass
-class Server:
-    """``streamlit run app.py`` in a subprocess, with its output in a log file."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def rss_mb(self) -> float:
-        """Resident memory of the server process, MB (VmRSS in /proc/PID/status)."""
-        return _proc_status_kb(self.process.pid, "VmRSS") / 1024
-
-    def peak_rss_mb(self) -> float:
-        """Peak resident memory so far, MB (VmHWM)."""
-        return _proc_status_kb(self.process.pid, "VmHWM") / 1024
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process (all its threads), seconds."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def cpu_wait_by_thread(self) -> dict[str, int]:
-        """Nanoseconds each server thread has spent runnable but waiting for a core.
-
-        From /proc/PID/task/*/schedstat: how much the other processes on this machine
-        (the browsers, background jobs) delayed the server.
-        """
-        waits = {}
-        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
-            try:
-                waits[task.name] = int((task / "schedstat").read_text().split()[1])
-            except (OSError, IndexError, ValueError):  # a thread that just ended
-                continue
-        return waits
-
-    def tracebacks(self) -> int:
-        """How many tracebacks the server has printed."""
-        return self.log.read_text(errors="replace").count("Traceback")
-
-
-def _proc_status_kb(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{key}:"):
-            return int(line.split()[1])
-    raise KeyError(key)
 
 
 def _machine_busy_seconds() -> float:
@@ -159,45 +107,6 @@ def lower_browser_autogroup(nice: int) -> None:
         if session != os.getsid(0):
             with contextlib.suppress(OSError):  # no autogroups here, or the process ended
                 Path(f"/proc/{pid}/autogroup").write_text(str(nice))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(data_dir: str | None, log: Path, timeout_s: float = 120.0) -> Server:
-    """Start the app on a free port and wait until ``/_stcore/health`` answers ``ok``."""
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    env = {**os.environ, **({DATA_ENV_VAR: data_dir} if data_dir else {})}
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return server
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"streamlit not healthy after {timeout_s:.0f} s")
-        time.sleep(0.2)
 
 
 @dataclass
@@ -354,7 +263,7 @@ async def run(args: argparse.Namespace) -> int:
     """Run the load test; returns the exit status (0 when every target is met)."""
     rng = random.Random(args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="se-demo-load-"))
-    server = start_server(args.data_dir, workdir / "server.log")
+    server = start_app(args.data_dir, workdir / "server.log")
     load_before = os.getloadavg()
     print(
         f"machine: {cpu_name()} ({platform.machine()}), {os.cpu_count()} cores, "
@@ -372,8 +281,7 @@ async def run(args: argparse.Namespace) -> int:
     try:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(
-                executable_path=shutil.which("chromium"),
-                args=["--disable-gpu", "--disable-quic", "--disable-dev-shm-usage"],
+                executable_path=chromium_path(), args=CHROMIUM_ARGS
             )
             lower_browser_autogroup(args.client_nice)
             start = time.monotonic()
@@ -434,11 +342,7 @@ async def run(args: argparse.Namespace) -> int:
             await browser.close()
     finally:
         peak_mb = server.peak_rss_mb() if server.process.poll() is None else math.nan
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
+        server.stop()
 
     answered = [p.seconds for p in predictions if p.seconds is not None]
     missing = sum(p.seconds is None for p in warmup + predictions)

@@ -21,20 +21,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import socket
 import statistics
-import subprocess
-import sys
+import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import BrowserContext, sync_playwright
 
+from bench.appserver import CHROMIUM_ARGS, chromium_path, start_app
+
 ROOT = Path(__file__).resolve().parents[1]
-LAUNCH_ARGS = ["--disable-gpu", "--disable-quic", "--disable-dev-shm-usage"]
 RENDERED = """() => {
     const text = document.body.innerText;
     const charts = [...document.querySelectorAll('.js-plotly-plot')]
@@ -45,40 +41,6 @@ RENDERED = """() => {
     const running = document.querySelector('[data-testid="stStatusWidget"]');
     return charts.length >= 3 && text.includes('Look at the mistakes') && gallery && !running;
 }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start_server(port: int, data_dir: str | None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **({"SE_DEMO_DATA": data_dir} if data_dir else {})}
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-
-
-def _wait_healthy(port: int, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as reply:
-                if reply.read() == b"ok":
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"the server on port {port} did not become healthy in {timeout:.0f} s")
 
 
 def time_render(context: BrowserContext, url: str, timeout_s: float = 120.0) -> float:
@@ -111,23 +73,18 @@ def main() -> None:
     print(f"{'run':>4} {'server ready (s)':>17} {'first visit (s)':>16} {'new tab (s)':>12}")
     rows = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=shutil.which("chromium"), args=LAUNCH_ARGS
-        )
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         for run in range(1, args.runs + 1):
-            port = _free_port()
             start = time.perf_counter()
-            server = _start_server(port, args.data_dir)
+            server = start_app(args.data_dir, Path(tempfile.mkdtemp()) / "server.log")
+            ready = time.perf_counter() - start
             context = browser.new_context(viewport={"width": 1500, "height": 1000})
             try:
-                _wait_healthy(port)
-                ready = time.perf_counter() - start
-                url = f"http://127.0.0.1:{port}/"
+                url = f"{server.url}/"
                 row = (ready, time_render(context, url), time_render(context, url))
             finally:
                 context.close()
-                server.terminate()
-                server.wait(timeout=30)
+                server.stop()
             rows.append(row)
             print(f"{run:>4} {row[0]:>17.2f} {row[1]:>16.2f} {row[2]:>12.2f}", flush=True)
         browser.close()

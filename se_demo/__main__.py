@@ -26,20 +26,16 @@ from se_demo.config import (
     TrainConfig,
     to_dict,
 )
-from se_demo.data import DatasetUnavailableError, load_split
-from se_demo.evaluate import (
-    MODEL_TITLES,
-    evaluate_models,
-    format_comparison,
-    format_seed_report,
-    save_evaluation,
-)
+from se_demo.data import load_split
+from se_demo.datafiles import DatasetUnavailableError
+from se_demo.evaluate import evaluate_models, save_evaluation
 from se_demo.experiments import (
     ablate,
     compare_models,
     format_ablation_markdown,
     format_comparison_markdown,
 )
+from se_demo.results import MODEL_TITLES, format_comparison, format_seed_report
 from se_demo.train import TrainProgress, train_model, training_record
 
 

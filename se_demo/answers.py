@@ -16,8 +16,9 @@ import torch
 from torch import nn
 
 from se_demo.data import normalize
-from se_demo.evaluate import MODEL_TITLES, predict
+from se_demo.evaluate import predict
 from se_demo.excitation import concat_batches, recording_excitations
+from se_demo.results import MODEL_TITLES
 
 # A top probability under this is reported as "unsure", not as an answer. Trained with
 # label smoothing, the models give typical digits about 96%; on the MNIST test set this

@@ -9,6 +9,10 @@ The JSON record is the commit point: the weights file is written first under its
 name, then the record is replaced atomically, then stale weights are removed. A crash
 or Ctrl-C at any moment leaves either the old or the new checkpoint whole. Nothing is
 ever unpickled: JSON and safetensors only.
+
+Tensors are read and written as numpy arrays, so reading a record or a saved
+evaluation never imports torch (about 2 s on a small machine; the Results page needs
+none of it). torch is imported only where a model is built.
 """
 
 from __future__ import annotations
@@ -18,16 +22,18 @@ import json
 import os
 import platform
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
+from safetensors.numpy import load_file, save_file
 
 from se_demo.config import ModelConfig
-from se_demo.models import build_from_config
+
+if TYPE_CHECKING:
+    from torch import nn
 
 FORMAT = "se-demo"
 FORMAT_VERSION = 1
@@ -42,6 +48,7 @@ def library_versions() -> dict[str, str]:
     import numpy
     import safetensors
     import sklearn
+    import torch
     import torchvision
 
     return {
@@ -103,7 +110,7 @@ def write_json_atomic(path: Path, record: dict[str, Any]) -> None:
 
 
 def save_tensors(
-    tensors: dict[str, torch.Tensor], record: dict[str, Any], directory: Path, name: str
+    tensors: Mapping[str, np.ndarray], record: dict[str, Any], directory: Path, name: str
 ) -> Path:
     """Atomically save ``tensors`` with a JSON ``record`` as ``directory/name.json``.
 
@@ -117,7 +124,7 @@ def save_tensors(
     tmp = Path(tmp_name)
     try:
         os.chmod(tmp, _FILE_MODE)
-        contiguous = {key: value.detach().cpu().contiguous() for key, value in tensors.items()}
+        contiguous = {key: np.ascontiguousarray(value) for key, value in tensors.items()}
         header = {"format": FORMAT, "record": json.dumps(_header_fields(record), sort_keys=True)}
         save_file(contiguous, str(tmp), metadata=header)
         with open(tmp, "rb") as handle:
@@ -175,7 +182,7 @@ def read_record(directory: Path, name: str) -> dict[str, Any]:
     return record
 
 
-def load_tensors(directory: Path, name: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def load_tensors(directory: Path, name: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Load what `save_tensors` wrote, checking format, checksum and header agreement.
 
     Raises CheckpointError with a message that names the file and the problem.
@@ -216,13 +223,16 @@ def load_tensors(directory: Path, name: str) -> tuple[dict[str, torch.Tensor], d
 def save_checkpoint(model: nn.Module, record: dict[str, Any], directory: Path, name: str) -> Path:
     """Save a model's weights with its record (which must hold ``"model"``: a ModelConfig dict)."""
     ModelConfig.from_dict(record["model"])  # refuse to save a record that cannot be loaded
-    return save_tensors(model.state_dict(), {"kind": "model", **record}, directory, name)
+    weights = {key: value.detach().cpu().numpy() for key, value in model.state_dict().items()}
+    return save_tensors(weights, {"kind": "model", **record}, directory, name)
 
 
-def load_checkpoint(directory: Path, name: str) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild a model from its checkpoint, in eval mode, with its record.
-
-    Raises CheckpointError for a missing, corrupt, foreign or inconsistent checkpoint.
+def check_model_files(
+    directory: Path, name: str, expected_model: str | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The weights and record of model checkpoint ``name``, with everything checked that
+    needs no model built: format, checksum, header agreement, a valid config, and (given
+    ``expected_model``) the architecture it names. Raises CheckpointError.
     """
     tensors, record = load_tensors(directory, name)
     if record.get("kind") != "model":
@@ -231,12 +241,32 @@ def load_checkpoint(directory: Path, name: str) -> tuple[nn.Module, dict[str, An
         config = ModelConfig.from_dict(record["model"])
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"checkpoint '{name}' has an invalid model config: {error}") from None
+    if expected_model is not None and config.name != expected_model:  # a CNN saved as SENet
+        raise CheckpointError(
+            f"'{Path(directory) / name}.json' holds a {config.name} model, not a {expected_model}"
+        )
+    return tensors, record
+
+
+def load_checkpoint(directory: Path, name: str) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a model from its checkpoint, in eval mode, with its record.
+
+    Raises CheckpointError for a missing, corrupt, foreign or inconsistent checkpoint.
+    """
+    import torch
+
+    from se_demo.models import build_from_config
+
+    tensors, record = check_model_files(directory, name)
+    config = ModelConfig.from_dict(record["model"])
     model = build_from_config(config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     wrong_shape = sorted(
-        key for key in set(expected) & set(tensors) if expected[key].shape != tensors[key].shape
+        key
+        for key in set(expected) & set(tensors)
+        if tuple(expected[key].shape) != tensors[key].shape
     )
     if missing or unexpected or wrong_shape:
         raise CheckpointError(
@@ -244,6 +274,6 @@ def load_checkpoint(directory: Path, name: str) -> tuple[nn.Module, dict[str, An
             f"record describes: missing {missing[:4]}, unexpected {unexpected[:4]}, "
             f"wrong shapes {wrong_shape[:4]}"
         )
-    model.load_state_dict(tensors)
+    model.load_state_dict({key: torch.from_numpy(value) for key, value in tensors.items()})
     model.eval()
     return model, record

@@ -6,27 +6,20 @@ normalised and augmented on whole batches.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torchvision import datasets
 
-from se_demo.config import DATA_ENV_VAR, dataset_info, resolve_data_dir
-
-MNIST_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
+from se_demo.config import dataset_info, resolve_data_dir
+from se_demo.datafiles import (
+    SPLIT_SIZES,
+    DatasetUnavailableError,
+    missing_message,
+    split_checksum,
 )
-
-
-class DatasetUnavailableError(RuntimeError):
-    """The dataset is neither on disk nor downloadable; the message says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -47,22 +40,7 @@ class Split:
 
     def checksum(self) -> str:
         """SHA-256 of the images and labels, to record which data a model saw."""
-        digest = hashlib.sha256()
-        digest.update(self.images.contiguous().numpy().tobytes())
-        digest.update(self.labels.contiguous().numpy().tobytes())
-        return digest.hexdigest()
-
-
-def _missing_message(root: Path, dataset: str, reason: str) -> str:
-    info = dataset_info(dataset)
-    expected = "\n".join(f"  {root / info.folder / 'raw' / name}" for name in MNIST_FILES)
-    return (
-        f"{info.title} is not available under data root '{root}' ({reason}).\n"
-        f"Expected these four files (or their .gz archives):\n{expected}\n"
-        f"Download them on a machine with internet (se-demo does this itself when it can), "
-        f"or point se-demo at a folder that holds them with --data-dir or "
-        f"{DATA_ENV_VAR}=/path/to/root (the folder that contains {info.folder}/raw)."
-    )
+        return split_checksum(self.images.numpy(), self.labels.numpy())
 
 
 def load_split(
@@ -84,29 +62,21 @@ def load_split(
     except RuntimeError as error:  # torchvision: "Dataset not found" or failed download
         reason = "download failed" if download else "files missing and download disabled"
         raise DatasetUnavailableError(
-            _missing_message(root, dataset, f"{reason}: {error}")
+            missing_message(root, dataset, f"{reason}: {error}")
         ) from None
     except (OSError, ValueError) as error:  # unreadable or truncated IDX files
         raise DatasetUnavailableError(
-            _missing_message(root, dataset, f"files unreadable: {error}")
+            missing_message(root, dataset, f"files unreadable: {error}")
         ) from None
     images, labels = loaded.data, loaded.targets
-    expected = 60_000 if train else 10_000
+    expected = SPLIT_SIZES[train]
     if images.shape != (expected, 28, 28) or labels.shape != (expected,):
         raise DatasetUnavailableError(
-            _missing_message(
+            missing_message(
                 root, dataset, f"unexpected shapes {tuple(images.shape)}, {tuple(labels.shape)}"
             )
         )
     return Split(images.contiguous(), labels.long().contiguous())
-
-
-def dataset_available(
-    data_dir: str | os.PathLike[str] | None = None, dataset: str = "mnist"
-) -> bool:
-    """Whether both splits are on disk, without downloading anything."""
-    raw = resolve_data_dir(data_dir) / dataset_info(dataset).folder / "raw"
-    return all((raw / name).is_file() or (raw / f"{name}.gz").is_file() for name in MNIST_FILES)
 
 
 def normalize(images: torch.Tensor, dataset: str = "mnist") -> torch.Tensor:

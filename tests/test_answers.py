@@ -10,7 +10,7 @@ from torch import nn
 from se_demo.answers import MAX_DIGIT_INK, UNSURE_BELOW, Answers, ModelAnswer, answer_both
 from se_demo.checkpoints import load_checkpoint
 from se_demo.data import Split
-from se_demo.evaluate import Evaluation, load_evaluation
+from se_demo.results import Evaluation, load_evaluation
 from tests.conftest import MNIST_CHECKPOINTS
 
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import gzip
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
 from se_demo.config import resolve_data_dir
-from se_demo.data import (
+from se_demo.data import load_split, normalize, random_affine
+from se_demo.datafiles import (
     MNIST_FILES,
     DatasetUnavailableError,
     dataset_available,
-    load_split,
-    normalize,
-    random_affine,
+    read_idx,
+    read_split,
+    split_checksum,
 )
 
 
@@ -63,6 +66,35 @@ def test_truncated_dataset_file(tmp_path, data_dir):
     images.write_bytes(images.read_bytes()[:100_000])
     with pytest.raises(DatasetUnavailableError, match="t10k-images-idx3-ubyte"):
         load_split(False, tmp_path, download=False)
+    with pytest.raises(DatasetUnavailableError, match="truncated or damaged"):
+        read_split(False, tmp_path)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion"])
+@pytest.mark.parametrize("train", [False, True])
+def test_numpy_reader_equals_torchvision(data_dir, dataset, train):
+    # The app reads the test images with numpy (no torch import); training uses torchvision.
+    split = load_split(train, data_dir, download=False, dataset=dataset)
+    images, labels = read_split(train, data_dir, dataset=dataset)
+    assert images.dtype == np.uint8
+    assert labels.dtype == np.int64
+    assert np.array_equal(images, split.images.numpy())
+    assert np.array_equal(labels, split.labels.numpy())
+    assert split_checksum(images, labels) == split.checksum()
+
+
+def test_numpy_reader_reads_gz_and_refuses_other_files(tmp_path, data_dir):
+    labels = (data_dir / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").read_bytes()
+    (tmp_path / "labels.gz").write_bytes(gzip.compress(labels))
+    assert np.array_equal(read_idx(tmp_path / "labels"), np.frombuffer(labels[8:], np.uint8))
+    (tmp_path / "float").write_bytes(bytes([0, 0, 0x0D, 1, 0, 0, 0, 1]) + bytes(4))
+    with pytest.raises(ValueError, match="not a uint8 IDX file"):
+        read_idx(tmp_path / "float")
+    (tmp_path / "long").write_bytes(labels + b"extra")
+    with pytest.raises(ValueError, match="truncated or damaged"):
+        read_idx(tmp_path / "long")
+    with pytest.raises(DatasetUnavailableError, match="files missing"):
+        read_split(False, tmp_path)
 
 
 def test_normalize_and_augment_keep_the_background():

@@ -18,8 +18,8 @@ from se_demo.answers import answer_both
 from se_demo.checkpoints import load_checkpoint
 from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.data import Split
-from se_demo.evaluate import load_evaluation
 from se_demo.preprocess import upload_to_mnist
+from se_demo.results import load_evaluation
 from tests.conftest import MNIST_CHECKPOINTS
 
 PAGE = str(PROJECT_ROOT / "app_pages" / "draw.py")

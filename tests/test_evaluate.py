@@ -13,16 +13,16 @@ from sklearn.metrics import f1_score
 
 from se_demo.checkpoints import load_checkpoint
 from se_demo.config import MODEL_NAMES
-from se_demo.evaluate import (
+from se_demo.evaluate import compute_metrics, predict
+from se_demo.excitation import capture_excitations
+from se_demo.results import (
     SEED_RESULTS,
-    compute_metrics,
+    compare_models,
     format_comparison,
     format_seed_report,
     load_evaluation,
     mcnemar_exact,
-    predict,
 )
-from se_demo.excitation import capture_excitations
 from tests.conftest import MNIST_CHECKPOINTS
 
 
@@ -58,6 +58,9 @@ def test_saved_evaluation_equals_a_fresh_one(shipped, fresh_probabilities, test_
         np.testing.assert_allclose(saved.probabilities[name], fresh_probabilities[name], atol=1e-5)
         fresh = compute_metrics(labels, fresh_probabilities[name].argmax(1))
         assert saved.metrics(name) == fresh
+    right = {name: fresh_probabilities[name].argmax(1) == labels for name in MODEL_NAMES}
+    assert compare_models(saved) == mcnemar_exact(right["cnn"], right["senet"])
+    assert saved.record["mcnemar"]["first"] == "cnn"  # read from the record, not recomputed
     excitations = capture_excitations(shipped["senet"][0], test_split.images)
     assert list(saved.excitations["senet"]) == list(excitations)
     for block, values in excitations.items():

@@ -17,7 +17,7 @@ from sklearn.neighbors import NearestCentroid
 
 from se_demo.checkpoints import load_checkpoint
 from se_demo.data import normalize
-from se_demo.evaluate import load_evaluation, predict
+from se_demo.evaluate import predict
 from se_demo.excitation import (
     BlockStatistics,
     Intervention,
@@ -38,6 +38,7 @@ from se_demo.excitation import (
     recording_excitations,
 )
 from se_demo.models import build_model
+from se_demo.results import load_evaluation
 from tests.conftest import MNIST_CHECKPOINTS
 
 BLOCKS = ["stages.0.se", "stages.1.se", "stages.2.se"]

@@ -15,11 +15,11 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from app_pages.resources import load_test_split
 from se_demo.checkpoints import load_checkpoint
-from se_demo.evaluate import load_evaluation, predict
+from se_demo.evaluate import predict
 from se_demo.excitation import capture_excitations, intervention_rows
 from se_demo.models import build_model
+from se_demo.results import load_evaluation
 from tests.conftest import MNIST_CHECKPOINTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -253,14 +253,10 @@ def test_the_test_set_accuracy_of_an_intervention(saved):
 
 
 def test_without_the_dataset_the_page_says_so_and_keeps_the_class_view(tmp_path, monkeypatch):
-    monkeypatch.setenv("SE_DEMO_DATA", str(tmp_path))
-    load_test_split.clear()
-    try:
-        at = _page()
-        assert any("not available" in i.value for i in at.info)
-        assert {"exc_depth", "exc_heatmap", "exc_spread"} <= set(_charts(at))
-        assert "exc_bars" not in _charts(at)
-        assert not at.button
-        assert len(at.dataframe) == 1
-    finally:
-        load_test_split.clear()
+    monkeypatch.setenv("SE_DEMO_DATA", str(tmp_path))  # test data is cached per data root
+    at = _page()
+    assert any("not available" in i.value for i in at.info)
+    assert {"exc_depth", "exc_heatmap", "exc_spread"} <= set(_charts(at))
+    assert "exc_bars" not in _charts(at)
+    assert not at.button
+    assert len(at.dataframe) == 1

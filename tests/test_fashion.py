@@ -8,7 +8,8 @@ import pytest
 from se_demo.checkpoints import load_checkpoint
 from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES
 from se_demo.data import load_split
-from se_demo.evaluate import compute_metrics, load_evaluation, predict
+from se_demo.evaluate import compute_metrics, predict
+from se_demo.results import load_evaluation
 
 FASHION = CHECKPOINT_DIR / "fashion"
 

@@ -8,8 +8,8 @@ import pytest
 
 from se_demo.checkpoints import load_checkpoint
 from se_demo.config import CHECKPOINT_DIR, ModelConfig, TrainConfig
-from se_demo.evaluate import load_evaluation
 from se_demo.jobs import TrainingBusyError, TrainingJob, list_runs
+from se_demo.results import load_evaluation
 
 SMALL = TrainConfig(epochs=1, train_subset=512, batch_size=64)
 

@@ -7,7 +7,6 @@ import plotly.graph_objects as go
 import pytest
 from sklearn.metrics import confusion_matrix
 
-from se_demo.evaluate import MODEL_TITLES, load_evaluation
 from se_demo.plots import (
     CONFUSION_VIEWS,
     MODEL_COLORS,
@@ -17,6 +16,7 @@ from se_demo.plots import (
     per_class_bars,
     selected_cell,
 )
+from se_demo.results import MODEL_TITLES, load_evaluation
 from tests.conftest import MNIST_CHECKPOINTS
 
 SKLEARN_NORMALIZE = {"counts": None, "recall": "true", "precision": "pred"}

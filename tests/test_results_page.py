@@ -7,6 +7,8 @@ checkpoints (which test_evaluate.py checks against a fresh evaluation on real MN
 from __future__ import annotations
 
 import math
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +16,10 @@ import pytest
 from sklearn.metrics import confusion_matrix
 from streamlit.testing.v1 import AppTest
 
-from app_pages.resources import load_test_split
 from se_demo.checkpoints import load_checkpoint
-from se_demo.evaluate import (
+from se_demo.datafiles import MNIST_FILES
+from se_demo.models import count_parameters
+from se_demo.results import (
     MODEL_TITLES,
     SEED_RESULTS,
     compare_models,
@@ -27,7 +30,6 @@ from se_demo.evaluate import (
     most_confused_cell,
     prediction_lines,
 )
-from se_demo.models import count_parameters
 from tests.conftest import MNIST_CHECKPOINTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,18 +45,12 @@ def evaluation():
 
 @pytest.fixture
 def with_data(monkeypatch, data_dir):
-    monkeypatch.setenv("SE_DEMO_DATA", str(data_dir))
-    load_test_split.clear()
-    yield
-    load_test_split.clear()
+    monkeypatch.setenv("SE_DEMO_DATA", str(data_dir))  # test data is cached per data root
 
 
 @pytest.fixture
 def without_data(monkeypatch, tmp_path):
     monkeypatch.setenv("SE_DEMO_DATA", str(tmp_path))  # an empty folder: no MNIST there
-    load_test_split.clear()
-    yield
-    load_test_split.clear()
 
 
 def _run(path: str) -> AppTest:
@@ -214,21 +210,28 @@ def test_choosing_a_cell_shows_its_images(
     at.selectbox(key="results_cell_predicted").set_value(predicted_class).run()
     assert not at.exception, at.exception
     count = evaluation.metrics(model)["confusion"][true_class][predicted_class]
-    cell_tab = at.tabs[0]
-    images = cell_tab.get("image")
+    images = at.get("image")
     assert len(images) == min(count, GALLERY_LIMIT)
     assert all(image.proto.imgs[0].url.endswith(".png") for image in images)  # crisp, no JPEG
     if count == 0:
-        assert cell_tab.markdown[-1].value == "No test images here."
+        assert at.markdown[-1].value == "No test images here."
     else:
-        summary = cell_tab.markdown[0].value
+        summary = _gallery_summary(at)
         assert summary.startswith(f"**{count} test image")
         assert f"predicts as {predicted_class}" in summary
         assert ("showing the first" in summary) == (count > GALLERY_LIMIT)
         first = confusion_cell_indices(
             evaluation.labels, evaluation.predictions(model), true_class, predicted_class
         )[0]
-        assert cell_tab.caption[0].value.startswith(f"image {first}, true {true_class}")
+        assert _gallery_captions(at)[0].startswith(f"image {first}, true {true_class}")
+
+
+def _gallery_summary(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if re.match(r"\*\*\d+ test images?\*\*", m.value))
+
+
+def _gallery_captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption if c.value.startswith("image ")]
 
 
 def test_default_cell_is_the_first_models_largest_error(with_data, evaluation):
@@ -245,21 +248,51 @@ def test_default_cell_is_the_first_models_largest_error(with_data, evaluation):
 @pytest.mark.parametrize("which", ["disagree", "only_first_correct", "only_second_correct"])
 def test_disagreement_view_lists_the_right_images(with_data, evaluation, which):
     at = _run(PAGE)
+    at.segmented_control(key="results_gallery").set_value("compare").run()
     at.radio(key="results_image_set").set_value(which).run()
     assert not at.exception, at.exception
     indices = comparison_indices(evaluation, which)
-    tab = at.tabs[1]
-    assert len(tab.get("image")) == min(len(indices), GALLERY_LIMIT)
-    assert tab.markdown[0].value.startswith(f"**{len(indices)} test images**")
-    shown = [int(c.value.split(",")[0].removeprefix("image ")) for c in tab.caption]
+    assert len(at.get("image")) == min(len(indices), GALLERY_LIMIT)
+    assert _gallery_summary(at).startswith(f"**{len(indices)} test images**")
+    shown = [int(c.split(",")[0].removeprefix("image ")) for c in _gallery_captions(at)]
     assert shown == indices[:GALLERY_LIMIT].tolist()
+    assert not at.selectbox  # one gallery at a time: the cell selectors are not drawn
+
+
+def test_the_chosen_cell_survives_a_visit_to_the_other_gallery(with_data, evaluation):
+    at = _run(PAGE)
+    at.selectbox(key="results_cell_model").set_value("senet")
+    at.selectbox(key="results_cell_true").set_value(9).run()
+    at.segmented_control(key="results_gallery").set_value("compare").run()
+    at.segmented_control(key="results_gallery").set_value("cell").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="results_cell_model").value == "senet"
+    assert at.selectbox(key="results_cell_true").value == 9
+
+
+def test_a_different_test_set_on_disk_is_not_shown_beside_the_predictions(
+    monkeypatch, tmp_path, data_dir, evaluation
+):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in MNIST_FILES:
+        shutil.copy(data_dir / "MNIST" / "raw" / name, raw / name)
+    images = raw / "t10k-images-idx3-ubyte"
+    changed = bytearray(images.read_bytes())
+    changed[-1] ^= 0xFF  # one pixel of the last test image: still a valid file
+    images.write_bytes(bytes(changed))
+    monkeypatch.setenv("SE_DEMO_DATA", str(tmp_path))
+    at = _run(PAGE)
+    assert any("is not the one these models were evaluated on" in w.value for w in at.warning)
+    assert not at.get("image")
+    _assert_tables_equal_the_saved_results(at, evaluation)
 
 
 def test_page_works_without_the_dataset(without_data, evaluation):
     at = _run(PAGE)
     assert any("test images are not on disk" in w.value for w in at.warning)
     assert not at.get("image")
-    assert not at.tabs
+    assert not at.segmented_control
     _assert_tables_equal_the_saved_results(at, evaluation)
     at = _run(APP)
     assert any("MNIST is missing or unreadable" in w.value for w in at.sidebar.warning)

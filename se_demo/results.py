@@ -1,0 +1,262 @@
+"""Reading saved results, without torch: the evaluation of both models on a test set,
+the seed's table and report, McNemar's test, and the images behind each number.
+
+Everything the Results page needs lives here, so that the page never imports torch,
+torchvision or scikit-learn (together about 5 s on a 2-core machine).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from se_demo.checkpoints import CheckpointError, load_tensors
+from se_demo.config import NUM_CLASSES
+
+SEED_RESULTS: dict[str, dict[str, float]] = {
+    # The seed's published MNIST test results after 100 epochs (Adam 1e-4, batch 32).
+    "cnn": {"accuracy": 0.99340, "precision": 0.99339, "recall": 0.99329, "f1": 0.99334},
+    "senet": {"accuracy": 0.99350, "precision": 0.99344, "recall": 0.99342, "f1": 0.99342},
+}
+MODEL_TITLES = {"cnn": "Basic CNN", "senet": "SENet"}
+
+
+def recipe_line(record: dict[str, Any]) -> str:
+    """A model checkpoint's size and training recipe in one line, from its record alone
+    ("?" for what a hand-made record lacks).
+    """
+    train = record.get("train") or {}
+
+    def known(value: Any, spec: str = "") -> str:
+        return "?" if value is None else format(value, spec)
+
+    return (
+        f"{known(record.get('parameters'), ',')} parameters  \n"
+        f"{known(record.get('epochs'))} epochs, batch {known(train.get('batch_size'))}, "
+        f"lr {known(train.get('lr'), 'g')}, seed {known(train.get('seed'))}; "
+        f"trained {known(record.get('created'))[:10]}"
+    )
+
+
+def format_seed_report(title: str, metrics: dict[str, Any]) -> str:
+    """The seed's report: confusion matrix, per-class P/R/F1 (five decimals), total line."""
+    lines = [title, "Confusion matrix (rows: true class, columns: predicted class)"]
+    lines.append("     " + "".join(f"{c:>6}" for c in range(NUM_CLASSES)))
+    for c, row in enumerate(metrics["confusion"]):
+        lines.append(f"{c:>5}" + "".join(f"{v:>6}" for v in row))
+    lines.append("")
+    lines.append(f"{'class':>5} {'precision':>10} {'recall':>10} {'f1':>10} {'support':>8}")
+    per = metrics["per_class"]
+    for c in range(NUM_CLASSES):
+        lines.append(
+            f"{c:>5} {per['precision'][c]:>10.5f} {per['recall'][c]:>10.5f} "
+            f"{per['f1'][c]:>10.5f} {per['support'][c]:>8}"
+        )
+    lines.append(
+        f"total accuracy {metrics['accuracy']:.5f}  precision {metrics['precision']:.5f}  "
+        f"recall {metrics['recall']:.5f}  f1 {metrics['f1']:.5f}"
+    )
+    return "\n".join(lines)
+
+
+def comparison_rows(
+    metrics: dict[str, dict[str, Any]], with_seed: bool = True
+) -> list[dict[str, Any]]:
+    """Rows of the seed-versus-ours table: one per metric, seed and ours for each model.
+
+    ``with_seed=False`` drops the seed's columns (it published MNIST results only).
+    """
+    rows = []
+    for key in ("accuracy", "precision", "recall", "f1"):
+        row: dict[str, Any] = {"metric": key}
+        for name in metrics:
+            if with_seed:
+                row[f"{MODEL_TITLES.get(name, name)} (seed)"] = SEED_RESULTS.get(name, {}).get(key)
+            row[f"{MODEL_TITLES.get(name, name)} (ours)"] = metrics[name][key]
+        if {"cnn", "senet"} <= set(metrics):
+            row["SENet - CNN (ours)"] = metrics["senet"][key] - metrics["cnn"][key]
+        rows.append(row)
+    return rows
+
+
+def format_comparison(metrics: dict[str, dict[str, Any]], with_seed: bool = True) -> str:
+    """The side-by-side table of the seed's README, with our numbers beside the seed's."""
+    rows = comparison_rows(metrics, with_seed)
+    columns = list(rows[0])
+    widths = [max(len(c), 9) for c in columns]
+    out = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
+    for row in rows:
+        cells = [
+            str(row[c])
+            if isinstance(row[c], str)
+            else ("-" if row[c] is None else f"{row[c]:+.5f}" if "-" in c else f"{row[c]:.5f}")
+            for c in columns
+        ]
+        out.append("  ".join(v.rjust(w) for v, w in zip(cells, widths, strict=True)))
+    return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    """McNemar's exact test of two classifiers on the same test set."""
+
+    only_first_correct: int  # images the first model gets right and the second wrong
+    only_second_correct: int
+    p_value: float
+
+    def significant(self, alpha: float = 0.05) -> bool:
+        """Whether the difference is significant at level ``alpha``."""
+        return self.p_value < alpha
+
+    def sentence(self, first: str, second: str, alpha: float = 0.05) -> str:
+        """A plain-language reading of the test."""
+        b, c = self.only_first_correct, self.only_second_correct
+        verdict = (
+            f"significant at {alpha:.0%} (p = {self.p_value:.3g})"
+            if self.significant(alpha)
+            else f"not statistically significant at {alpha:.0%} (p = {self.p_value:.3g}): "
+            "with this test set, neither model can be called better"
+        )
+        return (
+            f"{b + c} test images are classified correctly by only one model: {b} by "
+            f"{first} alone, {c} by {second} alone. McNemar's exact test: the difference is {verdict}."
+        )
+
+
+def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> McNemarResult:
+    """McNemar's exact (binomial) test on per-image correctness of two models (scipy)."""
+    first_correct = np.asarray(first_correct, dtype=bool)
+    second_correct = np.asarray(second_correct, dtype=bool)
+    b = int(np.sum(first_correct & ~second_correct))
+    c = int(np.sum(~first_correct & second_correct))
+    from scipy.stats import binomtest  # imported here: scipy.stats alone takes ~0.7 s
+
+    p = 1.0 if b + c == 0 else float(binomtest(min(b, c), b + c, 0.5).pvalue)
+    return McNemarResult(b, c, min(p, 1.0))
+
+
+@dataclass
+class Evaluation:
+    """Everything the Results page shows, for every model on one test set."""
+
+    labels: np.ndarray  # (N,) true classes
+    probabilities: dict[str, np.ndarray]  # model name -> (N, 10)
+    excitations: dict[str, dict[str, np.ndarray]]  # model name -> block -> (N, C)
+    record: dict[str, Any]  # metrics, flops, latency, parameters per model; data checksum
+
+    def predictions(self, name: str) -> np.ndarray:
+        """Predicted classes (N,) of one model."""
+        return self.probabilities[name].argmax(1)
+
+    def metrics(self, name: str) -> dict[str, Any]:
+        """The saved metrics of one model."""
+        return self.record["models"][name]["metrics"]
+
+
+def load_evaluation(directory: Path) -> Evaluation:
+    """Load a saved evaluation; raises CheckpointError if missing or corrupt."""
+    tensors, record = load_tensors(directory, "evaluation")
+    if record.get("kind") != "evaluation":
+        raise CheckpointError(f"'evaluation' in '{directory}' is not an evaluation record")
+    probabilities: dict[str, np.ndarray] = {}
+    excitations: dict[str, dict[str, np.ndarray]] = {}
+    for name in record["models"]:
+        probabilities[name] = tensors[f"{name}/probabilities"]
+        prefix = f"{name}/excitation/"
+        blocks = sorted(k for k in tensors if k.startswith(prefix))
+        excitations[name] = {k[len(prefix) :]: tensors[k].astype(np.float32) for k in blocks}
+    return Evaluation(tensors["labels"], probabilities, excitations, record)
+
+
+IMAGE_SETS = ("disagree", "only_first_correct", "only_second_correct")
+
+
+def compare_models(
+    evaluation: Evaluation, first: str = "cnn", second: str = "senet"
+) -> McNemarResult:
+    """McNemar's exact test on the per-image correctness of two models in an evaluation.
+
+    Read from the evaluation's record when it was saved there for these two models.
+    """
+    saved = evaluation.record.get("mcnemar", {})
+    if (saved.get("first"), saved.get("second")) == (first, second):
+        return McNemarResult(
+            saved["only_first_correct"], saved["only_second_correct"], saved["p_value"]
+        )
+    labels = evaluation.labels
+    return mcnemar_exact(
+        evaluation.predictions(first) == labels, evaluation.predictions(second) == labels
+    )
+
+
+def cost_rows(
+    record: dict[str, Any], first: str = "cnn", second: str = "senet"
+) -> list[dict[str, Any]]:
+    """Parameters, FLOPs per image and CPU latency per image (ms): one row per model,
+    then a row of ``second - first``. ``record`` is `Evaluation.record`.
+    """
+    keys = ("parameters", "flops", "latency_ms")
+    rows = [
+        {"model": MODEL_TITLES.get(name, name), **{k: record["models"][name][k] for k in keys}}
+        for name in (first, second)
+    ]
+    difference = {k: rows[1][k] - rows[0][k] for k in keys}
+    rows.append({"model": f"{rows[1]['model']} - {rows[0]['model']}", **difference})
+    return rows
+
+
+def confusion_cell_indices(
+    labels: np.ndarray, predictions: np.ndarray, true_class: int, predicted_class: int
+) -> np.ndarray:
+    """Indices (ascending) of the images in one confusion cell: true class, predicted class."""
+    return np.flatnonzero((labels == true_class) & (predictions == predicted_class))
+
+
+def most_confused_cell(confusion: np.ndarray) -> tuple[int, int]:
+    """(true class, predicted class) of the largest off-diagonal cell of a confusion matrix."""
+    errors = np.array(confusion, dtype=float)
+    np.fill_diagonal(errors, -1.0)
+    true_class, predicted_class = np.unravel_index(int(errors.argmax()), errors.shape)
+    return int(true_class), int(predicted_class)
+
+
+def comparison_indices(
+    evaluation: Evaluation, which: str = "disagree", first: str = "cnn", second: str = "senet"
+) -> np.ndarray:
+    """Indices (ascending) of the images in one of `IMAGE_SETS` of two models' predictions.
+
+    ``"only_first_correct"`` and ``"only_second_correct"`` are the two counts of
+    McNemar's test; ``"disagree"`` also holds the images both get wrong differently.
+    """
+    a, b = evaluation.predictions(first), evaluation.predictions(second)
+    labels = evaluation.labels
+    if which == "disagree":
+        mask = a != b
+    elif which == "only_first_correct":
+        mask = (a == labels) & (b != labels)
+    elif which == "only_second_correct":
+        mask = (a != labels) & (b == labels)
+    else:
+        raise ValueError(f"unknown image set {which!r}; expected one of {IMAGE_SETS}")
+    return np.flatnonzero(mask)
+
+
+def prediction_lines(
+    evaluation: Evaluation, index: int, class_names: tuple[str, ...] | None = None
+) -> list[str]:
+    """A caption for one test image: its index and true class, then each model's
+    prediction with its confidence, marked ✓ (right) or ✗ (wrong).
+    """
+    names = class_names or tuple(str(c) for c in range(NUM_CLASSES))
+    label = int(evaluation.labels[index])
+    lines = [f"image {index}, true {names[label]}"]
+    for name, probabilities in evaluation.probabilities.items():
+        predicted = int(probabilities[index].argmax())
+        mark = "✓" if predicted == label else "✗"
+        confidence = float(probabilities[index, predicted])
+        title = MODEL_TITLES.get(name, name)
+        lines.append(f"{title}: {names[predicted]} ({confidence:.1%}) {mark}")
+    return lines
