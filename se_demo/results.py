@@ -114,8 +114,10 @@ class McNemarResult:
     def sentence(self, first: str, second: str, alpha: float = 0.05) -> str:
         """A plain-language reading of the test."""
         b, c = self.only_first_correct, self.only_second_correct
+        better = first if b > c else second
         verdict = (
-            f"significant at {alpha:.0%} (p = {self.p_value:.3g})"
+            f"significant at {alpha:.0%} (p = {self.p_value:.3g}): on this test set, "
+            f"{better} is the better model"
             if self.significant(alpha)
             else f"not statistically significant at {alpha:.0%} (p = {self.p_value:.3g}): "
             "with this test set, neither model can be called better"

@@ -14,8 +14,9 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
+from app_pages import resources
 from se_demo.answers import answer_both
-from se_demo.checkpoints import load_checkpoint
+from se_demo.checkpoints import CheckpointError, load_checkpoint
 from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.data import Split
 from se_demo.preprocess import upload_to_mnist
@@ -173,3 +174,21 @@ def test_switching_input_forgets_the_upload(test_split: Split) -> None:
     assert not at.exception
     assert "current_drawing" not in at.session_state
     assert PROMPT in at.info[0].value
+
+
+def test_models_that_cannot_be_built_are_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The sidebar checks the files without torch; building the model is this page's job.
+    def cannot_build(directory: Path, name: str) -> None:
+        raise CheckpointError(f"weights of checkpoint '{name}' do not fit the architecture")
+
+    monkeypatch.setattr(resources, "load_checkpoint", cannot_build)
+    resources.load_models.clear()
+    try:
+        at = _page()
+        assert not at.exception, at.exception
+        assert len(at.error) == 1
+        assert "The shipped MNIST models could not be loaded" in at.error[0].value
+        assert "do not fit the architecture" in at.error[0].value
+        assert not at.get("plotly_chart")
+    finally:
+        resources.load_models.clear()

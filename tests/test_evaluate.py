@@ -95,6 +95,11 @@ def test_mcnemar_against_a_hand_computed_case():
     lopsided = mcnemar_exact(np.array([True] * 20), np.array([False] * 20))
     assert lopsided.p_value == pytest.approx(2 / 2**20)
     assert lopsided.significant()
+    assert lopsided.sentence("A", "B").endswith(
+        "significant at 5% (p = 1.91e-06): on this test set, A is the better model."
+    )
+    reversed_ = mcnemar_exact(np.array([False] * 20), np.array([True] * 20))
+    assert reversed_.sentence("A", "B").endswith("B is the better model.")
     assert mcnemar_exact(np.array([True, False]), np.array([True, False])).p_value == 1.0
 
 

@@ -17,6 +17,7 @@ from sklearn.metrics import confusion_matrix
 from streamlit.testing.v1 import AppTest
 
 from se_demo.checkpoints import load_checkpoint
+from se_demo.config import CHECKPOINT_DIR
 from se_demo.datafiles import MNIST_FILES
 from se_demo.models import count_parameters
 from se_demo.results import (
@@ -308,3 +309,19 @@ def test_page_explains_a_missing_evaluation(with_data, tmp_path):
     assert "No saved evaluation" in at.error[0].value
     assert "python -m se_demo evaluate --dataset mnist" in at.error[0].value
     assert not at.table
+
+
+def test_fashion_page_names_the_significantly_better_model(with_data):
+    fashion = load_evaluation(CHECKPOINT_DIR / "fashion")
+    result = compare_models(fashion)
+    assert result.significant()  # the shipped Fashion-MNIST pair: 235 vs 167, p < 0.001
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["dataset"] = "fashion"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Results: basic CNN versus SENet on Fashion-MNIST"
+    verdict = at.success[0].value
+    assert verdict == result.sentence("Basic CNN", "SENet")
+    assert verdict.endswith("on this test set, Basic CNN is the better model.")
+    assert not any("(seed)" in column for column in at.table[0].value.columns)
+    assert any(c.value.startswith("The seed published MNIST results only") for c in at.caption)
