@@ -116,12 +116,12 @@ def main() -> None:
             context = browser.new_context(viewport={"width": 1500, "height": 1000})
             try:
                 url = f"{server.url}/"
-                row = (ready, time_render(context, url), time_render(context, url))
+                first_visit, new_tab = time_render(context, url), time_render(context, url)
             finally:
                 context.close()
                 server.stop()
             first_run, later_run, heavy = time_script_runs(args.data_dir)
-            row = (*row, first_run, later_run)
+            row = (ready, first_visit, new_tab, first_run, later_run)
             rows.append(row)
             print(
                 f"{run:>6}" + "".join(f"{value:>20.2f}" for value in row) + f"  {heavy}", flush=True

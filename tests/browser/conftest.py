@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import ConsoleMessage, Page
 
 from bench.appserver import CHROMIUM_ARGS, AppServer, chromium_path, start_app
 
@@ -46,6 +47,24 @@ def app_server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield server
     finally:
         server.stop()
+
+
+def collect_errors(page: Page, app_server: AppServer) -> list[str]:
+    """The page's console errors and uncaught exceptions, as they happen.
+
+    Opened at /draw, Streamlit's frontend first probes /draw/_stcore/ for its server
+    (a 404) and then finds it at the root: a known probe, not an error of the app.
+    """
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        url = message.location.get("url", "")
+        if message.type == "error" and not url.startswith(f"{app_server.url}/draw/_stcore/"):
+            errors.append(f"{message.text} ({url})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
 
 
 @pytest.fixture(scope="session")

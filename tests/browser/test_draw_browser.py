@@ -7,9 +7,9 @@ import math
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import AppServer
+from tests.browser.conftest import AppServer, collect_errors
 
 pytestmark = pytest.mark.browser
 
@@ -39,21 +39,7 @@ DIGITS: dict[int, list[list[Point]]] = {
 @pytest.fixture
 def draw_page(page: Page, app_server: AppServer) -> Iterator[Page]:
     """The Draw page, loaded, with browser errors collected and checked afterwards."""
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        url = message.location.get("url", "")
-        # Opened at /draw, Streamlit's frontend first probes /draw/_stcore/ for its server
-        # (404) and then finds it at the root: a known probe, not an error of the app.
-        probe = url.startswith(f"{app_server.url}/draw/_stcore/")
-        # Material icons (the favicon) come from fonts.gstatic.com, which tests and CI
-        # cannot reach; failing to fetch from another host is the sandbox, not the app.
-        offline = url.startswith("http") and not url.startswith(app_server.url)
-        if message.type == "error" and not probe and not offline:
-            errors.append(f"{message.text} ({url})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = collect_errors(page, app_server)
     page.goto("/draw")
     expect(page.get_by_text(PROMPT)).to_be_visible()
     expect(page.locator(CANVAS)).to_be_visible()

@@ -9,11 +9,11 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from se_demo.data import Split
 from se_demo.preprocess import MAX_UPLOAD_BYTES
-from tests.browser.conftest import AppServer
+from tests.browser.conftest import AppServer, collect_errors
 from tests.browser.test_draw_browser import CANVAS, DIGITS, PROMPT, _draw
 from tests.test_draw_page import _scan
 
@@ -31,16 +31,7 @@ def open_draw_page(browser: Browser, app_server: AppServer) -> Iterator[object]:
     def open_page() -> Page:
         context = browser.new_context(base_url=app_server.url)
         page = context.new_page()
-        errors: list[str] = []
-
-        def on_console(message: ConsoleMessage) -> None:
-            url = message.location.get("url", "")
-            # The frontend's known first probe of /draw/_stcore/ (see test_draw_browser).
-            if message.type == "error" and not url.startswith(f"{app_server.url}/draw/_stcore/"):
-                errors.append(f"{message.text} ({url})")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda error: errors.append(str(error)))
+        errors = collect_errors(page, app_server)
         page.goto("/draw")
         expect(page.get_by_text(PROMPT)).to_be_visible()
         expect(page.locator(CANVAS)).to_be_visible()
