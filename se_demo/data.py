@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torchvision import datasets
 
 from se_demo.config import dataset_info, resolve_data_dir
 from se_demo.datafiles import (
@@ -55,6 +54,8 @@ def load_split(
     Raises DatasetUnavailableError, naming the root and the expected files, when the
     files are absent and cannot be downloaded, or are truncated.
     """
+    from torchvision import datasets  # here: the app's pages need normalize(), not torchvision
+
     root = resolve_data_dir(data_dir)
     source = {"mnist": datasets.MNIST, "fashion": datasets.FashionMNIST}[dataset_info(dataset).key]
     try:
