@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 
 from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR
 from se_demo.data import Split, load_split
+from se_demo.datafiles import MNIST_FILES
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / "mnist"
@@ -22,6 +24,24 @@ def data_dir() -> Path:
     if not (root / "MNIST" / "raw").is_dir():
         pytest.fail(f"MNIST not found under {root}; set {DATA_ENV_VAR} to the data root")
     return root
+
+
+@pytest.fixture
+def mnist_copy(tmp_path: Path, data_dir: Path) -> Path:
+    """A data root in ``tmp_path`` holding a writable copy of MNIST's four files."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in MNIST_FILES:
+        shutil.copy(data_dir / "MNIST" / "raw" / name, raw / name)
+    return tmp_path
+
+
+@pytest.fixture
+def truncated_data(mnist_copy: Path) -> Path:
+    """That copy with its test images cut short, as a broken download leaves them."""
+    images = mnist_copy / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:100_000])
+    return mnist_copy
 
 
 @pytest.fixture(scope="session")

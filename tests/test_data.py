@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import shutil
 
 import numpy as np
 import pytest
@@ -57,17 +56,11 @@ def test_missing_data_offline_gives_one_clear_message(tmp_path):
     assert not dataset_available(tmp_path)
 
 
-def test_truncated_dataset_file(tmp_path, data_dir):
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in MNIST_FILES:
-        shutil.copy(data_dir / "MNIST" / "raw" / name, raw / name)
-    images = raw / "t10k-images-idx3-ubyte"
-    images.write_bytes(images.read_bytes()[:100_000])
+def test_truncated_dataset_file(truncated_data):
     with pytest.raises(DatasetUnavailableError, match="t10k-images-idx3-ubyte"):
-        load_split(False, tmp_path, download=False)
+        load_split(False, truncated_data, download=False)
     with pytest.raises(DatasetUnavailableError, match="truncated or damaged"):
-        read_split(False, tmp_path)
+        read_split(False, truncated_data)
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "fashion"])

@@ -32,7 +32,6 @@ from se_demo.answers import answer_both
 from se_demo.checkpoints import load_checkpoint, save_checkpoint, save_tensors, sha256_file
 from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT, ModelConfig, to_dict
 from se_demo.data import Split
-from se_demo.datafiles import MNIST_FILES
 from se_demo.jobs import RUNS_ENV_VAR, list_runs
 from se_demo.models import build_model
 from se_demo.preprocess import ImageRejectedError, drawing_to_mnist, open_upload, upload_to_mnist
@@ -409,17 +408,6 @@ def test_a_damaged_run_is_reported_and_the_session_gets_back(
     assert at.session_state["model_dir"] is None
     assert at.title[0].value.startswith("Results")  # the shipped models, as before
     assert _digests(run) == damaged
-
-
-@pytest.fixture
-def truncated_data(tmp_path: Path, data_dir: Path) -> Path:
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in MNIST_FILES:
-        shutil.copy(data_dir / "MNIST" / "raw" / name, raw / name)
-    images = raw / "t10k-images-idx3-ubyte"
-    images.write_bytes(images.read_bytes()[:100_000])
-    return tmp_path
 
 
 def test_a_truncated_dataset_file_leaves_the_app_on_its_saved_results(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ from streamlit.testing.v1 import AppTest
 
 from se_demo.checkpoints import load_checkpoint
 from se_demo.config import CHECKPOINT_DIR
-from se_demo.datafiles import MNIST_FILES
 from se_demo.models import count_parameters
 from se_demo.results import (
     MODEL_TITLES,
@@ -272,17 +270,13 @@ def test_the_chosen_cell_survives_a_visit_to_the_other_gallery(with_data, evalua
 
 
 def test_a_different_test_set_on_disk_is_not_shown_beside_the_predictions(
-    monkeypatch, tmp_path, data_dir, evaluation
+    monkeypatch, mnist_copy, evaluation
 ):
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in MNIST_FILES:
-        shutil.copy(data_dir / "MNIST" / "raw" / name, raw / name)
-    images = raw / "t10k-images-idx3-ubyte"
+    images = mnist_copy / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
     changed = bytearray(images.read_bytes())
     changed[-1] ^= 0xFF  # one pixel of the last test image: still a valid file
     images.write_bytes(bytes(changed))
-    monkeypatch.setenv("SE_DEMO_DATA", str(tmp_path))
+    monkeypatch.setenv("SE_DEMO_DATA", str(mnist_copy))
     at = _run(PAGE)
     assert any("is not the one these models were evaluated on" in w.value for w in at.warning)
     assert not at.get("image")
