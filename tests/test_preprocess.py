@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import struct
 import zlib
 
@@ -209,6 +210,22 @@ def _refusable(kind: str) -> bytes:
     }[kind]
 
 
+def refused_before_decoding(payload: bytes, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The message `open_upload` refuses ``payload`` with, asserting no pixel was decoded."""
+    decoded: list[str] = []
+    original = Image.Image.load
+
+    def spy(self: Image.Image) -> object:
+        decoded.append(type(self).__name__)
+        return original(self)
+
+    monkeypatch.setattr(Image.Image, "load", spy)
+    with pytest.raises(ImageRejectedError) as refused:
+        open_upload(payload)
+    assert decoded == []  # refused from the header alone
+    return str(refused.value)
+
+
 @pytest.mark.parametrize(
     ("kind", "message"),
     [
@@ -224,18 +241,7 @@ def _refusable(kind: str) -> bytes:
 def test_bad_uploads_are_refused_before_decoding(
     kind: str, message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    payload = _refusable(kind)
-    decoded: list[str] = []
-    original = Image.Image.load
-
-    def spy(self: Image.Image) -> object:
-        decoded.append(type(self).__name__)
-        return original(self)
-
-    monkeypatch.setattr(Image.Image, "load", spy)
-    with pytest.raises(ImageRejectedError, match=message):
-        open_upload(payload)
-    assert decoded == []  # refused from the header alone: no pixel was decoded
+    assert re.search(message, refused_before_decoding(_refusable(kind), monkeypatch))
 
 
 def test_header_patch_keeps_a_valid_png() -> None:

@@ -34,9 +34,9 @@ from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT, ModelConfig, to_dict
 from se_demo.data import Split
 from se_demo.jobs import RUNS_ENV_VAR, list_runs
 from se_demo.models import build_model
-from se_demo.preprocess import ImageRejectedError, drawing_to_mnist, open_upload, upload_to_mnist
+from se_demo.preprocess import drawing_to_mnist, upload_to_mnist
 from tests.conftest import MNIST_CHECKPOINTS
-from tests.test_preprocess import SEVEN, _draw, _oval
+from tests.test_preprocess import SEVEN, _draw, _oval, refused_before_decoding
 
 APP = str(PROJECT_ROOT / "app.py")
 PAGES = PROJECT_ROOT / "app_pages"
@@ -232,27 +232,12 @@ def test_the_page_reads_every_unusual_format(test_split: Split) -> None:
         assert [m.value for m in at.metric] == [str(label)] * 2, kind
 
 
-def _refused_before_decoding(payload: bytes, monkeypatch: pytest.MonkeyPatch) -> str:
-    decoded: list[str] = []
-    original = Image.Image.load
-
-    def spy(self: Image.Image) -> object:
-        decoded.append(type(self).__name__)
-        return original(self)
-
-    monkeypatch.setattr(Image.Image, "load", spy)
-    with pytest.raises(ImageRejectedError) as refused:
-        open_upload(payload)
-    assert decoded == []  # refused from the header alone
-    return str(refused.value)
-
-
 def test_a_real_png_decompression_bomb_is_refused_before_decoding(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     bomb = _png_bomb(8_000)  # 64 MP, valid, all zeros
     assert len(bomb) < 20_000
-    message = _refused_before_decoding(bomb, monkeypatch)
+    message = refused_before_decoding(bomb, monkeypatch)
     assert "8000 x 8000 pixels" in message
 
 
@@ -260,9 +245,9 @@ def test_a_jpeg_claiming_huge_dimensions_is_refused_before_decoding(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     small = _encode(Image.new("L", (64, 64), 200), "JPEG")
-    message = _refused_before_decoding(_jpeg_claiming(small, 9_000, 8_000), monkeypatch)
+    message = refused_before_decoding(_jpeg_claiming(small, 9_000, 8_000), monkeypatch)
     assert "9000 x 8000 pixels" in message
-    huge = _refused_before_decoding(_jpeg_claiming(small, 65_000, 65_000), monkeypatch)
+    huge = refused_before_decoding(_jpeg_claiming(small, 65_000, 65_000), monkeypatch)
     assert "too large" in huge
 
 
