@@ -6,24 +6,42 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages.presentation import PRESENTER_KEY, apply_page_style
 from app_pages.resources import active_model_dir, data_dir_label, load_records, load_test_images
 from se_demo.checkpoints import CheckpointError
 from se_demo.config import DATASETS
 from se_demo.results import MODEL_TITLES, recipe_line
 
-# The favicon is an emoji: a ":material/...:" page icon is fetched from fonts.gstatic.com,
-# which fails on a classroom network without internet (a console error in every browser).
+# The favicon is a local PNG: a ":material/...:" page icon is fetched from fonts.gstatic.com,
+# which fails on a classroom network without internet, and an emoji shows as an empty box
+# where no emoji font is installed.
 st.set_page_config(
-    page_title="se-demo: Squeeze-and-Excitation on MNIST", page_icon="🧠", layout="wide"
+    page_title="se-demo: Squeeze-and-Excitation on MNIST",
+    page_icon=str(Path(__file__).parent / "app_pages" / "favicon.png"),
+    layout="wide",
 )
 
-pages = [
-    st.Page("app_pages/results.py", title="Results", icon=":material/leaderboard:", default=True),
-    st.Page("app_pages/draw.py", title="Draw a digit", icon=":material/draw:"),
-    st.Page("app_pages/excitation.py", title="SE excitation", icon=":material/biotech:"),
-    st.Page("app_pages/train.py", title="Training lab", icon=":material/model_training:"),
-    st.Page("app_pages/experiments.py", title="Seeds and ablations", icon=":material/casino:"),
-]
+# In lesson order: what SE is, try it, what it learned, then whether it helps.
+pages = {
+    "Learn": [
+        st.Page(
+            "app_pages/lesson.py",
+            title="How SE works",
+            icon=":material/school:",
+            url_path="how-se-works",
+            default=True,
+        ),
+        st.Page("app_pages/draw.py", title="Draw a digit", icon=":material/draw:"),
+        st.Page("app_pages/excitation.py", title="What SE learned", icon=":material/biotech:"),
+    ],
+    "Does SE help?": [
+        st.Page("app_pages/results.py", title="Test-set results", icon=":material/leaderboard:"),
+        st.Page("app_pages/experiments.py", title="Seeds and ablations", icon=":material/casino:"),
+    ],
+    "Lab": [
+        st.Page("app_pages/train.py", title="Training lab", icon=":material/model_training:"),
+    ],
+}
 
 with st.sidebar:
     dataset = st.radio(
@@ -32,7 +50,15 @@ with st.sidebar:
         format_func=lambda key: DATASETS[key].title,
         key="dataset",
         horizontal=True,
+        bind="query-params",
         help="Every page but the drawing page follows this choice.",
+    )
+    st.toggle(
+        "Presenter mode",
+        key=PRESENTER_KEY,
+        bind="query-params",
+        help="Larger type and layouts that fit a 1280x720 projector without scrolling; "
+        "long explanations are folded away. Kept in the page's link.",
     )
     model_dir = st.session_state.get("model_dir")
     if model_dir and Path(model_dir).parent.name != dataset:
@@ -63,4 +89,5 @@ with st.sidebar:
     else:
         st.caption(f"{title} test set loaded from {data_dir_label()}")
 
+apply_page_style()
 st.navigation(pages).run()

@@ -1,20 +1,29 @@
-"""Draw a digit (or upload a photo of one): both models answer after every stroke."""
+"""Draw a digit (or upload a photo of one): both models answer after every stroke.
+
+Layout for a projector: the canvas, both answers and the 28x28 view share one row, so a
+1280x720 screen shows all three without scrolling; on a phone the columns stack in that
+order (answers before any chart).
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages.resources import load_models, load_results
-from se_demo.answers import UNSURE_BELOW, answer_both
+from app_pages.presentation import presenter_mode
+from app_pages.resources import active_dataset, load_models, load_results
+from se_demo.answers import UNSURE_BELOW, Answers, answer_both
 from se_demo.checkpoints import CheckpointError
-from se_demo.config import MNIST_MEAN, MNIST_STD
+from se_demo.config import CHECKPOINT_DIR, MNIST_MEAN, MNIST_STD
 from se_demo.excitation import class_means
 from se_demo.plots import digit_pixels, excitation_bars, probability_bars
 from se_demo.preprocess import (
     MAX_UPLOAD_BYTES,
     ImageRejectedError,
+    drawing_problem,
     drawing_to_mnist,
     upload_to_mnist,
 )
@@ -23,13 +32,15 @@ from se_demo.results import MODEL_TITLES
 CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel
 DEFAULT_STROKE = 20  # a digit drawn across most of the canvas gets MNIST's 2-3 px strokes
 DRAW, UPLOAD = "Draw", "Upload an image"
+SHIPPED = "Shipped models"
 PROMPT = "Draw a digit from 0 to 9 on the black canvas; both models answer when you lift the mouse."
+MNIST_CHECKPOINTS = CHECKPOINT_DIR / "mnist"
 
 
 @st.cache_data(show_spinner=False)
-def _class_mean_excitations() -> dict[str, np.ndarray]:
+def _class_mean_excitations(directory: str) -> dict[str, np.ndarray]:
     """The SENet's mean excitation per digit on the MNIST test set: {block: (10, C)}."""
-    results = load_results()
+    results = load_results(Path(directory))
     return {
         block: class_means(values, results.labels)
         for block, values in results.excitations["senet"].items()
@@ -41,43 +52,36 @@ def _clear_canvas() -> None:
     st.session_state["draw_canvas_generation"] = (
         st.session_state.get("draw_canvas_generation", 0) + 1
     )
-    st.session_state.pop("current_drawing", None)
+    for key in ("current_drawing", "draw_strokes", "draw_restored_strokes"):
+        st.session_state.pop(key, None)
 
 
-st.title("Draw a digit")
-st.caption(
-    "Both shipped MNIST models (whatever dataset the sidebar shows) classify your digit live. "
-    "It is first preprocessed the way MNIST's digits were; the 28x28 image on the right is "
-    "exactly what the models see."
-)
-try:
-    models = {name: model for name, (model, _) in load_models().items()}
-except CheckpointError as error:
-    st.error(f"The shipped MNIST models could not be loaded: {error}")
-    st.stop()
+def _model_folder() -> Path:
+    """The shipped MNIST models, or the MNIST run the sidebar selected (the student's pick)."""
+    run = st.session_state.get("model_dir")
+    if not run or active_dataset() != "mnist":
+        return MNIST_CHECKPOINTS
+    choice = st.segmented_control(
+        "Models", [SHIPPED, Path(run).name], default=Path(run).name, key="draw_models"
+    )
+    return Path(run) if choice == Path(run).name else MNIST_CHECKPOINTS
 
-source = st.segmented_control(
-    "Input", [DRAW, UPLOAD], default=DRAW, key="draw_source", on_change=_clear_canvas
-)
-left, right = st.columns([3, 2], gap="large")
-digit: np.ndarray | None = None
-with left:
-    if source == UPLOAD:
-        upload = st.file_uploader(
-            "A photo or scan of one handwritten digit (dark on light is inverted automatically)",
-            type=["png", "jpg", "jpeg"],
-            key="draw_upload",
-            max_upload_size=MAX_UPLOAD_BYTES // 2**20,
-        )
-        if upload is not None:
-            try:
-                digit = upload_to_mnist(upload.getvalue())
-            except ImageRejectedError as error:
-                st.error(f"{upload.name}: {error}")
-    else:
-        stroke = st.slider(
-            "Stroke width", 5, 40, DEFAULT_STROKE, key="draw_stroke_width", help="canvas pixels"
-        )
+
+def _canvas_key() -> str:
+    """The canvas's key; a fresh one (restoring the saved strokes) after a page switch."""
+    generation = st.session_state.get("draw_canvas_generation", 0)
+    key = f"draw_canvas_{generation}"
+    if key not in st.session_state and st.session_state.get("draw_strokes"):
+        # Back from another page: Streamlit dropped the canvas; redraw what was drawn.
+        st.session_state["draw_canvas_generation"] = generation + 1
+        st.session_state["draw_restored_strokes"] = st.session_state["draw_strokes"]
+        key = f"draw_canvas_{generation + 1}"
+    return key
+
+
+def _draw(stroke: int) -> tuple[np.ndarray | None, str | None]:
+    """The canvas and its Clear button: the drawn digit (28, 28), or a reason there is none."""
+    with st.container(key="draw_canvas_box"):
         canvas = st_canvas(
             stroke_width=stroke,
             stroke_color="#FFFFFF",
@@ -85,76 +89,150 @@ with left:
             height=CANVAS_SIZE,
             width=CANVAS_SIZE,
             drawing_mode="freedraw",
+            initial_drawing=st.session_state.get("draw_restored_strokes"),
             return_image_data=True,
-            key=f"draw_canvas_{st.session_state.get('draw_canvas_generation', 0)}",
+            key=_canvas_key(),
         )
-        st.button("Clear", key="draw_clear", on_click=_clear_canvas, icon="🧽")
-        digit = drawing_to_mnist(canvas.image_data)
+    st.button("Clear", key="draw_clear", on_click=_clear_canvas, icon=":material/ink_eraser:")
+    if canvas.image_data is None:  # just (re)mounted: the drawing of this session, if any
+        return st.session_state.get("current_drawing"), None
+    if canvas.json_data and canvas.json_data.get("objects"):
+        st.session_state["draw_strokes"] = canvas.json_data
+    problem = drawing_problem(canvas.image_data)
+    if problem is not None:
+        return None, problem
+    return drawing_to_mnist(canvas.image_data), None
+
+
+def _upload() -> tuple[np.ndarray | None, str | None]:
+    """The file uploader and the photo: its digit (28, 28), or a reason there is none."""
+    upload = st.file_uploader(
+        "A photo or scan of one handwritten digit (dark on light is inverted automatically)",
+        type=["png", "jpg", "jpeg"],
+        key="draw_upload",
+        max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+    )
+    if upload is None:
+        return None, None
+    try:
+        digit = upload_to_mnist(upload.getvalue())
+    except ImageRejectedError as error:
+        st.error(f"{upload.name}: {error}")
+        return None, None
+    st.image(upload.getvalue(), caption=f"your photo: {upload.name}", width=200)
+    if digit is None:
+        return None, (
+            f"No digit found in {upload.name}: the image looks blank (no ink that stands out "
+            "from the paper). Photograph a digit written with a dark pen, filling the frame."
+        )
+    return digit, None
+
+
+def _show_answers(answers: Answers) -> None:
+    for name, answer in answers.models.items():
+        with st.container(key=f"draw_answer_{name}", border=True):
+            st.metric(
+                MODEL_TITLES[name],
+                "unsure" if answer.unsure else str(answer.digit),
+                help=f"Below {UNSURE_BELOW:.0%} top probability a model is called unsure.",
+            )
+            st.markdown(answer.sentence())
+    with st.container(key="draw_verdict"):
+        if answers.disagree:
+            st.warning(answers.verdict())
+        elif any(answer.unsure for answer in answers.models.values()):
+            st.info(answers.verdict())
+        else:
+            st.success(answers.verdict())
+
+
+def _details(answers: Answers, directory: Path, presenter: bool) -> None:
+    """Below the fold: probabilities, excitations and how a drawing is preprocessed."""
+    st.plotly_chart(
+        probability_bars(
+            {name: answer.probabilities for name, answer in answers.models.items()},
+            titles=MODEL_TITLES,
+            threshold=UNSURE_BELOW,
+        ),
+        key="draw_probabilities",
+    )
+    with st.expander("SE excitation of this input", expanded=not presenter):
+        predicted = answers.models["senet"].digit
+        st.caption(
+            "How strongly each SE block of the SENet keeps each channel for this input "
+            f"(1: keep, 0: suppress); the markers show the mean over the MNIST test images "
+            f"of the digit it reads ({predicted}). What SE learned explores them in depth."
+        )
+        means = _class_mean_excitations(str(directory))
+        class_mean = {block: values[predicted] for block, values in means.items()}
+        st.plotly_chart(
+            excitation_bars(
+                answers.excitations, class_mean, reference_label=f"test-set mean of {predicted}s"
+            ),
+            key="draw_excitation",
+        )
+    with st.expander("How a drawing becomes an MNIST digit"):
+        st.markdown(
+            "1. The canvas (or the photo, inverted if it is dark ink on light paper) becomes a "
+            "grey image with bright ink.\n"
+            "2. It is cropped to the ink's bounding box.\n"
+            "3. The longer side is scaled to 20 pixels, keeping the aspect ratio, with "
+            "anti-aliasing; as in MNIST, the strongest pixel becomes full ink.\n"
+            "4. The 20-pixel digit is placed in a 28x28 field so that its centre of mass lands "
+            "at the centre, as LeCun et al. did for MNIST.\n"
+            f"5. Pixels are normalised with MNIST's mean {MNIST_MEAN} and standard deviation "
+            f"{MNIST_STD}, exactly as in training."
+        )
+
+
+presenter = presenter_mode()
+st.title("Draw a digit")
+if not presenter:
+    st.caption(
+        "Both MNIST models (whatever dataset the sidebar shows) classify your digit live. "
+        "It is first preprocessed the way MNIST's digits were; the 28x28 image is exactly "
+        "what the models see."
+    )
+directory = _model_folder()
+try:
+    models = {name: model for name, (model, _) in load_models(directory).items()}
+except CheckpointError as error:
+    st.error(f"The MNIST models in '{directory}' could not be loaded: {error}")
+    st.stop()
+
+source_column, stroke_column = st.columns([1, 1], vertical_alignment="bottom")
+with source_column:
+    source = st.segmented_control(
+        "Input", [DRAW, UPLOAD], default=DRAW, key="draw_source", on_change=_clear_canvas
+    )
+stroke = DEFAULT_STROKE
+if source != UPLOAD:
+    with stroke_column:
+        stroke = st.slider(
+            "Stroke width", 5, 40, DEFAULT_STROKE, key="draw_stroke_width", help="canvas pixels"
+        )
+canvas_column, answer_column, view_column = st.columns([5, 4, 3], gap="medium")
+with canvas_column:
+    digit, problem = _upload() if source == UPLOAD else _draw(stroke)
 
 if digit is None:
     st.session_state.pop("current_drawing", None)
-    with right:
-        st.info(PROMPT if source != UPLOAD else "Upload a PNG or JPEG of a handwritten digit.")
+    with answer_column:
+        if problem:
+            st.warning(problem, icon=":material/draw:")
+        else:
+            st.info(PROMPT if source != UPLOAD else "Upload a PNG or JPEG of a handwritten digit.")
     st.stop()
 
 st.session_state["current_drawing"] = digit
 answers = answer_both(models, digit)
-with right:
+with answer_column:
+    _show_answers(answers)
+    if answers.warning:
+        st.warning(answers.warning)
+with view_column:
     st.markdown("**What the models see** (28x28)")
-    st.plotly_chart(digit_pixels(digit), key="draw_pixels", config={"displayModeBar": False})
-
-if answers.warning:
-    st.warning(answers.warning)
-columns = st.columns(len(answers.models))
-for column, (name, answer) in zip(columns, answers.models.items(), strict=True):
-    with column, st.container(key=f"draw_answer_{name}", border=True):
-        st.metric(
-            MODEL_TITLES[name],
-            "unsure" if answer.unsure else str(answer.digit),
-            help=f"Below {UNSURE_BELOW:.0%} top probability a model is called unsure.",
-        )
-        st.markdown(answer.sentence())
-with st.container(key="draw_verdict"):
-    if answers.disagree:
-        st.warning(answers.verdict())
-    elif any(answer.unsure for answer in answers.models.values()):
-        st.info(answers.verdict())
-    else:
-        st.success(answers.verdict())
-
-st.plotly_chart(
-    probability_bars(
-        {name: answer.probabilities for name, answer in answers.models.items()},
-        titles=MODEL_TITLES,
-        threshold=UNSURE_BELOW,
-    ),
-    key="draw_probabilities",
-)
-
-with st.expander("SE excitation of this input", expanded=True):
-    predicted = answers.models["senet"].digit
-    st.caption(
-        "How strongly each SE block of the SENet keeps each channel for this input "
-        f"(1: keep, 0: suppress); the markers show the mean over the MNIST test images of "
-        f"the digit it reads ({predicted}). The SE excitation page explores them in depth."
-    )
-    class_mean = {block: means[predicted] for block, means in _class_mean_excitations().items()}
     st.plotly_chart(
-        excitation_bars(
-            answers.excitations, class_mean, reference_label=f"test-set mean of {predicted}s"
-        ),
-        key="draw_excitation",
+        digit_pixels(digit, height=200), key="draw_pixels", config={"displayModeBar": False}
     )
-
-with st.expander("How a drawing becomes an MNIST digit"):
-    st.markdown(
-        "1. The canvas (or the photo, inverted if it is dark ink on light paper) becomes a "
-        "grey image with bright ink.\n"
-        "2. It is cropped to the ink's bounding box.\n"
-        "3. The longer side is scaled to 20 pixels, keeping the aspect ratio, with "
-        "anti-aliasing; as in MNIST, the strongest pixel becomes full ink.\n"
-        "4. The 20-pixel digit is placed in a 28x28 field so that its centre of mass lands "
-        "at the centre, as LeCun et al. did for MNIST.\n"
-        f"5. Pixels are normalised with MNIST's mean {MNIST_MEAN} and standard deviation "
-        f"{MNIST_STD}, exactly as in training."
-    )
+_details(answers, directory, presenter)

@@ -29,6 +29,9 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # = server.maxUploadSize in .streamlit/confi
 MAX_UPLOAD_PIXELS = 40_000_000  # about a 48 MP phone photo's 8000 x 5000; decoding costs ~4 B/px
 UPLOAD_WORKING_SIDE = 1024  # uploads are shrunk to this longer side before any pixel work
 MIN_INK_CONTRAST = 0.2  # mean ink minus mean paper below this: a blank page, uneven light
+# A drawing whose ink spans less than this share of the canvas is a dot or a dash: scaled
+# up to MNIST's 20 px it becomes a blob that the models still "read" with confidence.
+MIN_DRAWING_SPAN = 0.25
 
 
 class ImageRejectedError(ValueError):
@@ -77,6 +80,27 @@ def ink_to_mnist(ink: np.ndarray) -> np.ndarray | None:
     out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     out[top : top + digit.shape[0], left : left + digit.shape[1]] = digit
     return out
+
+
+def drawing_problem(rgba: np.ndarray) -> str | None:
+    """Why a canvas drawing (H, W, 4) cannot be read as a digit, for the user; None if it can.
+
+    A blank canvas is no problem (there is just nothing to read yet); a drawing whose ink
+    spans less than `MIN_DRAWING_SPAN` of the canvas is.
+    """
+    ink = rgba_to_ink(rgba) > INK_THRESHOLD
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        return None
+    span = max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
+    side = max(ink.shape)
+    if span < MIN_DRAWING_SPAN * side:
+        return (
+            f"Too small to read: the drawing is {span} px across on a {side} px canvas. "
+            "Draw the digit larger, across most of the canvas: scaled up to digit size, a "
+            "small mark becomes a blob that the models would only guess at."
+        )
+    return None
 
 
 def drawing_to_mnist(rgba: np.ndarray | None) -> np.ndarray | None:

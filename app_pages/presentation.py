@@ -1,0 +1,43 @@
+"""How pages present themselves: presenter mode (large type for a projector) and the glossary."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from se_demo.glossary import GLOSSARY
+
+PRESENTER_KEY = "presenter"  # also the URL's query parameter: ?presenter=true
+
+# Streamlit pads the page top by 6rem; a projector (1280x720) needs every pixel of it.
+_COMPACT_CSS = """
+<style>
+.stMainBlockContainer { padding-top: 2.5rem; padding-bottom: 2rem; }
+.st-key-draw_canvas_box { padding-top: 2.2rem; }  /* room for the canvas's own toolbar */
+</style>
+"""
+_PRESENTER_CSS = """
+<style>
+.stMainBlockContainer { padding-top: 2rem; font-size: 1.2rem; }
+.stMainBlockContainer p, .stMainBlockContainer li { font-size: 1.2rem; }
+.stMainBlockContainer h1 { font-size: 2.2rem; padding-bottom: 0.25rem; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] * { font-size: 3.5rem !important; line-height: 1.1 !important; }
+[data-testid="stCaptionContainer"] p { font-size: 1rem; }
+.st-key-draw_canvas_box { padding-top: 2.2rem; }
+</style>
+"""
+
+
+def presenter_mode() -> bool:
+    """Whether this session shows the projector layout (the sidebar's toggle)."""
+    return bool(st.session_state.get(PRESENTER_KEY, False))
+
+
+def apply_page_style() -> None:
+    """Tighter page margins always; larger type in presenter mode."""
+    st.html(_PRESENTER_CSS if presenter_mode() else _COMPACT_CSS)
+
+
+def glossary_expander() -> None:
+    """Every term the dashboard uses, explained in one place."""
+    with st.expander("Glossary", icon=":material/menu_book:"):
+        st.markdown("\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY.items()))

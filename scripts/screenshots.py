@@ -1,0 +1,100 @@
+"""Screenshots of the app as students and lecturers see it, to look at before calling a page done.
+
+    python -m scripts.screenshots --out /tmp/shots [--page how-se-works?dataset=Fashion-MNIST]
+
+Starts the app, opens each page at a projector's 1280x720 (with presenter mode), a laptop's
+1280x800 and a phone's 390x844, draws a 7 on the Draw page, and saves full-page PNGs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+from bench.appserver import CHROMIUM_ARGS, chromium_path, start_app
+
+VIEWPORTS = {"projector": (1280, 720), "laptop": (1280, 800), "phone": (390, 844)}
+DEFAULT_PAGES = ("", "draw", "excitation", "results", "experiments", "train")
+CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
+SEVEN = [(80, 60), (200, 60), (120, 230)]  # canvas pixels
+
+
+def draw_seven(page: Page) -> None:
+    """Draw a 7 on the Draw page's canvas and wait for both answers."""
+    page.locator(CANVAS).wait_for(timeout=60_000)
+    box = page.locator(CANVAS).bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + SEVEN[0][0], box["y"] + SEVEN[0][1])
+    page.mouse.down()
+    for x, y in SEVEN[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=25)
+    page.mouse.up()
+    page.locator(".st-key-draw_answer_senet").wait_for(timeout=60_000)
+
+
+def wait_until_idle(page: Page) -> None:
+    """Wait until the script run ends (Streamlit's running indicator is gone) and charts settle."""
+    page.wait_for_timeout(500)
+    page.wait_for_function(
+        "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=180_000
+    )
+    page.wait_for_timeout(2000)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "se-demo-shots")
+    parser.add_argument("--page", action="append", help="URL path with query; repeatable")
+    parser.add_argument("--viewport", action="append", choices=tuple(VIEWPORTS))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    server = start_app(None, args.out / "server.log")
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium_path(), args=CHROMIUM_ARGS
+            )
+            for viewport in args.viewport or tuple(VIEWPORTS):
+                width, height = VIEWPORTS[viewport]
+                page = browser.new_page(viewport={"width": width, "height": height})
+                for path in args.page or DEFAULT_PAGES:
+                    joiner = "&" if "?" in path else "?"
+                    url = f"{server.url}/{path}"
+                    if viewport == "projector":
+                        url += f"{joiner}presenter=true"
+                    page.goto(url.replace("/?", "?"))
+                    page.get_by_test_id("stAppViewContainer").wait_for()
+                    wait_until_idle(page)
+                    if path.startswith("draw"):
+                        draw_seven(page)
+                        wait_until_idle(page)
+                    name = path.split("?")[0].replace("/", "_") or "home"
+                    suffix = (
+                        "_" + path.split("?")[1].replace("=", "-").replace("&", "_")
+                        if "?" in path
+                        else ""
+                    )
+                    page.screenshot(path=args.out / f"{name}{suffix}_{viewport}.png")
+                    # Streamlit scrolls inside its own container: grow the window to see it all.
+                    full = page.evaluate(
+                        "document.querySelector('[data-testid=\"stMainBlockContainer\"]')"
+                        ".getBoundingClientRect().height + 150"
+                    )
+                    page.set_viewport_size({"width": width, "height": max(height, int(full))})
+                    page.wait_for_timeout(1500)
+                    page.screenshot(path=args.out / f"{name}{suffix}_{viewport}_full.png")
+                    page.set_viewport_size({"width": width, "height": height})
+                    print(args.out / f"{name}{suffix}_{viewport}.png")
+                page.close()
+            browser.close()
+    finally:
+        server.stop()
+        if server.tracebacks():
+            print(server.output())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Figures of the "How SE works" lesson: the two networks as a Graphviz diagram, and the
+SE block's steps (bars of the squeeze and excitation, montages of the feature maps).
+Data in, figure out: no streamlit, no model code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from se_demo.lesson import LayerRow
+
+SE_COLOR = "#EF553B"  # the SENet's colour everywhere in the app
+KEPT_COLOR = "#EF553B"
+SUPPRESSED_COLOR = "#636EFA"
+_LAYER_FILL = "#f0f2f6"
+_SE_FILL = "#fbd5cf"
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "x".join(str(n) for n in shape)
+
+
+def format_flops(flops: int) -> str:
+    """12,345,678 -> '12.35 MFLOPs'; small counts stay whole: 512 -> '512 FLOPs'."""
+    return f"{flops / 1e6:.2f} MFLOPs" if flops >= 100_000 else f"{flops:,} FLOPs"
+
+
+def _node_label(row: LayerRow) -> str:
+    cost = f"{row.parameters:,} params, {format_flops(row.flops)}" if row.parameters else ""
+    lines = [row.title, f"out {_shape(row.output_shape)}", cost]
+    return "\\n".join(line for line in lines if line)
+
+
+def architecture_dot(
+    networks: dict[str, Sequence[LayerRow]], colors: dict[str, str] | None = None
+) -> str:
+    """Graphviz DOT of networks side by side, top to bottom, one node per layer.
+
+    ``networks``: {title: layer rows}. Where one network has an SE block and another does
+    not, the other gets a dashed "no SE block" placeholder so that their rows line up.
+    """
+    colors = colors or {}
+    se_names = {row.name for rows in networks.values() for row in rows if row.is_se}
+    lines = [
+        "digraph networks {",
+        '  graph [rankdir=TB, nodesep=0.35, ranksep=0.12, fontname="Helvetica", fontsize=13];',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10, '
+        f'height=0.3, margin="0.08,0.03", fillcolor="{_LAYER_FILL}", color="#9aa0a6"];',
+        '  edge [arrowsize=0.5, color="#9aa0a6"];',
+    ]
+    for index, (title, rows) in enumerate(networks.items()):
+        own = {row.name: row for row in rows}
+        order = [row.name for row in rows]
+        for name in sorted(se_names - set(own)):  # placeholders after their conv
+            stage = name.rsplit(".", 1)[0]
+            order.insert(order.index(f"{stage}.conv2") + 1, name)
+        parameters = sum(row.parameters for row in rows)
+        flops = sum(row.flops for row in rows)
+        lines += [
+            f"  subgraph cluster_{index} {{",
+            f'    label="{title}\\n{parameters:,} parameters, {flops / 1e6:.2f} MFLOPs per image";',
+            f'    color="{colors.get(title, "#9aa0a6")}"; penwidth=2; style=rounded;',
+            f'    n{index}_input [label="input image\\nout 1x28x28", fillcolor="white"];',
+        ]
+        previous = f"n{index}_input"
+        for position, name in enumerate(order):
+            node = f"n{index}_{position}"
+            if name in own:
+                row = own[name]
+                style = (
+                    f', fillcolor="{_SE_FILL}", color="{SE_COLOR}", penwidth=2' if row.is_se else ""
+                )
+                lines.append(f'    {node} [label="{_node_label(row)}"{style}];')
+            else:
+                lines.append(
+                    f'    {node} [label="no SE block here", style="rounded,dashed", '
+                    'fontcolor="#80868b", fillcolor="white"];'
+                )
+            lines.append(f"    {previous} -> {node};")
+            previous = node
+        lines.append("  }")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def step_bars(
+    values: np.ndarray,
+    *,
+    axis_title: str,
+    color: str = "#80868b",
+    highlight: dict[int, str] | None = None,
+    value_range: tuple[float, float] | None = None,
+    height: int = 170,
+) -> go.Figure:
+    """One bar per channel (or hidden unit) of one step of the SE block.
+
+    ``highlight``: {index: colour} for bars to colour differently (most and least kept).
+    """
+    values = np.asarray(values, dtype=float)
+    colours = [color] * len(values)
+    for index, colour in (highlight or {}).items():
+        colours[index] = colour
+    fig = go.Figure(
+        go.Bar(
+            x=np.arange(len(values)),
+            y=values,
+            marker_color=colours,
+            hovertemplate="%{x}: %{y:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=height,
+        margin={"l": 50, "r": 10, "t": 10, "b": 35},
+        bargap=0.15,
+        xaxis={"title": axis_title, "tickmode": "auto"},
+        yaxis={"range": list(value_range) if value_range else None, "zeroline": True},
+        showlegend=False,
+    )
+    return fig
+
+
+def _grid(channels: int) -> tuple[int, int]:
+    columns = 4 if channels <= 16 else 8
+    return math.ceil(channels / columns), columns
+
+
+def channel_montage(
+    maps: np.ndarray,
+    *,
+    zmax: float,
+    highlight: dict[int, str] | None = None,
+    height: int = 300,
+) -> go.Figure:
+    """C feature maps (C, H, W) as one grid image, on one colour scale from 0 to ``zmax``.
+
+    ``highlight``: {channel: colour} draws a frame around those channels.
+    """
+    maps = np.asarray(maps, dtype=float)
+    channels, h, w = maps.shape
+    rows, columns = _grid(channels)
+    canvas = np.full((rows * (h + 1) - 1, columns * (w + 1) - 1), np.nan)
+    channel_at = np.full(canvas.shape, -1)
+    for c in range(channels):
+        top, left = (c // columns) * (h + 1), (c % columns) * (w + 1)
+        canvas[top : top + h, left : left + w] = maps[c]
+        channel_at[top : top + h, left : left + w] = c
+    fig = go.Figure(
+        go.Heatmap(
+            z=canvas,
+            zmin=0.0,
+            zmax=max(float(zmax), 1e-6),
+            colorscale="gray",
+            customdata=channel_at,
+            colorbar={
+                "thickness": 10,
+                "len": 0.9,
+                "title": {"text": "activation", "side": "right"},
+            },
+            hovertemplate="channel %{customdata}<br>activation %{z:.2f}<extra></extra>",
+            hoverongaps=False,
+        )
+    )
+    for c, colour in (highlight or {}).items():
+        top, left = (c // columns) * (h + 1), (c % columns) * (w + 1)
+        fig.add_shape(
+            type="rect",
+            x0=left - 0.5,
+            x1=left + w - 0.5,
+            y0=top - 0.5,
+            y1=top + h - 0.5,
+            line={"color": colour, "width": 3},
+        )
+    fig.update_layout(
+        height=height,
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        plot_bgcolor="#ffffff",
+        xaxis={"visible": False, "constrain": "domain"},
+        yaxis={"visible": False, "autorange": "reversed", "scaleanchor": "x"},
+    )
+    return fig

@@ -1,0 +1,67 @@
+"""The words the dashboard uses, explained for students: one definition per term.
+
+Pages pass these as ``help=`` where a term first appears, and the glossary expander lists
+them all, so a term means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+GLOSSARY: dict[str, str] = {
+    "SE block": (
+        "Squeeze-and-Excitation block (Hu et al., 2018): a small add-on after a convolution "
+        "that looks at all of its channels at once and rescales each channel by a learned "
+        "weight between 0 and 1 that depends on the input."
+    ),
+    "squeeze": (
+        "The SE block's first step: each channel's feature map (H x W numbers) is summarised "
+        "by one number, its mean (the original study used the sum)."
+    ),
+    "excitation": (
+        "The SE block's output per channel: a weight between 0 (switch the channel off) and "
+        "1 (keep it as it is), computed by two small fully connected layers from the squeeze."
+    ),
+    "gate": (
+        "The function that turns the excitation layers' output into weights; the sigmoid "
+        "1 / (1 + e^-x) squashes any number into 0..1."
+    ),
+    "reduction ratio": (
+        "r: how much the SE block's bottleneck shrinks the channels, C -> C/r -> C. "
+        "Here r = 2, as in the original study; the paper uses 16 on ImageNet."
+    ),
+    "FLOPs": (
+        "Floating-point operations for one image: a multiply and an add count as 2. "
+        "Counted here by PyTorch's FLOP counter over convolutions and matrix multiplies."
+    ),
+    "macro F1": (
+        "F1 is the harmonic mean of precision and recall for one class; macro F1 averages "
+        "it over the ten classes, each counting equally."
+    ),
+    "pp": (
+        "percentage points: the plain difference of two percentages "
+        "(99.3 % - 99.1 % = 0.2 pp), not a relative change."
+    ),
+    "McNemar's test": (
+        "A test for two models scored on the same test images: it looks only at the images "
+        "where exactly one model is right and asks whether that split could be chance. "
+        "It compares these two trained models, not the two designs in general."
+    ),
+    "Wilcoxon": (
+        "The Wilcoxon signed-rank test: compares paired numbers (here the two models trained "
+        "with the same random seeds) without assuming they are normally distributed."
+    ),
+    "saturation": (
+        "The share of a block's excitations that sit at the top of the range (above 0.9): "
+        "a saturated block passes its channels through almost unchanged instead of "
+        "weighting them."
+    ),
+    "class-specificity": (
+        "How much of the excitations' spread is explained by the class of the image "
+        "(eta squared, between 0 and 1): near 0, every class gets the same weights; near 1, "
+        "the block weights channels differently for each class."
+    ),
+}
+
+
+def explain(term: str) -> str:
+    """The definition of one glossary term; unknown terms raise KeyError."""
+    return GLOSSARY[term]

@@ -1,0 +1,213 @@
+"""What the "How SE works" lesson shows: the networks layer by layer, and one SE block's
+computation step by step on one input.
+
+Every number comes from the model itself: shapes and per-layer FLOPs from a forward pass
+(``torch.utils.flop_counter``), the SE steps from temporary forward hooks on the block and
+its submodules (``fc1``, ``relu``, ``fc2``, ``gate``), filtered to the calling thread like
+`se_demo.excitation`'s capture, so the model may be shared by other sessions.
+
+The SE block (Hu et al., arXiv:1709.01507, section 3, eq. 2-4), on feature maps U (C, H, W):
+    squeeze     z_c = mean over H, W of u_c                     (C,)
+    excitation  s = sigmoid(W2 ReLU(W1 z + b1) + b2)            (C/r,) then (C,)
+    scale       x~_c = s_c * u_c                                (C, H, W)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from se_demo.data import normalize
+from se_demo.models import SqueezeExcitation, se_blocks
+
+# The paper's headline result (Table 2 of arXiv:1709.01507, ImageNet validation, single crop).
+PAPER_HEADLINE = {
+    "model": "ResNet-50",
+    "top1_error": 24.80,  # %, the paper's re-implementation of ResNet-50
+    "se_top1_error": 23.29,  # %, SE-ResNet-50
+    "gflops": 3.86,
+    "se_gflops": 3.87,
+    "extra_flops_percent": 0.26,
+}
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One layer of a network, as the lesson's diagram and table show it."""
+
+    name: str  # the module's path in the model, e.g. "stages.0.se"
+    title: str  # e.g. "conv 3x3, 1 -> 16, ReLU"
+    output_shape: tuple[int, ...]  # per image, e.g. (16, 28, 28)
+    parameters: int
+    flops: int  # counted by torch.utils.flop_counter (convolutions and matrix multiplies)
+    is_se: bool = False
+
+
+def _layer_title(name: str, module: nn.Module) -> str:
+    if isinstance(module, nn.Conv2d):
+        k = module.kernel_size[0]
+        return f"conv {k}x{k}, {module.in_channels} -> {module.out_channels}, ReLU"
+    if isinstance(module, SqueezeExcitation):
+        c, hidden = module.fc1.in_features, module.fc1.out_features
+        return f"SE block: {c} -> {hidden} -> {c}"
+    if isinstance(module, nn.MaxPool2d):
+        return "max-pool 2x2"
+    if isinstance(module, nn.Flatten):
+        return "flatten"
+    if isinstance(module, nn.Linear):
+        relu = ", ReLU" if name != "classifier.3" else ", softmax"
+        return f"fully connected, {module.in_features} -> {module.out_features}{relu}"
+    return type(module).__name__
+
+
+def _shown_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The layers a diagram shows, in order: convs, SE blocks, pools, flatten, linears."""
+    inside_se = tuple(f"{name}." for name in se_blocks(model))  # an SE block is one row
+    return {
+        name: module
+        for name, module in model.named_modules()
+        if isinstance(module, _SHOWN_KINDS) and not name.startswith(inside_se)
+    }
+
+
+_SHOWN_KINDS = (nn.Conv2d, SqueezeExcitation, nn.MaxPool2d, nn.Flatten, nn.Linear)
+
+
+def layer_table(model: nn.Module, image_size: int = 28) -> list[LayerRow]:
+    """Every layer of ``model`` with its output shape per image, parameters and FLOPs.
+
+    FLOPs are those of one 1x28x28 image as `torch.utils.flop_counter` counts them: each
+    multiply-add of a convolution or matrix multiply is 2 FLOPs; element-wise work (ReLU,
+    the SE squeeze's mean and its scaling) is not counted.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    layers = _shown_layers(model)
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def record(name: str, module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        shapes[name] = tuple(output.shape[1:])
+
+    handles = [m.register_forward_hook(partial(record, n)) for n, m in layers.items()]
+    counter = FlopCounterMode(display=False)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), counter:
+            model(torch.zeros(1, 1, image_size, image_size))
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    counts = counter.get_flop_counts()
+    root = type(model).__name__
+    return [
+        LayerRow(
+            name=name,
+            title=_layer_title(name, module),
+            output_shape=shapes[name],
+            parameters=sum(p.numel() for p in module.parameters()),
+            flops=int(sum(counts.get(f"{root}.{name}", {}).values())),
+            is_se=isinstance(module, SqueezeExcitation),
+        )
+        for name, module in layers.items()
+    ]
+
+
+@dataclass(frozen=True)
+class SEBlockSteps:
+    """One SE block at work on one input: every intermediate value, as the model computed it."""
+
+    block: str  # e.g. "stages.1.se"
+    squeeze: str  # the block's squeeze operator: "mean", "sum" or "max"
+    gate: str  # the gate's class name, e.g. "Sigmoid"
+    feature_maps: np.ndarray  # U (C, H, W): the block's input, the stage's second conv after ReLU
+    squeezed: np.ndarray  # z (C,): fc1's input
+    fc1: np.ndarray  # (C/r,) W1 z + b1
+    relu: np.ndarray  # (C/r,) ReLU of fc1
+    fc2: np.ndarray  # (C,) W2 relu + b2
+    excitation: np.ndarray  # s (C,): the gate's output
+    scaled: np.ndarray  # s * U (C, H, W): the block's output
+    probabilities: np.ndarray  # (10,) the whole model's answer for this input
+    parameters: dict[str, int]  # {"fc1": C*C/r + C/r, "fc2": C/r*C + C}
+
+    @property
+    def channels(self) -> int:
+        """C, the number of channels the block rescales."""
+        return len(self.excitation)
+
+
+def _keep(
+    store: dict[str, Any], key: str, which: Callable[[Any, Any], Any], thread: int
+) -> Callable:
+    def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+        if threading.get_ident() == thread:
+            # clone: the block's ReLU works in place on fc1's output
+            store[key] = which(inputs, output).detach().float().clone()
+
+    return hook
+
+
+def explain_se_block(
+    model: nn.Module, image: np.ndarray, block: str, *, dataset: str
+) -> SEBlockSteps:
+    """Run ``model`` on one image and read every step of SE ``block`` through hooks.
+
+    ``image``: (28, 28) uint8, or float in [0, 1] (a drawing), normalised with ``dataset``'s
+    statistics. Hooks are temporary and only see this thread's forward pass.
+    """
+    blocks = se_blocks(model)
+    if block not in blocks:
+        raise ValueError(f"no SE block {block!r}; the model has {list(blocks)}")
+    se = blocks[block]
+    pixels = torch.from_numpy(np.asarray(image))
+    if pixels.dtype != torch.uint8:
+        pixels = pixels.float()
+    x = normalize(pixels[None], dataset)  # (1, 1, 28, 28)
+    store: dict[str, torch.Tensor] = {}
+    thread = threading.get_ident()
+    first_input = lambda inputs, output: inputs[0]  # noqa: E731
+    output_of = lambda inputs, output: output  # noqa: E731
+    handles = [
+        se.register_forward_hook(_keep(store, "U", first_input, thread)),
+        se.register_forward_hook(_keep(store, "scaled", output_of, thread)),
+        se.fc1.register_forward_hook(_keep(store, "z", first_input, thread)),
+        se.fc1.register_forward_hook(_keep(store, "fc1", output_of, thread)),
+        se.relu.register_forward_hook(_keep(store, "relu", output_of, thread)),
+        se.fc2.register_forward_hook(_keep(store, "fc2", output_of, thread)),
+        se.gate.register_forward_hook(_keep(store, "s", output_of, thread)),
+    ]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            probabilities = torch.softmax(model(x), dim=1)[0]
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    values = {key: tensor[0].numpy() for key, tensor in store.items()}
+    return SEBlockSteps(
+        block=block,
+        squeeze=se.squeeze,
+        gate=type(se.gate).__name__,
+        feature_maps=values["U"],
+        squeezed=values["z"],
+        fc1=values["fc1"],
+        relu=values["relu"],
+        fc2=values["fc2"],
+        excitation=values["s"],
+        scaled=values["scaled"],
+        probabilities=probabilities.numpy(),
+        parameters={
+            "fc1": sum(p.numel() for p in se.fc1.parameters()),
+            "fc2": sum(p.numel() for p in se.fc2.parameters()),
+        },
+    )
