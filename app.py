@@ -90,4 +90,8 @@ with st.sidebar:
         st.caption(f"{title} test set loaded from {data_dir_label()}")
 
 apply_page_style()
-st.navigation(pages).run()
+page = st.navigation(pages)
+# Pages that keep work across visits (the Draw page's strokes) need to know a visit began.
+st.session_state["arrived_on_page"] = st.session_state.get("current_page") != page.url_path
+st.session_state["current_page"] = page.url_path
+page.run()

@@ -71,8 +71,8 @@ def _canvas_key() -> str:
     """The canvas's key; a fresh one (restoring the saved strokes) after a page switch."""
     generation = st.session_state.get("draw_canvas_generation", 0)
     key = f"draw_canvas_{generation}"
-    if key not in st.session_state and st.session_state.get("draw_strokes"):
-        # Back from another page: Streamlit dropped the canvas; redraw what was drawn.
+    if st.session_state.get("arrived_on_page") and st.session_state.get("draw_strokes"):
+        # Back from another page: a new canvas, showing what was drawn before.
         st.session_state["draw_canvas_generation"] = generation + 1
         st.session_state["draw_restored_strokes"] = st.session_state["draw_strokes"]
         key = f"draw_canvas_{generation + 1}"
@@ -81,6 +81,7 @@ def _canvas_key() -> str:
 
 def _draw(stroke: int) -> tuple[np.ndarray | None, str | None]:
     """The canvas and its Clear button: the drawn digit (28, 28), or a reason there is none."""
+    key = _canvas_key()  # before reading the strokes it may restore
     with st.container(key="draw_canvas_box"):
         canvas = st_canvas(
             stroke_width=stroke,
@@ -91,7 +92,7 @@ def _draw(stroke: int) -> tuple[np.ndarray | None, str | None]:
             drawing_mode="freedraw",
             initial_drawing=st.session_state.get("draw_restored_strokes"),
             return_image_data=True,
-            key=_canvas_key(),
+            key=key,
         )
     st.button("Clear", key="draw_clear", on_click=_clear_canvas, icon=":material/ink_eraser:")
     if canvas.image_data is None:  # just (re)mounted: the drawing of this session, if any

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from app_pages.presentation import glossary_expander, presenter_mode
 from app_pages.resources import active_dataset, active_model_dir, load_models, load_test_images
@@ -18,7 +19,7 @@ from se_demo.figures_lesson import (
     channel_montage,
     step_bars,
 )
-from se_demo.glossary import explain
+from se_demo.words import explain, percent, with_article
 from se_demo.lesson import PAPER_HEADLINE, LayerRow, SEBlockSteps, explain_se_block, layer_table
 from se_demo.models import build_from_config
 from se_demo.plots import MODEL_COLORS, block_title, digit_pixels
@@ -48,13 +49,13 @@ def _costs(tables: dict[str, list[LayerRow]]) -> None:
     st.metric(
         "Extra parameters",
         f"+{extra_parameters:,}",
-        f"+{extra_parameters / cnn['parameters']:.2%} of {cnn['parameters']:,}",
+        f"+{percent(extra_parameters / cnn['parameters'], 2)} of {cnn['parameters']:,}",
         delta_color="off",
     )
     st.metric(
         "Extra FLOPs per image",
         f"+{extra_flops:,}",
-        f"+{extra_flops / cnn['flops']:.2%} of {cnn['flops'] / 1e6:.2f} M",
+        f"+{percent(extra_flops / cnn['flops'], 2)} of {cnn['flops'] / 1e6:.2f} M",
         delta_color="off",
         help=explain("FLOPs"),
     )
@@ -63,6 +64,14 @@ def _costs(tables: dict[str, list[LayerRow]]) -> None:
         "(1,606,144). The SE blocks' squeeze and scaling are element-wise and not counted "
         "as FLOPs here; they add about 44,000 more operations per image."
     )
+
+
+def _link(page: str, label: str, icon: str) -> None:
+    """A link to another page of the app; plain text when the page runs on its own (tests)."""
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitPageNotFoundError:
+        st.markdown(label)
 
 
 def _pick_input(dataset: str) -> tuple[np.ndarray, str] | None:
@@ -91,7 +100,7 @@ def _pick_input(dataset: str) -> tuple[np.ndarray, str] | None:
         )
     )
     name = dataset_info(dataset).class_names[labels[index]]
-    return pixels[index], f"test image {index} (a {name})"
+    return pixels[index], f"test image {index} ({with_article(name)})"
 
 
 def _step(
@@ -118,7 +127,7 @@ def _walkthrough(steps: SEBlockSteps, label: str, classes: tuple[str, ...]) -> N
     answer = classes[int(np.argmax(steps.probabilities))]
     st.caption(
         f"Following {label} through {block_title(steps.block, c)}; the SENet reads it as "
-        f"**{answer}** ({np.max(steps.probabilities):.0%} sure). Every number below is the one the "
+        f"**{answer}** ({percent(np.max(steps.probabilities))} sure). Every number below is the one the "
         "model computed, read from the block through hooks."
     )
     zmax = float(steps.feature_maps.max())
@@ -192,7 +201,7 @@ def _walkthrough(steps: SEBlockSteps, label: str, classes: tuple[str, ...]) -> N
     st.latex(r"\tilde{x}_c = s_c \cdot u_c")
     st.caption(
         f"shape {c} x {h} x {w} · 0 parameters · on average this input keeps "
-        f"{np.mean(steps.excitation):.0%} of each channel of this block"
+        f"{percent(np.mean(steps.excitation))} of each channel of this block"
     )
     before, after = st.columns(2)
     with before:
@@ -274,13 +283,12 @@ se_rows = [row for row in tables["senet"] if row.is_se]
 controls, thumbnail = st.columns([5, 1], vertical_alignment="bottom")
 with controls:
     block_number = st.segmented_control(
-        "SE block",
+        "SE block (1: early, 3: deepest)",
         list(range(1, len(se_rows) + 1)),
         default=1,
         key="block",
         bind="query-params",
         required=True,
-        format_func=lambda n: block_title(se_rows[n - 1].name, se_rows[n - 1].output_shape[0]),
     )
     picked = _pick_input(dataset.key)
 if picked is not None:
@@ -310,7 +318,7 @@ st.markdown(
     f"({paper['gflops']} -> {paper['se_gflops']} GFLOPs; Table 2 of arXiv:1709.01507), "
     "and SE networks won the ILSVRC 2017 classification challenge."
 )
-st.page_link(
+_link(
     "app_pages/results.py",
     label=f"On {dataset.title}, does it help? See Does SE help?",
     icon=":material/arrow_forward:",

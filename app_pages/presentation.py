@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from se_demo.glossary import GLOSSARY
+from se_demo.words import GLOSSARY
 
 PRESENTER_KEY = "presenter"  # also the URL's query parameter: ?presenter=true
 

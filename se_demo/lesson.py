@@ -167,7 +167,7 @@ def explain_se_block(
     if block not in blocks:
         raise ValueError(f"no SE block {block!r}; the model has {list(blocks)}")
     se = blocks[block]
-    pixels = torch.from_numpy(np.asarray(image))
+    pixels = torch.from_numpy(np.array(image))  # a copy: the test images are read-only
     if pixels.dtype != torch.uint8:
         pixels = pixels.float()
     x = normalize(pixels[None], dataset)  # (1, 1, 28, 28)

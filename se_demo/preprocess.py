@@ -29,9 +29,11 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # = server.maxUploadSize in .streamlit/confi
 MAX_UPLOAD_PIXELS = 40_000_000  # about a 48 MP phone photo's 8000 x 5000; decoding costs ~4 B/px
 UPLOAD_WORKING_SIDE = 1024  # uploads are shrunk to this longer side before any pixel work
 MIN_INK_CONTRAST = 0.2  # mean ink minus mean paper below this: a blank page, uneven light
-# A drawing whose ink spans less than this share of the canvas is a dot or a dash: scaled
-# up to MNIST's 20 px it becomes a blob that the models still "read" with confidence.
-MIN_DRAWING_SPAN = 0.25
+# A drawing less than this many stroke widths across is a dot or a dash: scaled up to
+# MNIST's 20 px it becomes a blob that the models still "read" with confidence. MNIST's
+# digits are 20 px across with 2-3 px strokes (7-10 widths); a small digit drawn with a
+# thin pen is fine.
+MIN_SPAN_IN_STROKES = 3.0
 
 
 class ImageRejectedError(ValueError):
@@ -85,20 +87,21 @@ def ink_to_mnist(ink: np.ndarray) -> np.ndarray | None:
 def drawing_problem(rgba: np.ndarray) -> str | None:
     """Why a canvas drawing (H, W, 4) cannot be read as a digit, for the user; None if it can.
 
-    A blank canvas is no problem (there is just nothing to read yet); a drawing whose ink
-    spans less than `MIN_DRAWING_SPAN` of the canvas is.
+    A blank canvas is no problem (there is just nothing to read yet); a drawing less than
+    `MIN_SPAN_IN_STROKES` stroke widths across is. The stroke width is twice the largest
+    distance from an ink pixel to the nearest background pixel (scipy's distance transform).
     """
     ink = rgba_to_ink(rgba) > INK_THRESHOLD
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if rows.size == 0:
         return None
     span = max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
-    side = max(ink.shape)
-    if span < MIN_DRAWING_SPAN * side:
+    stroke = 2.0 * float(ndimage.distance_transform_edt(ink).max())
+    if span < MIN_SPAN_IN_STROKES * stroke:
         return (
-            f"Too small to read: the drawing is {span} px across on a {side} px canvas. "
-            "Draw the digit larger, across most of the canvas: scaled up to digit size, a "
-            "small mark becomes a blob that the models would only guess at."
+            f"Too small to read: the drawing is {span} px across, about {span / stroke:.1f} "
+            "stroke widths. Draw the digit larger, across most of the canvas: scaled up to "
+            "digit size, a small mark becomes a blob that the models would only guess at."
         )
     return None
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -59,3 +61,12 @@ def _restore_torch_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+def plotly_values(data: object) -> np.ndarray:
+    """A plotly JSON array as numpy: a plain list, or a typed array {dtype, bdata, shape}."""
+    if isinstance(data, dict):
+        values = np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
+        shape = data.get("shape")
+        return values.reshape([int(n) for n in shape.split(",")]) if shape else values
+    return np.asarray(data, dtype=float)

@@ -153,8 +153,9 @@ def test_a_blank_page_upload_asks_for_a_digit() -> None:
     Image.new("L", (200, 200), 235).save(blank, "JPEG")
     at = _upload(_page(), "blank.jpg", blank.getvalue(), "image/jpeg")
     assert not at.exception
-    assert at.info[0].value == "Upload a PNG or JPEG of a handwritten digit."
+    assert at.warning[0].value.startswith("No digit found in blank.jpg: the image looks blank")
     assert len(at.metric) == 0
+    assert len(at.get("image")) == 1  # the photo itself is shown
 
 
 def test_clear_gives_a_new_canvas_and_forgets_the_drawing() -> None:
@@ -187,7 +188,8 @@ def test_models_that_cannot_be_built_are_explained(monkeypatch: pytest.MonkeyPat
         at = _page()
         assert not at.exception, at.exception
         assert len(at.error) == 1
-        assert "The shipped MNIST models could not be loaded" in at.error[0].value
+        assert "The MNIST models in " in at.error[0].value
+        assert "could not be loaded" in at.error[0].value
         assert "do not fit the architecture" in at.error[0].value
         assert not at.get("plotly_chart")
     finally:

@@ -19,6 +19,7 @@ from se_demo.evaluate import predict
 from se_demo.preprocess import (
     MAX_UPLOAD_BYTES,
     ImageRejectedError,
+    drawing_problem,
     drawing_to_mnist,
     open_upload,
     upload_to_mnist,
@@ -149,6 +150,23 @@ def test_blank_canvas_gives_nothing() -> None:
 def test_a_lone_dot_is_handled() -> None:
     dot = _assert_mnist_like(drawing_to_mnist(_draw([[(100.0, 100.0)]], 6)))
     assert dot.sum() > 200  # a disc blown up to 20 px: far more ink than a digit
+
+
+@pytest.mark.parametrize(
+    "strokes",
+    [[[(100.0, 100.0)]], [[(130.0, 140.0), (150.0, 140.0)]], _transform(SEVEN, 0.2, 100, 100)],
+    ids=["dot", "20-px-dash", "tiny-seven"],
+)
+def test_a_tiny_drawing_is_called_too_small(strokes: list[list[Point]]) -> None:
+    problem = drawing_problem(_draw(strokes, 20))
+    assert problem is not None and problem.startswith("Too small to read")
+
+
+@pytest.mark.parametrize("name", list(SYNTHETIC))
+def test_digit_sized_drawings_have_no_problem(name: str) -> None:
+    strokes, width = SYNTHETIC[name]
+    assert drawing_problem(_draw(strokes, width)) is None
+    assert drawing_problem(np.zeros((CANVAS, CANVAS, 4), dtype=np.uint8)) is None  # blank
 
 
 def test_dark_on_light_uploads_are_inverted() -> None:

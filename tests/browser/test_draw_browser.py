@@ -104,8 +104,21 @@ def test_clear_empties_canvas_and_prediction(draw_page: Page) -> None:
     _expect_answers(draw_page, 1)
 
 
-def test_stray_dot_is_not_presented_as_an_answer(draw_page: Page) -> None:
-    _draw(draw_page, [[(140, 140), (142, 141)]])
-    expect(draw_page.locator(".st-key-draw_answer_cnn")).to_contain_text("Basic CNN is unsure")
-    expect(draw_page.locator(".st-key-draw_answer_senet")).to_contain_text("SENet is unsure")
-    expect(draw_page.get_by_text("than 99.9% of MNIST digits")).to_be_visible()
+@pytest.mark.parametrize(
+    "strokes",
+    [[[(140, 140), (142, 141)]], [[(130, 140), (150, 140)]]],
+    ids=["stray-dot", "20-px-dash"],
+)
+def test_a_tiny_mark_is_not_presented_as_an_answer(
+    draw_page: Page, strokes: list[list[Point]]
+) -> None:
+    _draw(draw_page, strokes)
+    expect(draw_page.get_by_text("Too small to read")).to_be_visible()
+    expect(draw_page.locator(".st-key-draw_answer_cnn")).to_have_count(0)
+    expect(draw_page.locator(".st-key-draw_verdict")).to_have_count(0)
+    # Drawn larger, it is read again.
+    draw_page.get_by_role("button", name="Clear").click()
+    expect(draw_page.get_by_text(PROMPT)).to_be_visible()
+    expect(draw_page.locator(CANVAS)).to_be_visible()
+    _draw(draw_page, DIGITS[7])
+    _expect_answers(draw_page, 7)

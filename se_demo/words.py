@@ -1,7 +1,8 @@
-"""The words the dashboard uses, explained for students: one definition per term.
+"""The dashboard's words: the glossary students see, and one way to write numbers.
 
-Pages pass these as ``help=`` where a term first appears, and the glossary expander lists
-them all, so a term means the same thing everywhere.
+Pages pass the glossary's definitions as ``help=`` where a term first appears, and the
+glossary expander lists them all, so a term means the same thing everywhere. Shares and
+probabilities are written one way everywhere: `percent` (``0.97 -> "97 %"``).
 """
 
 from __future__ import annotations
@@ -65,3 +66,13 @@ GLOSSARY: dict[str, str] = {
 def explain(term: str) -> str:
     """The definition of one glossary term; unknown terms raise KeyError."""
     return GLOSSARY[term]
+
+
+def percent(share: float, digits: int = 0) -> str:
+    """A share or probability in [0, 1] as a percentage with a space: 0.9661 -> '97 %'."""
+    return f"{share * 100:.{digits}f} %"
+
+
+def with_article(noun: str) -> str:
+    """'a 7', 'an 8', 'an Ankle boot', 'a T-shirt/top': the indefinite article spoken aloud."""
+    return f"{'an' if noun[:1].lower() in 'aeio8' else 'a'} {noun}"

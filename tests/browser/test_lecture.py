@@ -1,0 +1,104 @@
+"""The lecture's views in Chromium: Draw a digit fits a projector and a laptop without
+scrolling, puts the answers first on a phone, keeps the drawing across pages, and a link's
+query parameters open the exact lesson view."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import AppServer, collect_errors
+from tests.browser.test_draw_browser import CANVAS, DIGITS, DRAWN, PROMPT, _bright_pixels, _draw
+
+pytestmark = pytest.mark.browser
+
+ANSWERS = (".st-key-draw_answer_cnn", ".st-key-draw_answer_senet")
+VERDICT = ".st-key-draw_verdict"
+TIMEOUT_MS = 60_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture
+def open_page(browser: Browser, app_server: AppServer) -> Iterator[object]:
+    """Opens a path in a new session at a given window size; checks its errors afterwards."""
+    opened: list[tuple[Page, list[str]]] = []
+
+    def open_at(path: str, width: int, height: int) -> Page:
+        context = browser.new_context(
+            base_url=app_server.url, viewport={"width": width, "height": height}
+        )
+        page = context.new_page()
+        errors = collect_errors(page, app_server)
+        page.goto(path)
+        opened.append((page, errors))
+        return page
+
+    yield open_at
+    for page, errors in opened:
+        page.context.close()
+        assert errors == [], f"browser console errors: {errors}"
+    assert "Traceback" not in app_server.output(), app_server.output()
+
+
+def _inside_viewport(page: Page, selector: str) -> None:
+    box = page.locator(selector).first.bounding_box()
+    size = page.viewport_size
+    assert box is not None and size is not None
+    assert box["y"] >= 0 and box["x"] >= 0, (selector, box)
+    assert box["y"] + box["height"] <= size["height"], (selector, box, size)
+    assert box["x"] + box["width"] <= size["width"], (selector, box, size)
+
+
+@pytest.mark.parametrize(
+    ("path", "width", "height"),
+    [("/draw?presenter=true", 1280, 720), ("/draw", 1280, 800)],
+    ids=["projector-presenter", "laptop"],
+)
+def test_canvas_and_both_answers_fit_without_scrolling(open_page, path: str, width: int, height: int) -> None:
+    page = open_page(path, width, height)
+    expect(page.locator(CANVAS)).to_be_visible()
+    _draw(page, DIGITS[7])
+    expect(page.locator(VERDICT)).to_have_text("Both models read 7.")
+    assert page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollTop") == 0
+    for selector in (CANVAS, *ANSWERS, VERDICT):
+        _inside_viewport(page, selector)
+
+
+def test_a_phone_shows_the_answers_before_the_charts(open_page) -> None:
+    page = open_page("/draw", 390, 844)
+    expect(page.locator(CANVAS)).to_be_visible()
+    _draw(page, DIGITS[1])
+    expect(page.locator(VERDICT)).to_have_text("Both models read 1.")
+    answer = page.locator(ANSWERS[1]).bounding_box()
+    first_chart = page.locator(".stPlotlyChart").first.bounding_box()
+    assert answer is not None and first_chart is not None
+    assert answer["y"] + answer["height"] <= first_chart["y"]
+
+
+def test_the_drawing_survives_a_visit_to_another_page(open_page) -> None:
+    page = open_page("/draw", 1280, 800)
+    expect(page.get_by_text(PROMPT)).to_be_visible()
+    _draw(page, DIGITS[4])
+    expect(page.locator(VERDICT)).to_have_text("Both models read 4.")
+    page.get_by_test_id("stSidebarNav").get_by_text("How SE works").click()
+    expect(page.get_by_test_id("stCaptionContainer").filter(has_text="Following your drawing")).to_be_visible()
+    page.get_by_test_id("stSidebarNav").get_by_text("Draw a digit").click()
+    expect(page.locator(VERDICT)).to_have_text("Both models read 4.")
+    expect(page.locator(CANVAS)).to_be_visible()
+    deadline = time.monotonic() + TIMEOUT_MS / 1000  # the strokes are redrawn on a new canvas
+    while _bright_pixels(page.locator(DRAWN)) <= 1000 and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert _bright_pixels(page.locator(DRAWN)) > 1000
+
+
+def test_a_link_opens_the_exact_lesson_view(open_page) -> None:
+    page = open_page("/?dataset=Fashion-MNIST&block=3&image=42&presenter=true", 1280, 800)
+    caption = page.get_by_test_id("stCaptionContainer").filter(has_text="Following test image 42")
+    expect(caption).to_contain_text("through SE block 3 (64 channels)")
+    expect(page.get_by_test_id("stSidebar").get_by_role("radio", name="Fashion-MNIST")).to_be_checked()
+    expect(page.get_by_test_id("stSidebar").get_by_role("switch", name="Presenter mode")).to_be_checked()
+    expect(page).to_have_url(re.compile(r"block=3.*image=42|image=42.*block=3"))

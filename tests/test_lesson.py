@@ -1,0 +1,103 @@
+"""The lesson's numbers against independent recomputations: the SE steps from the block's
+weights with plain torch.nn.functional, the layer table from hand-counted parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from se_demo.checkpoints import load_checkpoint
+from se_demo.config import dataset_info
+from se_demo.figures_lesson import architecture_dot
+from se_demo.lesson import explain_se_block, layer_table
+from se_demo.models import build_model
+from tests.conftest import MNIST_CHECKPOINTS
+
+BLOCKS = ("stages.0.se", "stages.1.se", "stages.2.se")
+
+
+@pytest.fixture(scope="module")
+def senet() -> torch.nn.Module:
+    return load_checkpoint(MNIST_CHECKPOINTS, "senet")[0]
+
+
+def _plain_forward(weights: dict[str, torch.Tensor], x: torch.Tensor) -> dict[str, dict]:
+    """The SENet written out with F.conv2d, F.linear and friends: every SE step per block."""
+    steps = {}
+    for stage in range(3):
+        w = {k.removeprefix(f"stages.{stage}."): v for k, v in weights.items() if k.startswith(f"stages.{stage}.")}
+        x = F.relu(F.conv2d(x, w["conv1.weight"], w["conv1.bias"], padding=1))
+        u = F.relu(F.conv2d(x, w["conv2.weight"], w["conv2.bias"], padding=1))
+        z = u.mean(dim=(2, 3))
+        fc1 = F.linear(z, w["se.fc1.weight"], w["se.fc1.bias"])
+        fc2 = F.linear(F.relu(fc1), w["se.fc2.weight"], w["se.fc2.bias"])
+        s = torch.sigmoid(fc2)
+        x = u * s[:, :, None, None]
+        steps[f"stages.{stage}.se"] = {
+            "feature_maps": u[0], "squeezed": z[0], "fc1": fc1[0], "relu": F.relu(fc1)[0],
+            "fc2": fc2[0], "excitation": s[0], "scaled": x[0],
+        }  # fmt: skip
+        if stage < 2:
+            x = F.max_pool2d(x, 2)
+    return steps
+
+
+@pytest.mark.parametrize("block", BLOCKS)
+def test_every_step_equals_a_plain_recomputation(senet, test_split, block: str) -> None:
+    image = test_split.images[0].numpy()
+    info = dataset_info("mnist")
+    x = (torch.from_numpy(image).float()[None, None] / 255.0 - info.mean) / info.std
+    with torch.no_grad():
+        expected = _plain_forward(senet.state_dict(), x)[block]
+    steps = explain_se_block(senet, image, block, dataset="mnist")
+    for name, value in expected.items():
+        np.testing.assert_allclose(getattr(steps, name), value.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+    assert steps.channels == {"stages.0.se": 16, "stages.1.se": 32, "stages.2.se": 64}[block]
+    assert len(steps.fc1) == steps.channels // 2
+    c = steps.channels
+    assert steps.parameters == {"fc1": c * c // 2 + c // 2, "fc2": c // 2 * c + c}
+    assert int(np.argmax(steps.probabilities)) == int(test_split.labels[0])
+
+
+def test_a_drawing_in_floats_is_read_like_the_same_uint8_image(senet, test_split) -> None:
+    image = test_split.images[3].numpy()
+    as_uint8 = explain_se_block(senet, image, "stages.1.se", dataset="mnist")
+    as_float = explain_se_block(senet, image.astype(np.float32) / 255.0, "stages.1.se", dataset="mnist")
+    np.testing.assert_allclose(as_float.excitation, as_uint8.excitation, atol=1e-6)
+
+
+def test_unknown_block_is_refused(senet) -> None:
+    with pytest.raises(ValueError, match="no SE block 'stages.3.se'"):
+        explain_se_block(senet, np.zeros((28, 28), np.uint8), "stages.3.se", dataset="mnist")
+
+
+def test_the_layer_tables_count_what_se_costs() -> None:
+    cnn, senet = layer_table(build_model("cnn")), layer_table(build_model("senet"))
+    assert sum(r.parameters for r in cnn) == 1_683_066
+    # Each SE block: C*C/2 + C/2 + C/2*C + C parameters, for C = 16, 32, 64.
+    se_parameters = sum(c * c // 2 + c // 2 + c // 2 * c + c for c in (16, 32, 64))
+    assert se_parameters == 5_544
+    assert sum(r.parameters for r in senet) - sum(r.parameters for r in cnn) == se_parameters
+    # FLOPs: 2 per multiply-add of the two FC layers of each block.
+    se_flops = sum(2 * 2 * c * (c // 2) for c in (16, 32, 64))
+    assert sum(r.flops for r in senet) - sum(r.flops for r in cnn) == se_flops == 10_752
+    assert [r.name for r in senet if r.is_se] == list(BLOCKS)
+    shapes = {r.name: r.output_shape for r in senet}
+    assert shapes["stages.0.se"] == (16, 28, 28)
+    assert shapes["stages.1.pool"] == (32, 7, 7)
+    assert shapes["classifier.1"] == (512,)
+    # the first conv: 3x3x1x16 weights + 16 biases, 2 FLOPs per multiply-add per pixel
+    first = senet[0]
+    assert (first.parameters, first.flops) == (160, 2 * 9 * 16 * 28 * 28)
+
+
+def test_the_diagram_marks_the_se_blocks_and_lines_up_the_basic_cnn() -> None:
+    dot = architecture_dot(
+        {"Basic CNN": layer_table(build_model("cnn")), "SENet": layer_table(build_model("senet"))}
+    )
+    assert dot.count("SE block: ") == 3
+    assert dot.count("no SE block here") == 3
+    assert dot.count("conv 3x3") == 12
+    assert "1,683,066 parameters" in dot and "1,688,610 parameters" in dot

@@ -1,0 +1,103 @@
+"""The "How SE works" page in AppTest: it renders for both datasets, its charts show the
+numbers the model computes, and a link's query parameters open that exact view."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from se_demo.checkpoints import load_checkpoint
+from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR, PROJECT_ROOT
+from se_demo.datafiles import read_split
+from se_demo.lesson import explain_se_block
+from tests.conftest import plotly_values
+
+PAGE = str(PROJECT_ROOT / "app_pages" / "lesson.py")
+APP = str(PROJECT_ROOT / "app.py")
+TIMEOUT = 120
+
+
+def _charts(at: AppTest) -> dict[str, dict]:
+    return {c.proto.id.rsplit("-", 1)[1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def _page(**query: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    for name, value in query.items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def test_the_lesson_shows_both_networks_and_every_step() -> None:
+    at = _page()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "How SE works"
+    assert [h.value for h in at.header] == [
+        "1. Where the SE blocks sit",
+        "2. One SE block, step by step",
+        "3. Why the paper proposed it",
+    ]
+    assert len(at.get("graphviz_chart")) == 1
+    assert [m.value for m in at.metric] == ["+5,544", "+10,752"]
+    assert {"lesson_maps", "lesson_squeeze", "lesson_fc1", "lesson_fc2", "lesson_gate",
+            "lesson_before", "lesson_after"} <= set(_charts(at))  # fmt: skip
+    assert len(at.get("latex")) >= 6  # one formula per step
+    text = " ".join(m.value for m in at.markdown)
+    assert "24.80 % to 23.29 %" in text and "+0.26 % FLOPs" in text
+
+
+def test_a_link_opens_that_block_and_test_image(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DATA_ENV_VAR, str(data_dir))
+    at = _page(block="3", image="42")
+    assert not at.exception, at.exception
+    assert at.segmented_control(key="block").value == 3
+    assert at.number_input(key="image").value == 42
+    images, labels = read_split(False, data_dir, "mnist")
+    assert any(f"test image 42 (a {labels[42]}) through SE block 3 (64 channels)" in c.value for c in at.caption)
+    senet = load_checkpoint(CHECKPOINT_DIR / "mnist", "senet")[0]
+    expected = explain_se_block(senet, images[42], "stages.2.se", dataset="mnist")
+    charts = _charts(at)
+    np.testing.assert_allclose(plotly_values(charts["lesson_gate"]["data"][0]["y"]), expected.excitation, atol=1e-6)
+    np.testing.assert_allclose(plotly_values(charts["lesson_squeeze"]["data"][0]["y"]), expected.squeezed, atol=1e-6)
+
+
+def test_the_digit_drawn_on_the_draw_page_is_the_default_input() -> None:
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    drawing = np.zeros((28, 28), dtype=np.float32)
+    drawing[4:24, 13:16] = 1.0  # a 1
+    at.session_state["current_drawing"] = drawing
+    at.run()
+    assert not at.exception, at.exception
+    assert at.segmented_control(key="lesson_source").value == "the digit you drew"
+    assert any("Following your drawing through SE block 1" in c.value for c in at.caption)
+
+
+def test_fashion_mnist_follows_a_clothing_image(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DATA_ENV_VAR, str(data_dir))
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.session_state["dataset"] = "fashion"
+    at.session_state["current_drawing"] = np.ones((28, 28), dtype=np.float32)  # not offered here
+    at.run()
+    assert not at.exception, at.exception
+    assert at.segmented_control(key="lesson_source").options == ["a test image"]
+    assert any("test image 0 (an Ankle boot)" in c.value for c in at.caption)
+
+
+def test_the_app_opens_a_link_with_dataset_and_presenter_mode(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DATA_ENV_VAR, str(data_dir))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["dataset"] = "Fashion-MNIST"
+    at.query_params["presenter"] = "true"
+    at.query_params["block"] = "2"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.radio(key="dataset").value == "fashion"
+    assert at.toggle(key="presenter").value is True
+    assert at.title[0].value == "How SE works"  # the default page
+    assert at.segmented_control(key="block").value == 2
