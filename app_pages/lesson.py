@@ -19,11 +19,11 @@ from se_demo.figures_lesson import (
     channel_montage,
     step_bars,
 )
-from se_demo.words import explain, percent, with_article
 from se_demo.lesson import PAPER_HEADLINE, LayerRow, SEBlockSteps, explain_se_block, layer_table
 from se_demo.models import build_from_config
 from se_demo.plots import MODEL_COLORS, block_title, digit_pixels
 from se_demo.results import MODEL_TITLES
+from se_demo.words import explain, percent, with_article
 
 DRAWING, TEST_IMAGE = "the digit you drew", "a test image"
 HIGHLIGHTED = 3  # channels framed as most and least kept

@@ -27,7 +27,11 @@ def _plain_forward(weights: dict[str, torch.Tensor], x: torch.Tensor) -> dict[st
     """The SENet written out with F.conv2d, F.linear and friends: every SE step per block."""
     steps = {}
     for stage in range(3):
-        w = {k.removeprefix(f"stages.{stage}."): v for k, v in weights.items() if k.startswith(f"stages.{stage}.")}
+        w = {
+            k.removeprefix(f"stages.{stage}."): v
+            for k, v in weights.items()
+            if k.startswith(f"stages.{stage}.")
+        }
         x = F.relu(F.conv2d(x, w["conv1.weight"], w["conv1.bias"], padding=1))
         u = F.relu(F.conv2d(x, w["conv2.weight"], w["conv2.bias"], padding=1))
         z = u.mean(dim=(2, 3))
@@ -53,7 +57,9 @@ def test_every_step_equals_a_plain_recomputation(senet, test_split, block: str) 
         expected = _plain_forward(senet.state_dict(), x)[block]
     steps = explain_se_block(senet, image, block, dataset="mnist")
     for name, value in expected.items():
-        np.testing.assert_allclose(getattr(steps, name), value.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(
+            getattr(steps, name), value.numpy(), rtol=1e-4, atol=1e-5, err_msg=name
+        )
     assert steps.channels == {"stages.0.se": 16, "stages.1.se": 32, "stages.2.se": 64}[block]
     assert len(steps.fc1) == steps.channels // 2
     c = steps.channels
@@ -64,12 +70,14 @@ def test_every_step_equals_a_plain_recomputation(senet, test_split, block: str) 
 def test_a_drawing_in_floats_is_read_like_the_same_uint8_image(senet, test_split) -> None:
     image = test_split.images[3].numpy()
     as_uint8 = explain_se_block(senet, image, "stages.1.se", dataset="mnist")
-    as_float = explain_se_block(senet, image.astype(np.float32) / 255.0, "stages.1.se", dataset="mnist")
+    as_float = explain_se_block(
+        senet, image.astype(np.float32) / 255.0, "stages.1.se", dataset="mnist"
+    )
     np.testing.assert_allclose(as_float.excitation, as_uint8.excitation, atol=1e-6)
 
 
 def test_unknown_block_is_refused(senet) -> None:
-    with pytest.raises(ValueError, match="no SE block 'stages.3.se'"):
+    with pytest.raises(ValueError, match=r"no SE block 'stages\.3\.se'"):
         explain_se_block(senet, np.zeros((28, 28), np.uint8), "stages.3.se", dataset="mnist")
 
 
@@ -100,4 +108,5 @@ def test_the_diagram_marks_the_se_blocks_and_lines_up_the_basic_cnn() -> None:
     assert dot.count("SE block: ") == 3
     assert dot.count("no SE block here") == 3
     assert dot.count("conv 3x3") == 12
-    assert "1,683,066 parameters" in dot and "1,688,610 parameters" in dot
+    assert "1,683,066 parameters" in dot
+    assert "1,688,610 parameters" in dot

@@ -47,22 +47,32 @@ def test_the_lesson_shows_both_networks_and_every_step() -> None:
             "lesson_before", "lesson_after"} <= set(_charts(at))  # fmt: skip
     assert len(at.get("latex")) >= 6  # one formula per step
     text = " ".join(m.value for m in at.markdown)
-    assert "24.80 % to 23.29 %" in text and "+0.26 % FLOPs" in text
+    assert "24.80 % to 23.29 %" in text
+    assert "+0.26 % FLOPs" in text
 
 
-def test_a_link_opens_that_block_and_test_image(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_link_opens_that_block_and_test_image(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(DATA_ENV_VAR, str(data_dir))
     at = _page(block="3", image="42")
     assert not at.exception, at.exception
     assert at.segmented_control(key="block").value == 3
     assert at.number_input(key="image").value == 42
     images, labels = read_split(False, data_dir, "mnist")
-    assert any(f"test image 42 (a {labels[42]}) through SE block 3 (64 channels)" in c.value for c in at.caption)
+    assert any(
+        f"test image 42 (a {labels[42]}) through SE block 3 (64 channels)" in c.value
+        for c in at.caption
+    )
     senet = load_checkpoint(CHECKPOINT_DIR / "mnist", "senet")[0]
     expected = explain_se_block(senet, images[42], "stages.2.se", dataset="mnist")
     charts = _charts(at)
-    np.testing.assert_allclose(plotly_values(charts["lesson_gate"]["data"][0]["y"]), expected.excitation, atol=1e-6)
-    np.testing.assert_allclose(plotly_values(charts["lesson_squeeze"]["data"][0]["y"]), expected.squeezed, atol=1e-6)
+    np.testing.assert_allclose(
+        plotly_values(charts["lesson_gate"]["data"][0]["y"]), expected.excitation, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        plotly_values(charts["lesson_squeeze"]["data"][0]["y"]), expected.squeezed, atol=1e-6
+    )
 
 
 def test_the_digit_drawn_on_the_draw_page_is_the_default_input() -> None:
@@ -76,7 +86,9 @@ def test_the_digit_drawn_on_the_draw_page_is_the_default_input() -> None:
     assert any("Following your drawing through SE block 1" in c.value for c in at.caption)
 
 
-def test_fashion_mnist_follows_a_clothing_image(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fashion_mnist_follows_a_clothing_image(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(DATA_ENV_VAR, str(data_dir))
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
     at.session_state["dataset"] = "fashion"

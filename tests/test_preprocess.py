@@ -159,7 +159,8 @@ def test_a_lone_dot_is_handled() -> None:
 )
 def test_a_tiny_drawing_is_called_too_small(strokes: list[list[Point]]) -> None:
     problem = drawing_problem(_draw(strokes, 20))
-    assert problem is not None and problem.startswith("Too small to read")
+    assert problem is not None
+    assert problem.startswith("Too small to read")
 
 
 @pytest.mark.parametrize("name", list(SYNTHETIC))

@@ -17,7 +17,12 @@ def test_percent_has_one_form(share: float, digits: int, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("noun", "text"),
-    [("7", "a 7"), ("8", "an 8"), ("Ankle boot", "an Ankle boot"), ("T-shirt/top", "a T-shirt/top")],
+    [
+        ("7", "a 7"),
+        ("8", "an 8"),
+        ("Ankle boot", "an Ankle boot"),
+        ("T-shirt/top", "a T-shirt/top"),
+    ],
 )
 def test_with_article(noun: str, text: str) -> None:
     assert with_article(noun) == text
@@ -26,6 +31,7 @@ def test_with_article(noun: str, text: str) -> None:
 def test_every_term_is_explained_in_a_sentence() -> None:
     for term, text in GLOSSARY.items():
         assert explain(term) == text
-        assert len(text) > 40 and text.rstrip().endswith("."), term
+        assert len(text) > 40, term
+        assert text.rstrip().endswith("."), term
     with pytest.raises(KeyError):
         explain("no such term")

@@ -47,8 +47,10 @@ def open_page(browser: Browser, app_server: AppServer) -> Iterator[object]:
 def _inside_viewport(page: Page, selector: str) -> None:
     box = page.locator(selector).first.bounding_box()
     size = page.viewport_size
-    assert box is not None and size is not None
-    assert box["y"] >= 0 and box["x"] >= 0, (selector, box)
+    assert box is not None
+    assert size is not None
+    assert box["y"] >= 0, (selector, box)
+    assert box["x"] >= 0, (selector, box)
     assert box["y"] + box["height"] <= size["height"], (selector, box, size)
     assert box["x"] + box["width"] <= size["width"], (selector, box, size)
 
@@ -58,7 +60,9 @@ def _inside_viewport(page: Page, selector: str) -> None:
     [("/draw?presenter=true", 1280, 720), ("/draw", 1280, 800)],
     ids=["projector-presenter", "laptop"],
 )
-def test_canvas_and_both_answers_fit_without_scrolling(open_page, path: str, width: int, height: int) -> None:
+def test_canvas_and_both_answers_fit_without_scrolling(
+    open_page, path: str, width: int, height: int
+) -> None:
     page = open_page(path, width, height)
     expect(page.locator(CANVAS)).to_be_visible()
     _draw(page, DIGITS[7])
@@ -75,7 +79,8 @@ def test_a_phone_shows_the_answers_before_the_charts(open_page) -> None:
     expect(page.locator(VERDICT)).to_have_text("Both models read 1.")
     answer = page.locator(ANSWERS[1]).bounding_box()
     first_chart = page.locator(".stPlotlyChart").first.bounding_box()
-    assert answer is not None and first_chart is not None
+    assert answer is not None
+    assert first_chart is not None
     assert answer["y"] + answer["height"] <= first_chart["y"]
 
 
@@ -85,7 +90,9 @@ def test_the_drawing_survives_a_visit_to_another_page(open_page) -> None:
     _draw(page, DIGITS[4])
     expect(page.locator(VERDICT)).to_have_text("Both models read 4.")
     page.get_by_test_id("stSidebarNav").get_by_text("How SE works").click()
-    expect(page.get_by_test_id("stCaptionContainer").filter(has_text="Following your drawing")).to_be_visible()
+    expect(
+        page.get_by_test_id("stCaptionContainer").filter(has_text="Following your drawing")
+    ).to_be_visible()
     page.get_by_test_id("stSidebarNav").get_by_text("Draw a digit").click()
     expect(page.locator(VERDICT)).to_have_text("Both models read 4.")
     expect(page.locator(CANVAS)).to_be_visible()
@@ -99,6 +106,10 @@ def test_a_link_opens_the_exact_lesson_view(open_page) -> None:
     page = open_page("/?dataset=Fashion-MNIST&block=3&image=42&presenter=true", 1280, 800)
     caption = page.get_by_test_id("stCaptionContainer").filter(has_text="Following test image 42")
     expect(caption).to_contain_text("through SE block 3 (64 channels)")
-    expect(page.get_by_test_id("stSidebar").get_by_role("radio", name="Fashion-MNIST")).to_be_checked()
-    expect(page.get_by_test_id("stSidebar").get_by_role("switch", name="Presenter mode")).to_be_checked()
+    expect(
+        page.get_by_test_id("stSidebar").get_by_role("radio", name="Fashion-MNIST")
+    ).to_be_checked()
+    expect(
+        page.get_by_test_id("stSidebar").get_by_role("switch", name="Presenter mode")
+    ).to_be_checked()
     expect(page).to_have_url(re.compile(r"block=3.*image=42|image=42.*block=3"))
