@@ -49,15 +49,16 @@ def _costs(tables: dict[str, list[LayerRow]]) -> None:
     st.metric(
         "Extra parameters",
         f"+{extra_parameters:,}",
-        f"+{percent(extra_parameters / cnn['parameters'], 2)} of {cnn['parameters']:,}",
+        f"+{percent(extra_parameters / cnn['parameters'], 2)}",
         delta_color="off",
+        help=f"Of the Basic CNN's {cnn['parameters']:,} parameters.",
     )
     st.metric(
         "Extra FLOPs per image",
         f"+{extra_flops:,}",
-        f"+{percent(extra_flops / cnn['flops'], 2)} of {cnn['flops'] / 1e6:.2f} M",
+        f"+{percent(extra_flops / cnn['flops'], 2)}",
         delta_color="off",
-        help=explain("FLOPs"),
+        help=f"Of the Basic CNN's {cnn['flops']:,} FLOPs per image. " + explain("FLOPs"),
     )
     st.caption(
         "Almost all of both networks' parameters sit in the first fully connected layer "
@@ -246,7 +247,7 @@ senet, senet_record = models["senet"]
 tables = _layer_tables(dict(senet_record["model"]))
 
 st.header("1. Where the SE blocks sit", divider="gray")
-diagram, costs = st.columns([3, 1], gap="large")
+diagram, costs = st.columns([2, 1], gap="large")
 with diagram:
     st.graphviz_chart(
         architecture_dot(

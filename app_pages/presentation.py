@@ -20,7 +20,7 @@ _PRESENTER_CSS = """
 .stMainBlockContainer { padding-top: 2rem; font-size: 1.2rem; }
 .stMainBlockContainer p, .stMainBlockContainer li { font-size: 1.2rem; }
 .stMainBlockContainer h1 { font-size: 2.2rem; padding-bottom: 0.25rem; }
-[data-testid="stMetricValue"], [data-testid="stMetricValue"] * { font-size: 3.5rem !important; line-height: 1.1 !important; }
+[class*="st-key-draw_answer"] [data-testid="stMetricValue"] * { font-size: 3.5rem !important; line-height: 1.1 !important; }
 [data-testid="stCaptionContainer"] p { font-size: 1rem; }
 .st-key-draw_canvas_box { padding-top: 2.2rem; }
 </style>

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 FORMAT = "se-demo"
 FORMAT_VERSION = 1
+HEADER_KEY = "se-demo"  # the one safetensors metadata key we write
 
 
 class CheckpointError(ValueError):
@@ -125,8 +126,7 @@ def save_tensors(
     try:
         os.chmod(tmp, _FILE_MODE)
         contiguous = {key: np.ascontiguousarray(value) for key, value in tensors.items()}
-        header = {"format": FORMAT, "record": json.dumps(_header_fields(record), sort_keys=True)}
-        save_file(contiguous, str(tmp), metadata=header)
+        save_file(contiguous, str(tmp), metadata=_header(record))
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         digest = sha256_file(tmp)
@@ -144,16 +144,42 @@ def save_tensors(
         "weights_sha256": digest,
     }
     record_path = directory / f"{name}.json"
+    previous = _recorded_weights(record_path)
     write_json_atomic(record_path, full_record)
-    for stale in directory.glob(f"{name}-*.safetensors"):
-        if stale.name != weights.name:
-            stale.unlink(missing_ok=True)
+    if previous is not None and previous != weights.name:  # exactly the file it replaced
+        (directory / previous).unlink(missing_ok=True)
     return record_path
+
+
+def _recorded_weights(record_path: Path) -> str | None:
+    """The weights file a record names, if the record exists and names a plain file name."""
+    try:
+        named = json.loads(record_path.read_text()).get("weights_file")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return named if isinstance(named, str) and named and Path(named).name == named else None
 
 
 def _header_fields(record: dict[str, Any]) -> dict[str, Any]:
     """The part of a record that is copied into the weights file, to detect lying JSON."""
     return {key: record[key] for key in ("model", "kind") if key in record}
+
+
+def _header(record: dict[str, Any]) -> dict[str, str]:
+    """The safetensors metadata: ONE key holding canonical JSON. safetensors stores its
+    metadata in a hash map, so with two keys their order (and the file's bytes and name)
+    changed from save to save; one key makes identical content give identical bytes.
+    """
+    fields = {"format": FORMAT, "record": _header_fields(record)}
+    return {HEADER_KEY: json.dumps(fields, sort_keys=True, separators=(",", ":"))}
+
+
+def _read_header(metadata: dict[str, str]) -> tuple[str | None, dict[str, Any]]:
+    """(format, header fields) from a weights file's metadata, in either layout we wrote."""
+    if HEADER_KEY in metadata:
+        fields = json.loads(metadata[HEADER_KEY])
+        return fields.get("format"), fields.get("record", {})
+    return metadata.get("format"), json.loads(metadata.get("record", "{}"))  # before 2026-12
 
 
 def read_record(directory: Path, name: str) -> dict[str, Any]:
@@ -209,9 +235,12 @@ def load_tensors(directory: Path, name: str) -> tuple[dict[str, np.ndarray], dic
             header = json.loads(handle.read(header_len)).get("__metadata__", {})
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"'{weights}' is not a readable safetensors file ({error})") from None
-    if header.get("format") != FORMAT:
+    try:
+        written_by, saved = _read_header(header)
+    except (ValueError, AttributeError):
+        written_by, saved = None, {}
+    if written_by != FORMAT:
         raise CheckpointError(f"'{weights}' was not written by se-demo")
-    saved = json.loads(header.get("record", "{}"))
     if saved != _header_fields(record):
         raise CheckpointError(
             f"'{record_path}' does not describe the weights it names: the record says "

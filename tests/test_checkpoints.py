@@ -183,3 +183,30 @@ def test_crash_while_writing_weights_keeps_the_previous_checkpoint(tmp_path, mon
         _save("senet", tmp_path, seed=1)
     _assert_same(old, load_checkpoint(tmp_path, "senet")[0])
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_identical_saves_give_identical_bytes_and_names(tmp_path):
+    model = build_model("senet")
+    names, contents = set(), set()
+    for attempt in range(6):
+        directory = tmp_path / str(attempt)
+        save_checkpoint(model, {"model": to_dict(ModelConfig())}, directory, "senet")
+        (weights,) = directory.glob("senet-*.safetensors")
+        names.add(weights.name)
+        contents.add(weights.read_bytes())
+    assert len(names) == 1
+    assert len(contents) == 1
+
+
+def test_a_new_save_removes_exactly_the_file_it_replaced(tmp_path):
+    other = tmp_path / "senet-v2-0123abcd.safetensors"  # another checkpoint's weights
+    other.write_bytes(b"not ours to delete")
+    _save("senet", tmp_path, seed=0)
+    first = _weights(tmp_path, "senet").name
+    _save("senet", tmp_path, seed=1)
+    second = _weights(tmp_path, "senet").name
+    assert first != second
+    assert not (tmp_path / first).exists()
+    assert (tmp_path / second).exists()
+    assert other.read_bytes() == b"not ours to delete"
+    load_checkpoint(tmp_path, "senet")
