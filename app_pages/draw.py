@@ -28,6 +28,7 @@ from se_demo.preprocess import (
     upload_to_mnist,
 )
 from se_demo.results import MODEL_TITLES
+from se_demo.words import explain, percent
 
 CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel
 DEFAULT_STROKE = 20  # a digit drawn across most of the canvas gets MNIST's 2-3 px strokes
@@ -135,7 +136,7 @@ def _show_answers(answers: Answers) -> None:
             st.metric(
                 MODEL_TITLES[name],
                 "unsure" if answer.unsure else str(answer.digit),
-                help=f"Below {UNSURE_BELOW:.0%} top probability a model is called unsure.",
+                help=f"Below {percent(UNSURE_BELOW)} top probability a model is called unsure.",
             )
             st.markdown(answer.sentence())
     with st.container(key="draw_verdict"):
@@ -157,12 +158,15 @@ def _details(answers: Answers, directory: Path, presenter: bool) -> None:
         ),
         key="draw_probabilities",
     )
-    with st.expander("SE excitation of this input", expanded=not presenter):
+    with st.expander(
+        "Inside the SENet: what it kept of each channel for this input", expanded=not presenter
+    ):
         predicted = answers.models["senet"].digit
         st.caption(
-            "How strongly each SE block of the SENet keeps each channel for this input "
-            f"(1: keep, 0: suppress); the markers show the mean over the MNIST test images "
-            f"of the digit it reads ({predicted}). What SE learned explores them in depth."
+            "How strongly each SE block of the SENet keeps each channel for this input, its "
+            "excitation (1: keep, 0: suppress); the markers show the mean over the MNIST test "
+            f"images of the digit it reads ({predicted}). What SE learned explores them in depth.",
+            help=explain("SE block", "excitation"),
         )
         means = _class_mean_excitations(str(directory))
         class_mean = {block: values[predicted] for block, values in means.items()}

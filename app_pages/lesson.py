@@ -105,12 +105,22 @@ def _pick_input(dataset: str) -> tuple[np.ndarray, str] | None:
 
 
 def _step(
-    title: str, formula: str, shape: str, parameters: str, sentence: str, figure: Any, key: str
+    title: str,
+    formula: str,
+    shape: str,
+    parameters: str,
+    sentence: str,
+    figure: Any,
+    key: str,
+    terms: tuple[str, ...] = (),
 ) -> None:
-    """One step of the block: its formula and facts on the left, its numbers on the right."""
+    """One step of the block: its formula and facts on the left, its numbers on the right.
+
+    ``terms``: glossary terms the step introduces, explained in the title's help.
+    """
     left, right = st.columns([2, 3], vertical_alignment="center")
     with left:
-        st.markdown(f"**{title}**")
+        st.markdown(f"**{title}**", help=explain(*terms) if terms else None)
         st.latex(formula)
         st.caption(f"shape {shape} · {parameters}")
         st.markdown(sentence)
@@ -156,9 +166,10 @@ def _walkthrough(steps: SEBlockSteps, label: str, classes: tuple[str, ...]) -> N
         f"The block now sees all {c} channels at once, a global summary no 3x3 filter has.",
         step_bars(steps.squeezed, axis_title="channel c: z_c"),
         "lesson_squeeze",
+        ("squeeze",),
     )
     _step(
-        "2. Excitation, first layer (FC1) and ReLU",
+        f"2. Excitation, first layer (FC1, reduction ratio r = {c // hidden}) and ReLU",
         r"\delta(W_1 z + b_1),\; W_1 \in \mathbb{R}^{" + f"{hidden}\\times{c}" + "}",
         f"{c} -> {hidden}",
         f"{steps.parameters['fc1']:,} parameters",
@@ -171,6 +182,7 @@ def _walkthrough(steps: SEBlockSteps, label: str, classes: tuple[str, ...]) -> N
             color="#5f6368",
         ),
         "lesson_fc1",
+        ("excitation", "reduction ratio"),
     )
     _step(
         "3. Excitation, second layer (FC2)",
@@ -197,6 +209,7 @@ def _walkthrough(steps: SEBlockSteps, label: str, classes: tuple[str, ...]) -> N
             steps.excitation, axis_title="channel c: s_c", highlight=marks, value_range=(0, 1)
         ),
         "lesson_gate",
+        ("gate",),
     )
     st.markdown("**5. Scale**: every channel is multiplied by its weight")
     st.latex(r"\tilde{x}_c = s_c \cdot u_c")
@@ -234,7 +247,7 @@ st.markdown(
     "channels for each input: it *squeezes* every channel to one number, *excites* them "
     "through two small layers into one weight per channel, and *scales* each channel by "
     "its weight.",
-    help=explain("SE block"),
+    help=explain("SE block", "squeeze", "excitation"),
 )
 
 directory = active_model_dir()
@@ -246,7 +259,7 @@ except CheckpointError as error:
 senet, senet_record = models["senet"]
 tables = _layer_tables(dict(senet_record["model"]))
 
-st.header("1. Where the SE blocks sit", divider="gray")
+st.header("1. Where the SE blocks sit", divider="gray", help=explain("SE block"))
 diagram, costs = st.columns([2, 1], gap="large")
 with diagram:
     st.graphviz_chart(

@@ -19,6 +19,7 @@ from se_demo.data import normalize
 from se_demo.evaluate import predict
 from se_demo.excitation import concat_batches, recording_excitations
 from se_demo.results import MODEL_TITLES
+from se_demo.words import percent
 
 # A top probability under this is reported as "unsure", not as an answer. Trained with
 # label smoothing, the models give typical digits about 96%; on the MNIST test set this
@@ -53,11 +54,11 @@ class ModelAnswer:
         return self.confidence < UNSURE_BELOW or self.doubtful_input
 
     def sentence(self) -> str:
-        """'SENet: 7 (98% sure)' or an honest 'SENet is unsure (maybe 7, 41%)'."""
+        """'SENet: 7 (98 % sure)' or an honest 'SENet is unsure (maybe 7, 41 %)'."""
         title = MODEL_TITLES.get(self.name, self.name)
         if self.unsure:
-            return f"{title} is unsure (maybe {self.digit}, {self.confidence:.0%})"
-        return f"{title}: {self.digit} ({self.confidence:.0%} sure)"
+            return f"{title} is unsure (maybe {self.digit}, {percent(self.confidence)})"
+        return f"{title}: {self.digit} ({percent(self.confidence)} sure)"
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def answer_both(
     """
     ink = float(np.sum(digit))
     warning = (
-        f"This holds more ink ({ink:.0f}) than 99.9% of MNIST digits: a dot or a blob "
+        f"This holds more ink ({ink:.0f}) than 99.9 % of MNIST digits: a dot or a blob "
         "scaled up to digit size, not a digit the models can read."
         if ink > MAX_DIGIT_INK
         else None

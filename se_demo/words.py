@@ -62,10 +62,32 @@ GLOSSARY: dict[str, str] = {
     ),
 }
 
+# How each term is recognised in a page's text (case-insensitive where it is a word).
+TERM_PATTERNS: dict[str, str] = {
+    "SE block": r"\bSE blocks?\b",
+    "squeeze": r"(?i)\bsqueez",
+    "excitation": r"(?i)\bexcitations?\b",
+    "gate": r"(?i)\bgates?\b",
+    "reduction ratio": r"(?i)\breduction ratio",
+    "FLOPs": r"\bFLOPs\b",
+    "macro F1": r"(?i)\bmacro[- ]?(F1|average)",
+    "pp": r"\d pp\b",
+    "McNemar's test": r"McNemar",
+    "Wilcoxon": r"Wilcoxon",
+    "saturation": r"(?i)\bsaturat",
+    "class-specificity": r"(?i)class-specific|eta squared|η²",
+}
 
-def explain(term: str) -> str:
-    """The definition of one glossary term; unknown terms raise KeyError."""
-    return GLOSSARY[term]
+
+def explain(*terms: str) -> str:
+    """Help text for one or more glossary terms (unknown terms raise KeyError).
+
+    One term: its definition. Several (an element where several first appear): each as
+    "**term**: definition", one paragraph each.
+    """
+    if len(terms) == 1:
+        return GLOSSARY[terms[0]]
+    return "\n\n".join(f"**{term}**: {GLOSSARY[term]}" for term in terms)
 
 
 def percent(share: float, digits: int = 0) -> str:

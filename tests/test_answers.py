@@ -78,7 +78,10 @@ def test_low_confidence_is_called_unsure(
     index = int(np.flatnonzero(top < UNSURE_BELOW)[0])
     answer = answer_both(models, _digit(test_split, index)).models["senet"]
     assert answer.unsure
-    assert answer.sentence() == (f"SENet is unsure (maybe {answer.digit}, {answer.confidence:.0%})")
+    assert (
+        answer.sentence()
+        == f"SENet is unsure (maybe {answer.digit}, {answer.confidence * 100:.0f} %)"
+    )
     flat = ModelAnswer("cnn", np.full(10, 0.1))
     assert flat.unsure
     assert flat.confidence == pytest.approx(0.1)
@@ -93,7 +96,7 @@ def test_the_ink_limit_flags_blobs_not_digits(
     disc = ((rows - 14) ** 2 + (cols - 14) ** 2 <= 10**2).astype(np.float32)  # a dot, enlarged
     answers = answer_both(models, disc)
     assert answers.warning is not None
-    assert "99.9% of MNIST digits" in answers.warning
+    assert "99.9 % of MNIST digits" in answers.warning
     # The models are confident that a disc is a 0; the page must not say so.
     assert max(a.confidence for a in answers.models.values()) > UNSURE_BELOW
     assert all(a.unsure for a in answers.models.values())

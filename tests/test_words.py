@@ -35,3 +35,6 @@ def test_every_term_is_explained_in_a_sentence() -> None:
         assert text.rstrip().endswith("."), term
     with pytest.raises(KeyError):
         explain("no such term")
+    both = explain("squeeze", "gate")
+    assert GLOSSARY["squeeze"] in both
+    assert GLOSSARY["gate"] in both

@@ -46,7 +46,7 @@ def open_draw_page(browser: Browser, app_server: AppServer) -> Iterator[object]:
 
 
 def _answers(page: Page, digit: int) -> list[str]:
-    """Both models' sentences, e.g. 'SENet: 7 (97% sure)', once both are shown."""
+    """Both models' sentences, e.g. 'SENet: 7 (97 % sure)', once both are shown."""
     sentences = []
     for selector, title in zip(ANSWERS, ("Basic CNN", "SENet"), strict=True):
         expect(page.locator(selector)).to_contain_text(f"{title}: {digit} (")
