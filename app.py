@@ -23,6 +23,7 @@ pages = [
     st.Page("app_pages/excitation.py", title="SE excitation", icon=":material/biotech:"),
     st.Page("app_pages/train.py", title="Training lab", icon=":material/model_training:"),
     st.Page("app_pages/experiments.py", title="Seeds and ablations", icon=":material/casino:"),
+    st.Page("app_pages/robustness.py", title="Robustness", icon=":material/shield:"),
 ]
 
 with st.sidebar:
