@@ -289,7 +289,9 @@ def _zigzag(x: np.ndarray, lines: int, rng: Streams, leg: float = 2.0) -> np.nda
 
 def _canny_edges(x: np.ndarray, sigma: float, rng: Streams) -> np.ndarray:
     smooth = ndimage.gaussian_filter(x, (0, sigma, sigma), mode="constant")
-    gy, gx = ndimage.sobel(smooth, axis=1), ndimage.sobel(smooth, axis=2)
+    # Sobel by hand: ndimage.sobel would also smooth across the batch axis (other images).
+    gy = ndimage.correlate1d(ndimage.correlate1d(smooth, [-1, 0, 1], 1), [1, 2, 1], 2)
+    gx = ndimage.correlate1d(ndimage.correlate1d(smooth, [-1, 0, 1], 2), [1, 2, 1], 1)
     magnitude = np.hypot(gx, gy)
     direction = (np.round(np.arctan2(gy, gx) / (np.pi / 4)) % 4).astype(int)
     padded = np.pad(magnitude, ((0, 0), (1, 1), (1, 1)))

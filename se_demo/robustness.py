@@ -12,7 +12,7 @@ settings would take about 10 minutes on a 2-core CPU, and a fifth keeps it near 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -58,19 +58,22 @@ def run_robustness(
     *,
     seed: int = SEED,
     every: int = EVERY,
+    only: Sequence[str] | None = None,
     on_setting: Callable[[str, int], None] | None = None,
 ) -> Robustness:
     """Run ``models`` ("cnn", "senet") on every corruption of ``dataset`` at severities 0-3.
 
     ``images``: the whole test set, uint8 (N, 28, 28); ``labels`` (N,). Every ``every``-th
-    image is used. ``on_setting(corruption, severity)`` is called before each setting.
+    image is used. ``only`` limits the sweep to some corruptions (the Holm correction then
+    covers those only). ``on_setting(corruption, severity)`` is called before each setting.
     """
     if set(models) != {FIRST, SECOND}:
         raise ValueError(f"expected the models {FIRST!r} and {SECOND!r}, got {sorted(models)}")
     indices = np.arange(0, len(images), every)
     subset, truth = np.ascontiguousarray(images[indices]), labels[indices].astype(np.int64)
     settings: list[tuple[str, int]] = [("clean", 0)]
-    settings += [(str(c.name), s) for c in corruptions_for(dataset) for s in SEVERITIES]
+    chosen = [c for c in corruptions_for(dataset) if only is None or c.name in only]
+    settings += [(str(c.name), s) for c in chosen for s in SEVERITIES]
     predictions: dict[str, list[np.ndarray]] = {FIRST: [], SECOND: []}
     class_mean_rows: list[dict[str, np.ndarray]] = []
     for name, severity in settings:
@@ -110,7 +113,7 @@ def run_robustness(
         "severities": list(SEVERITIES),
         "corruptions": {
             str(c.name): {"title": c.title, "levels": list(c.levels), "mnist_c": c.mnist_c}
-            for c in corruptions_for(dataset)
+            for c in chosen
         },
         "settings": [list(s) for s in settings],
         "accuracy": accuracy,
