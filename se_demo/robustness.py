@@ -144,7 +144,7 @@ def _summary(accuracy: list[float], settings: list[tuple[str, int]]) -> dict[str
 
 def save_robustness(sweep: Robustness, directory: Path) -> Path:
     """Save a sweep atomically as ``robustness.json`` + safetensors in ``directory``."""
-    tensors = {
+    tensors: dict[str, np.ndarray] = {
         "indices": sweep.indices.astype(np.int64),
         "labels": sweep.labels.astype(np.int64),
         "excitation_shift": sweep.excitation_shift.astype(np.float32),

@@ -36,7 +36,7 @@ def stress_digit(
         raise ValueError(f"expected a digit of shape (28, 28) or (N, 28, 28), got {image.shape}")
     if noise < 0 or blur < 0:
         raise ValueError(f"noise and blur must be >= 0, got noise={noise}, blur={blur}")
-    batch = image.reshape(-1, SIZE, SIZE)
+    batch: np.ndarray = image.reshape(-1, SIZE, SIZE)
     right, down = shift_px
     if rotation_deg or right or down:
         angle = -np.deg2rad(rotation_deg)  # rows grow downwards: minus turns anticlockwise
