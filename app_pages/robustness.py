@@ -72,8 +72,9 @@ differing = [t for t in tests if t["p_holm"] < ALPHA]
 columns = st.columns(3)
 for column, model in zip(columns, (FIRST, SECOND), strict=False):
     column.metric(
-        f"{MODEL_TITLES[model]}: mean accuracy under corruption",
+        f"{MODEL_TITLES[model]}, corrupted",
         f"{100 * summary[model]['mean']:.1f} %",
+        help="Mean accuracy over every corruption and severity.",
         delta=f"{-100 * summary[model]['relative_drop']:.1f} % relative to clean "
         f"({100 * summary[model]['clean']:.2f} %)",
         delta_color="off",
@@ -81,7 +82,7 @@ for column, model in zip(columns, (FIRST, SECOND), strict=False):
         border=True,
     )
 columns[2].metric(
-    "Settings where the two models differ",
+    "Settings where the models differ",
     f"{len(differing)} of {len(tests)}",
     help="Paired McNemar tests, one per corruption and severity, Holm-corrected over all of them.",
     border=True,
@@ -171,7 +172,9 @@ reading.markdown(
 if any(t["p_holm"] < ALPHA for t in sweep.tests(name)):
     try:  # the link needs the app's navigation; a page opened on its own has none
         reading.page_link(
-            "app_pages/excitation.py", label="What SE learned: the excitation view", icon="🔬"
+            "app_pages/excitation.py",
+            label="What SE learned: the excitation view",
+            icon=":material/biotech:",
         )
     except StreamlitAPIException:
         reading.markdown("The excitation view (page *SE excitation*) shows what SE learned.")

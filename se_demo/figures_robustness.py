@@ -53,10 +53,15 @@ def severity_curves(sweep: Robustness) -> go.Figure:
     fig.update_xaxes(title_text="severity", row=rows)
     fig.update_layout(
         height=230 * rows + 60,
-        margin={"l": 60, "r": 10, "t": 40, "b": 50},
+        margin={"l": 60, "r": 10, "t": 70, "b": 50},
         legend={"orientation": "h", "y": 1.06, "x": 0},
     )
     return fig
+
+
+def _signed(points: float) -> str:
+    """'+1.2', '-0.4', and '0.0' rather than '-0.0' for a tiny negative value."""
+    return "0.0" if round(points, 1) == 0 else f"{points:+.1f}"
 
 
 def difference_heatmap(sweep: Robustness) -> go.Figure:

@@ -168,9 +168,8 @@ def test_the_page_draws_the_saved_sweep(with_data, dataset):
     at = _run(dataset)
     sweep = load_robustness(CHECKPOINT_DIR / dataset)
     assert at.title[0].value.startswith("Robustness")
-    assert [c.proto.id for c in at.get("plotly_chart")]  # heatmap, curves, shift
-    assert len(at.get("plotly_chart")) == 3
-    assert len(at.get("imgs")) == 8  # the examples
+    assert len(at.get("plotly_chart")) == 3  # heatmap, curves, excitation shift
+    assert len(at.get("image")) == 8  # the examples
     shown = [m.value for m in at.success] + [m.value for m in at.info]
     first = next(iter(sweep.record["corruptions"]))
     assert verdict(sweep, first) in shown
