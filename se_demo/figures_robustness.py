@@ -54,7 +54,7 @@ def severity_curves(sweep: Robustness) -> go.Figure:
     fig.update_layout(
         height=230 * rows + 60,
         margin={"l": 60, "r": 10, "t": 70, "b": 50},
-        legend={"orientation": "h", "y": 1.06, "x": 0},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.05, "x": 1, "xanchor": "right"},
     )
     return fig
 
@@ -81,7 +81,7 @@ def difference_heatmap(sweep: Robustness) -> go.Figure:
     holm_p = {(t["corruption"], t["severity"]): t["p_holm"] for t in sweep.record["mcnemar"]}
     text = [
         [
-            f"{z[i, j]:+.1f}{' *' if holm_p[(n, s)] < ALPHA else ''}"
+            f"{_signed(z[i, j])}{' *' if holm_p[(n, s)] < ALPHA else ''}"
             for j, s in enumerate(severities)
         ]
         for i, n in enumerate(names)

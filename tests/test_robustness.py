@@ -17,6 +17,7 @@ from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES
 from se_demo.corruptions import corrupt, corruptions_for
 from se_demo.datafiles import read_split
 from se_demo.evaluate import predict
+from se_demo.figures_robustness import difference_heatmap, severity_curves
 from se_demo.results import load_evaluation, mcnemar_exact
 from se_demo.robustness import run_robustness
 from se_demo.robustness_results import (
@@ -198,3 +199,13 @@ def test_the_page_works_without_the_dataset(monkeypatch, tmp_path):
 
 def test_the_page_needs_neither_torch_nor_scikit_learn(data_dir):
     assert _heavy_imports("app_pages/robustness.py", str(data_dir)) == set()
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_the_heatmap_stars_exactly_the_holm_significant_cells(dataset):
+    sweep = load_robustness(CHECKPOINT_DIR / dataset)
+    cells = [cell for row in difference_heatmap(sweep).data[0].text for cell in row]
+    significant = sum(t["p_holm"] < 0.05 for t in sweep.record["mcnemar"])
+    assert sum(cell.endswith(" *") for cell in cells) == significant
+    assert not any(cell.startswith("-0.0") for cell in cells)
+    assert len(severity_curves(sweep).data) == 2 * len(sweep.record["corruptions"])
