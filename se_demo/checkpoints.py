@@ -127,6 +127,7 @@ def save_tensors(
         contiguous = {key: np.ascontiguousarray(value) for key, value in tensors.items()}
         header = {"format": FORMAT, "record": json.dumps(_header_fields(record), sort_keys=True)}
         save_file(contiguous, str(tmp), metadata=header)
+        _sort_metadata(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         digest = sha256_file(tmp)
@@ -149,6 +150,23 @@ def save_tensors(
         if stale.name != weights.name:
             stale.unlink(missing_ok=True)
     return record_path
+
+
+def _sort_metadata(path: Path) -> None:
+    """Rewrite a safetensors header with its metadata keys sorted, in place.
+
+    safetensors writes the metadata from a hash map, in an order that changes from one
+    process to the next; sorted, the same content gives the same bytes and file name.
+    """
+    with open(path, "r+b") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        header = json.loads(handle.read(size))
+        header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+        text = json.dumps(header, separators=(",", ":")).encode()
+        if len(text) > size:  # same keys and values in another order: never longer
+            raise RuntimeError(f"safetensors header of '{path}' grew when sorted")
+        handle.seek(8)
+        handle.write(text.ljust(size))
 
 
 def _header_fields(record: dict[str, Any]) -> dict[str, Any]:

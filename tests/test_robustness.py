@@ -4,6 +4,8 @@ saved evaluations and a fresh run, the CLI, and the Robustness page (AppTest, no
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,7 @@ from se_demo.datafiles import read_split
 from se_demo.evaluate import predict
 from se_demo.figures_robustness import difference_heatmap, severity_curves
 from se_demo.results import load_evaluation, mcnemar_exact
-from se_demo.robustness import run_robustness
+from se_demo.robustness import run_robustness, save_robustness
 from se_demo.robustness_results import (
     corruption_rows,
     example_positions,
@@ -209,3 +211,33 @@ def test_the_heatmap_stars_exactly_the_holm_significant_cells(dataset):
     assert sum(cell.endswith(" *") for cell in cells) == significant
     assert not any(cell.startswith("-0.0") for cell in cells)
     assert len(severity_curves(sweep).data) == 2 * len(sweep.record["corruptions"])
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_saving_a_sweep_again_gives_the_same_bytes_and_names(tmp_path, dataset):
+    shipped = CHECKPOINT_DIR / dataset
+    path = save_robustness(load_robustness(shipped), tmp_path)
+    assert path.read_bytes() == (shipped / "robustness.json").read_bytes()
+    (weights,) = tmp_path.glob("robustness-*.safetensors")
+    assert weights.read_bytes() == (shipped / weights.name).read_bytes()
+
+
+RESAVE = """
+import sys
+import subprocess
+import sys
+from pathlib import Path
+from se_demo.checkpoints import load_tensors, save_tensors
+tensors, record = load_tensors(Path(sys.argv[1]), "robustness")
+save_tensors(tensors, record, Path(sys.argv[2]), "robustness")
+"""
+
+
+def test_saved_bytes_do_not_depend_on_the_process(tmp_path):
+    # safetensors writes its metadata in a per-process hash order; save_tensors sorts it.
+    shipped = CHECKPOINT_DIR / "mnist"
+    for run in range(4):
+        out = tmp_path / str(run)
+        subprocess.run([sys.executable, "-c", RESAVE, str(shipped), str(out)], check=True, cwd=ROOT)
+        (weights,) = out.glob("robustness-*.safetensors")
+        assert weights.read_bytes() == (shipped / weights.name).read_bytes()
