@@ -54,11 +54,11 @@ try:
 except CheckpointError as error:
     st.error(
         f"No saved robustness sweep for these models: {error}. Create it with "
-        f"`python -m se_demo robustness --dataset {dataset}`."
+        f"`python -m se_demo robustness --dataset {dataset} --checkpoint-dir "
+        f"{active_model_dir()}`."
     )
     st.stop()
 record = sweep.record
-first, second = MODEL_TITLES[FIRST], MODEL_TITLES[SECOND]
 n = record["test_images"]
 st.caption(
     f"Both models on {len(record['corruptions'])} corruptions after MNIST-C (Mu and Gilmer, "

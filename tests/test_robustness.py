@@ -199,6 +199,15 @@ def test_the_page_works_without_the_dataset(monkeypatch, tmp_path):
     assert len(at.get("plotly_chart")) == 3
 
 
+def test_a_run_without_a_sweep_gets_the_command_that_makes_one(with_data, tmp_path):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["model_dir"] = str(tmp_path)
+    at.run()
+    assert not at.exception
+    assert "No saved robustness sweep" in at.error[0].value
+    assert f"--checkpoint-dir {tmp_path}" in at.error[0].value
+
+
 def test_the_page_needs_neither_torch_nor_scikit_learn(data_dir):
     assert _heavy_imports("app_pages/robustness.py", str(data_dir)) == set()
 
