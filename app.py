@@ -37,6 +37,7 @@ pages = {
     "Does SE help?": [
         st.Page("app_pages/results.py", title="Test-set results", icon=":material/leaderboard:"),
         st.Page("app_pages/experiments.py", title="Seeds and ablations", icon=":material/casino:"),
+        st.Page("app_pages/robustness.py", title="Robustness", icon=":material/shield:"),
     ],
     "Lab": [
         st.Page("app_pages/train.py", title="Training lab", icon=":material/model_training:"),

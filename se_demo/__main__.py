@@ -1,9 +1,10 @@
-"""Command line: ``python -m se_demo {train,evaluate,compare,ablate} ...``; see ``--help``."""
+"""Command line: ``python -m se_demo {train,evaluate,compare,ablate,robustness} ...``; see ``--help``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -36,6 +37,8 @@ from se_demo.experiments import (
     format_comparison_markdown,
 )
 from se_demo.results import MODEL_TITLES, format_comparison, format_seed_report
+from se_demo.robustness import run_robustness, save_robustness
+from se_demo.robustness_results import format_robustness_table
 from se_demo.train import TrainProgress, train_model, training_record
 
 
@@ -123,6 +126,13 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _add_common(evaluate)
+
+    robustness = commands.add_parser(
+        "robustness",
+        help="both checkpoints on MNIST-C style corruptions; prints a table, saves the results",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_common(robustness)
 
     for command, text in (
         ("compare", "train both models over several seeds and test the paired differences"),
@@ -219,6 +229,27 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _robustness(args: argparse.Namespace) -> int:
+    directory = _checkpoint_dir(args)
+    models = {name: load_checkpoint(directory, name)[0] for name in MODEL_NAMES}
+    test_split = load_split(False, args.data_dir, dataset=args.dataset)
+    start = time.perf_counter()
+    bar = tqdm(desc="settings", unit="setting", leave=False)
+    sweep = run_robustness(
+        models,
+        test_split.images.numpy(),
+        test_split.labels.numpy(),
+        args.dataset,
+        on_setting=lambda name, severity: bar.update(1),
+    )
+    bar.close()
+    print(format_robustness_table(sweep))
+    path = save_robustness(sweep, directory)
+    print(f"\nswept {len(sweep.settings)} settings in {time.perf_counter() - start:.0f} s")
+    print(f"saved {path}")
+    return 0
+
+
 def _experiment(args: argparse.Namespace) -> int:
     train_config = _train_config(args)
     train_split = load_split(True, args.data_dir, dataset=train_config.dataset)
@@ -263,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             "evaluate": _evaluate,
             "compare": _experiment,
             "ablate": _experiment,
+            "robustness": _robustness,
         }
         return commands[args.command](args)
     except (DatasetUnavailableError, CheckpointError, ValueError) as error:

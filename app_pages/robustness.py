@@ -1,0 +1,180 @@
+"""Robustness: do the CNN and the SENet survive corrupted images (MNIST-C style)?
+
+Everything comes from the saved sweep (`python -m se_demo robustness`); no model runs
+here. The example images are corrupted again with NumPy, with the sweep's seed, so they
+are the very images the models answered.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from app_pages.resources import active_dataset, active_model_dir, data_dir_label, load_test_images
+from se_demo.checkpoints import CheckpointError
+from se_demo.config import dataset_info
+from se_demo.corruptions import corrupt
+from se_demo.datafiles import split_checksum
+from se_demo.figures_robustness import difference_heatmap, excitation_shift_bars, severity_curves
+from se_demo.results import MODEL_TITLES
+from se_demo.robustness_results import (
+    ALPHA,
+    FIRST,
+    SECOND,
+    Robustness,
+    example_positions,
+    load_robustness,
+    verdict,
+)
+
+EXAMPLES = 8
+PIXEL_SCALE = 4  # 28 px -> 112 px, nearest neighbour
+
+
+@st.cache_resource(show_spinner="Loading the saved robustness sweep...")
+def _load(directory: Path) -> Robustness:
+    return load_robustness(directory)
+
+
+@st.cache_data(max_entries=32, show_spinner="Corrupting the test images...")
+def _corrupted(dataset: str, name: str, severity: int, seed: int, every: int) -> np.ndarray:
+    test = load_test_images(dataset)
+    assert test is not None  # checked by the caller
+    return corrupt(test[0][::every], name, severity, seed)
+
+
+dataset = active_dataset()
+info = dataset_info(dataset)
+st.title(f"Robustness: corrupted {info.title} test images")
+try:
+    sweep = _load(active_model_dir())
+except CheckpointError as error:
+    st.error(
+        f"No saved robustness sweep for these models: {error}. Create it with "
+        f"`python -m se_demo robustness --dataset {dataset} --checkpoint-dir "
+        f"{active_model_dir()}`."
+    )
+    st.stop()
+record = sweep.record
+n = record["test_images"]
+st.caption(
+    f"Both models on {len(record['corruptions'])} corruptions after MNIST-C (Mu and Gilmer, "
+    f"2019) at three severities each, on {n:,} test images (every {record['every']}th), "
+    f"random seed {record['seed']}; read from the saved sweep, nothing is recomputed."
+)
+
+summary = record["summary"]
+tests = record["mcnemar"]
+differing = [t for t in tests if t["p_holm"] < ALPHA]
+columns = st.columns(3)
+for column, model in zip(columns, (FIRST, SECOND), strict=False):
+    column.metric(
+        f"{MODEL_TITLES[model]}, corrupted",
+        f"{100 * summary[model]['mean']:.1f} %",
+        help="Mean accuracy over every corruption and severity.",
+        delta=f"{-100 * summary[model]['relative_drop']:.1f} % relative to clean "
+        f"({100 * summary[model]['clean']:.2f} %)",
+        delta_color="off",
+        delta_arrow="off",
+        border=True,
+    )
+columns[2].metric(
+    "Settings where the models differ",
+    f"{len(differing)} of {len(tests)}",
+    help="Paired McNemar tests, one per corruption and severity, Holm-corrected over all of them.",
+    border=True,
+)
+
+st.subheader("SENet minus CNN, everywhere at once")
+st.plotly_chart(difference_heatmap(sweep), key="robustness_heatmap", width="stretch")
+st.caption(
+    "Each cell: SENet's accuracy minus the CNN's on the same corrupted images, in "
+    "percentage points (pp); red: SENet is right more often, blue: the CNN. A star marks "
+    f"a paired McNemar test with Holm-adjusted p < {ALPHA}: over all {len(tests)} cells, the "
+    "chance of even one false star is below 5 %. A star says these two trained models "
+    "differ on that corrupted test set; one trained model of each kind cannot say whether "
+    "SE makes models robust in general."
+)
+
+st.subheader("Accuracy against severity")
+st.plotly_chart(severity_curves(sweep), key="robustness_curves", width="stretch")
+
+st.subheader("One corruption up close")
+names = list(record["corruptions"])
+pick = st.columns([2, 2])
+name = pick[0].selectbox(
+    "Corruption",
+    names,
+    format_func=lambda key: record["corruptions"][key]["title"],
+    key="robustness_corruption",
+)
+severity = pick[1].select_slider(
+    "Severity",
+    options=record["severities"],
+    value=record["severities"][-1],
+    key="robustness_severity",
+)
+finding = verdict(sweep, name)
+(st.success if any(t["p_holm"] < ALPHA for t in sweep.tests(name)) else st.info)(finding)
+
+test = load_test_images(dataset)
+if test is None:
+    st.warning(
+        f"The {info.title} test images are not on disk (looked under {data_dir_label()}), so "
+        "the corrupted examples cannot be drawn; everything else comes from the saved sweep."
+    )
+elif split_checksum(*test) != record["data_sha256"]:
+    st.warning(
+        f"The {info.title} test set under {data_dir_label()} is not the one the sweep used "
+        "(its checksum differs), so its images are not shown beside the saved answers."
+    )
+else:
+    images = _corrupted(dataset, name, severity, record["seed"], record["every"])
+    row = sweep.row(name, severity)
+    positions = example_positions(sweep, name, severity, EXAMPLES)
+    st.markdown(
+        f"**{EXAMPLES} of the {n:,} images at severity {severity}**, those where the models "
+        "disagree first, with each model's saved answer (✓ right, ✗ wrong)."
+    )
+    for column, position in zip(st.columns(EXAMPLES), positions, strict=False):
+        pixels = images[position].repeat(PIXEL_SCALE, 0).repeat(PIXEL_SCALE, 1)
+        column.image(pixels, width=28 * PIXEL_SCALE, output_format="PNG")
+        label = int(sweep.labels[position])
+        lines = [f"test image {int(sweep.indices[position])}, true {info.class_names[label]}"]
+        for model in (FIRST, SECOND):
+            answer = int(sweep.predictions[model][row, position])
+            mark = "✓" if answer == label else "✗"
+            lines.append(f"{MODEL_TITLES[model]}: {info.class_names[answer]} {mark}")
+        column.caption("  \n".join(lines))
+
+st.markdown("**Do the SE blocks' excitations move under this corruption?**")
+blocks = record["excitation"]["blocks"]
+shift_chart, reading = st.columns([3, 2], vertical_alignment="center")
+shift_chart.plotly_chart(
+    excitation_shift_bars(
+        blocks,
+        sweep.excitation_shift[sweep.row(name, severity)],
+        record["excitation"]["between_class"],
+    ),
+    key="robustness_shift",
+    width="stretch",
+)
+reading.markdown(
+    "For each SE block: the root-mean-square difference between the class-mean "
+    f"excitations of the SENet on the clean images and on these corrupted ones (the {n:,} "
+    "images, grouped by true class). The black mark is how far the clean class means lie "
+    "from their common mean: a bar above it means the corruption moves the excitations "
+    "more than the classes differ from each other."
+)
+if any(t["p_holm"] < ALPHA for t in sweep.tests(name)):
+    try:  # the link needs the app's navigation; a page opened on its own has none
+        reading.page_link(
+            "app_pages/excitation.py",
+            label="What SE learned: the excitation view",
+            icon=":material/biotech:",
+        )
+    except StreamlitAPIException:
+        reading.markdown("The excitation view (page *SE excitation*) shows what SE learned.")
