@@ -28,6 +28,7 @@ from se_demo.preprocess import (
     upload_to_mnist,
 )
 from se_demo.results import MODEL_TITLES
+from se_demo.stress import stress_digit
 from se_demo.words import explain, percent
 
 CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel
@@ -130,6 +131,19 @@ def _upload() -> tuple[np.ndarray | None, str | None]:
     return digit, None
 
 
+def _stress(digit: np.ndarray) -> np.ndarray:
+    """Sliders that rotate, blur, shift and add noise to the digit: does each model still read it?"""
+    with st.expander("Stress it", icon=":material/tune:"):
+        rotation = st.slider("rotate (degrees)", -90, 90, 0, 5, key="stress_rotation")
+        noise = st.slider("noise (standard deviation)", 0.0, 0.6, 0.0, 0.05, key="stress_noise")
+        blur = st.slider("blur (pixels)", 0.0, 2.0, 0.0, 0.25, key="stress_blur")
+        right = st.slider("shift right (pixels)", -8, 8, 0, key="stress_right")
+        down = st.slider("shift down (pixels)", -8, 8, 0, key="stress_down")
+    return stress_digit(
+        digit, rotation_deg=rotation, noise=noise, blur=blur, shift_px=(right, down)
+    )
+
+
 def _show_answers(answers: Answers) -> None:
     for name, answer in answers.models.items():
         with st.container(key=f"draw_answer_{name}", border=True):
@@ -230,14 +244,17 @@ if digit is None:
     st.stop()
 
 st.session_state["current_drawing"] = digit
-answers = answer_both(models, digit)
+with view_column:
+    picture = st.container()
+    seen = _stress(digit)
+answers = answer_both(models, seen)
 with answer_column:
     _show_answers(answers)
     if answers.warning:
         st.warning(answers.warning)
-with view_column:
+with picture:
     st.markdown("**What the models see** (28x28)")
     st.plotly_chart(
-        digit_pixels(digit, height=200), key="draw_pixels", config={"displayModeBar": False}
+        digit_pixels(seen, height=200), key="draw_pixels", config={"displayModeBar": False}
     )
 _details(answers, directory, presenter)

@@ -21,6 +21,7 @@ from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.data import Split
 from se_demo.preprocess import upload_to_mnist
 from se_demo.results import load_evaluation
+from se_demo.stress import stress_digit
 from tests.conftest import MNIST_CHECKPOINTS
 
 PAGE = str(PROJECT_ROOT / "app_pages" / "draw.py")
@@ -194,3 +195,20 @@ def test_models_that_cannot_be_built_are_explained(monkeypatch: pytest.MonkeyPat
         assert not at.get("plotly_chart")
     finally:
         resources.load_models.clear()
+
+
+def test_stress_sliders_change_what_the_models_see_and_answer(test_split: Split) -> None:
+    at = _upload(_page(), "seven.png", _scan(test_split.images[0].numpy()))
+    drawing = at.session_state["current_drawing"]
+    at.slider(key="stress_rotation").set_value(90).run()
+    at.slider(key="stress_blur").set_value(1.0).run()
+    assert not at.exception
+    seen = stress_digit(drawing, rotation_deg=90, blur=1.0)
+    charts = {chart.proto.id.rsplit("-", 1)[1]: json.loads(chart.proto.spec) for chart in at.get("plotly_chart")}  # fmt: skip
+    np.testing.assert_allclose(_values(charts["draw_pixels"]["data"][0]["z"]), seen, atol=1e-6)
+    models = {name: load_checkpoint(MNIST_CHECKPOINTS, name)[0] for name in ("cnn", "senet")}
+    expected = answer_both(models, seen)
+    assert [m.value for m in at.metric] == [
+        "unsure" if a.unsure else str(a.digit) for a in expected.models.values()
+    ]
+    np.testing.assert_array_equal(at.session_state["current_drawing"], drawing)  # kept unstressed
