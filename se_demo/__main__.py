@@ -1,4 +1,4 @@
-"""Command line: ``python -m se_demo {train,evaluate,compare,ablate} ...``; see ``--help``."""
+"""Command line: ``python -m se_demo {train,evaluate,channels,compare,ablate} ...``; see ``--help``."""
 
 from __future__ import annotations
 
@@ -124,6 +124,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_common(evaluate)
 
+    channels = commands.add_parser(
+        "channels",
+        help="measure each SE channel's effect (test accuracy without it) and save it",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_common(channels)
+
     for command, text in (
         ("compare", "train both models over several seeds and test the paired differences"),
         ("ablate", "the SE paper's ablations (reduction ratio, squeeze, gate) over seeds"),
@@ -219,6 +226,39 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _channels(args: argparse.Namespace) -> int:
+    from se_demo.channel_effects import (
+        channel_effects_record,
+        load_channel_effects,
+        measure_channel_effects,
+        save_channel_effects,
+    )
+    from se_demo.inference import predict_logits
+
+    directory = _checkpoint_dir(args)
+    senet, senet_record = load_checkpoint(directory, "senet")
+    test_split = load_split(False, args.data_dir, dataset=args.dataset)
+    trained = int(
+        (
+            predict_logits(senet, test_split.images, dataset=args.dataset).argmax(1)
+            == test_split.labels
+        ).sum()
+    )
+    effects = measure_channel_effects(
+        senet,  # type: ignore[arg-type]
+        test_split,
+        args.dataset,
+        on_block=lambda block: print(f"measuring {block}...", flush=True),
+    )
+    record = channel_effects_record(effects, trained, test_split, senet_record, args.dataset)
+    path = save_channel_effects(record, directory)
+    for block, ranked in (load_channel_effects(directory) or {}).items():
+        top = ", ".join(f"{e.channel} ({100 * e.change:+.2f} pp)" for e in ranked[:5])
+        print(f"{block}: largest effects of removing one channel: {top}")
+    print(f"\nsaved {path}")
+    return 0
+
+
 def _experiment(args: argparse.Namespace) -> int:
     train_config = _train_config(args)
     train_split = load_split(True, args.data_dir, dataset=train_config.dataset)
@@ -261,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         commands = {
             "train": _train,
             "evaluate": _evaluate,
+            "channels": _channels,
             "compare": _experiment,
             "ablate": _experiment,
         }

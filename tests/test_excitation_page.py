@@ -17,7 +17,8 @@ from streamlit.testing.v1 import AppTest
 
 from se_demo.checkpoints import load_checkpoint
 from se_demo.evaluate import predict
-from se_demo.excitation import capture_excitations, intervention_rows
+from se_demo.excitation import capture_excitations
+from se_demo.excitation_text import intervention_rows
 from se_demo.models import build_model
 from se_demo.results import load_evaluation
 from tests.conftest import MNIST_CHECKPOINTS
