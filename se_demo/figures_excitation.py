@@ -131,7 +131,9 @@ _SATURATED_COLOUR, _SUPPRESSED_COLOUR = "#00CC96", "#AB63FA"
 
 def _share(value: float) -> str:
     """A share as a bar label: "0 %", "0.19 %", "37 %"."""
-    return "0 %" if value == 0 else f"{100 * value:.2g} %" if value < 0.1 else f"{value:.0%}"
+    return (
+        "0 %" if value == 0 else f"{100 * value:.2g} %" if value < 0.1 else f"{100 * value:.0f} %"
+    )
 
 
 def depth_profile(stats: list[dict[str, Any]]) -> go.Figure:

@@ -116,7 +116,7 @@ def probability_bars(
                 y=[threshold, threshold],
                 mode="lines",
                 line={"color": "grey", "dash": "dash"},
-                name=f"unsure below {threshold:.0%}",
+                name=f"unsure below {100 * threshold:.0f} %",
                 hoverinfo="skip",
             )
         )
