@@ -72,7 +72,9 @@ def show_class_view(explorer: Explorer, block: str) -> None:
         ),
         key="exc_heatmap",
     )
-    label = st.selectbox("Class", range(len(names)), format_func=names.__getitem__, key="exc_class")
+    label = st.selectbox(
+        "Class", range(len(names)), format_func=names.__getitem__, key=explorer.key("exc_class")
+    )
     spread = class_spread(explorer.saved[block], labels, label)
     st.markdown(f"**Within class {names[label]} (paper's Fig. 7)**: {spread.count:,} test images")
     st.plotly_chart(
@@ -113,7 +115,10 @@ def choose_input(explorer: Explorer) -> ChosenInput | None:
         index = int(st.number_input("Test image", 0, len(labels) - 1, 0, key="exc_index"))
     elif source == BY_CLASS:
         wanted = st.selectbox(
-            "Class", range(len(names)), format_func=names.__getitem__, key="exc_input_class"
+            "Class",
+            range(len(names)),
+            format_func=names.__getitem__,
+            key=explorer.key("exc_input_class"),
         )
         members = np.flatnonzero(labels == wanted)
         nth = st.slider("Which one", 1, len(members), 1, key="exc_nth")
@@ -127,7 +132,7 @@ def choose_input(explorer: Explorer) -> ChosenInput | None:
                 f"test image {i}: {with_article(names[labels[i]])} taken for "
                 f"{with_article(names[predicted[i]])}"
             ),
-            key="exc_mistake",
+            key=explorer.key("exc_mistake"),
         )
     image = split.images[index : index + 1]
     described = f"test image {index}, {with_article(names[labels[index]])}"

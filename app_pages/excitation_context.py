@@ -46,6 +46,13 @@ class Explorer:
     def blocks(self) -> list[str]:
         return list(self.saved)
 
+    def key(self, name: str) -> str:
+        """A widget key of this checkpoint folder ("exc_class_fashion"): a picker whose
+        labels depend on the models must be a new widget when they change, or the browser
+        keeps showing the old labels (MNIST's "0" for Fashion's T-shirt/top).
+        """
+        return f"{name}_{self.directory.name}"
+
 
 @dataclass(frozen=True)
 class ChosenInput:

@@ -81,7 +81,7 @@ def _choose_channel(explorer: Explorer, block: str) -> tuple[int, float]:
         f"Channel (first the {SUGGESTED} whose removal changes the test accuracy most)",
         order,
         format_func=lambda c: f"channel {c}{described.get(c, '')}",
-        key=f"exc_int_channel_{block}",
+        key=explorer.key(f"exc_int_channel_{block}"),
     )
     scale = st.slider("Scale its excitation by", 0.0, 3.0, 0.0, 0.05, key="exc_int_scale")
     return int(channel), float(scale)
@@ -250,7 +250,7 @@ def show_interventions(explorer: Explorer, block: str, chosen: ChosenInput | Non
         [] if mode == "none" else [Intervention(b, mode, channel, scale) for b in targets]
     )
     label = network_label(targets, mode, channel, scale) if interventions else "SENet as trained"
-    if interventions:
+    if mode == "off":  # the one a student could take for the Basic CNN
         st.markdown(
             f"The network below: **{network_label(targets, mode, channel, scale, short=False)}**."
         )

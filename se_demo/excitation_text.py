@@ -34,7 +34,7 @@ def describe_depth(stats: Sequence[BlockStatistics]) -> str:
     first, last = stats[0], stats[-1]
     lines = [
         "The class explains "
-        + _listing([f"{s.specificity:.0%}" for s in stats], names)
+        + _listing([format_share(s.specificity) for s in stats], names)
         + " of how the excitations vary from one test image to the next."
     ]
     if len(stats) > 1:
@@ -73,14 +73,15 @@ def describe_depth(stats: Sequence[BlockStatistics]) -> str:
     if last.saturated > 0.5:
         lines.append(
             f"As the paper found for its last blocks, the last block saturates: "
-            f"{last.saturated:.0%} of its excitations are above {SATURATED_ABOVE}, so it "
+            f"{format_share(last.saturated)} of its excitations are above {SATURATED_ABOVE}, so it "
             "rescales little."
         )
     else:
         lines.append(
             f"The paper's last blocks saturate (most excitations near 1, so they barely "
-            f"rescale); ours does not: {last.saturated:.0%} of the last block's excitations "
-            f"are above {SATURATED_ABOVE} and {last.suppressed:.0%} below {SUPPRESSED_BELOW}."
+            f"rescale); ours does not: {format_share(last.saturated)} of the last block's "
+            f"excitations are above {SATURATED_ABOVE} and {format_share(last.suppressed)} "
+            f"below {SUPPRESSED_BELOW}."
         )
         if last.kept_channels or last.dropped_channels:
             lines.append(
@@ -136,6 +137,13 @@ def with_article(name: str) -> str:
     return f"{'an' if name[:1].lower() in 'aeiou8' else 'a'} {name}"
 
 
+def format_share(share: float) -> str:
+    """A share in two significant digits below 10 %: "0 %", "0.19 %", "5.3 %", "57 %"."""
+    if share == 0:
+        return "0 %"
+    return f"{100 * share:.2g} %" if share < 0.1 else f"{100 * share:.0f} %"
+
+
 def format_percent(share: float, decimals: int = 2) -> str:
     """A share as "99.61 %" (the project writes a space before the percent sign)."""
     return f"{100 * share:.{decimals}f} %"
@@ -175,7 +183,12 @@ def network_label(
         )
     if mode == "mean":
         return f"SENet with {where} fixed at its test-set mean excitation"
-    return f"SENet with channel {channel} of block {block_number(blocks[0])} scaled by {scale:g}"
+    which = f"channel {channel} of block {block_number(blocks[0])}"
+    return (
+        f"SENet with {which} removed (excitation 0)"
+        if scale == 0
+        else (f"SENet with {which} scaled by {scale:g}")
+    )
 
 
 def _logit_gap(logits: np.ndarray, label: int) -> float:

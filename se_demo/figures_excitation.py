@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from se_demo.excitation_text import format_share
 from se_demo.plots import MODEL_COLORS, block_title
 
 
@@ -129,13 +130,6 @@ _BETWEEN_COLOUR = "#FFA15A"  # not the SENet red of the class-specificity bars b
 _SATURATED_COLOUR, _SUPPRESSED_COLOUR = "#00CC96", "#AB63FA"
 
 
-def _share(value: float) -> str:
-    """A share as a bar label: "0 %", "0.19 %", "37 %"."""
-    return (
-        "0 %" if value == 0 else f"{100 * value:.2g} %" if value < 0.1 else f"{100 * value:.0f} %"
-    )
-
-
 def depth_profile(stats: list[dict[str, Any]]) -> go.Figure:
     """Class-specificity, spread and saturation of each SE block, in depth order.
 
@@ -189,7 +183,7 @@ def depth_profile(stats: list[dict[str, Any]]) -> go.Figure:
                 marker_color=colour,
                 name=label,
                 # A share of 0.19 % is a bar too thin to see on a 0-100 % axis: its label says it.
-                text=[_share(s[key]) for s in stats],
+                text=[format_share(s[key]) for s in stats],
                 textposition="outside",
                 hovertemplate="%{x}<br>" + label + " %{y:.2%}<extra></extra>",
             ),

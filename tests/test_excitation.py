@@ -236,10 +236,15 @@ def _stats(specificity: float, between: float, saturated: float, index: int) -> 
 def test_the_depth_reading_follows_the_numbers():
     rising = [_stats(0.05, 0.01, 0.0, 0), _stats(0.4, 0.05, 0.1, 1), _stats(0.8, 0.1, 0.7, 2)]
     text = describe_depth(rising)
-    assert "5% in block 1, 40% in block 2 and 80% in block 3" in text
+    assert "5 % in block 1, 40 % in block 2 and 80 % in block 3" in text
     assert "grows with depth, as in the SE paper" in text
     assert "In block 1 these differences are less than half as large as in block 3" in text
-    assert "the last block saturates: 70%" in text
+    assert "the last block saturates: 70 %" in text
+    # Fashion's last block: a share too small for whole percents is not written as "0%".
+    tiny = [_stats(0.5, 0.01, 0.0, 0), _stats(0.6, 0.04, 0.0019, 1)]
+    assert "ours does not: 0.19 % of the last block's excitations are above 0.9" in (
+        describe_depth(tiny)
+    )
     falling = [_stats(0.8, 0.1, 0.0, 0), _stats(0.3, 0.1, 0.0, 1)]
     text = describe_depth(falling)
     assert "Unlike in the SE paper" in text

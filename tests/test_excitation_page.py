@@ -160,7 +160,7 @@ def test_choosing_a_block_and_a_class_updates_the_figures(saved, senet, test_spl
 
     spread = _charts(at)["exc_spread"]
     np.testing.assert_allclose(_array(spread["data"][1]["y"]), values[labels == 0].mean(0), 1e-6)
-    at.selectbox(key="exc_class").select(3).run()
+    at.selectbox(key="exc_class_mnist").select(3).run()
     spread = _charts(at)["exc_spread"]
     assert "class 3" in spread["layout"]["title"]["text"]
     np.testing.assert_allclose(_array(spread["data"][1]["y"]), values[labels == 3].mean(0), 1e-6)
@@ -183,7 +183,7 @@ def test_inputs_by_class_from_the_mistakes_and_the_drawing(saved, senet, test_sp
     labels = saved.labels
     at = _page()
     at.radio(key="exc_source").set_value("a test image of a class").run()
-    at.selectbox(key="exc_input_class").select(4).run()
+    at.selectbox(key="exc_input_class_mnist").select(4).run()
     at.slider(key="exc_nth").set_value(2).run()
     index = int(np.flatnonzero(labels == 4)[1])
     fresh = predict(senet, test_split.images[index : index + 1])[0]
@@ -191,12 +191,12 @@ def test_inputs_by_class_from_the_mistakes_and_the_drawing(saved, senet, test_sp
 
     at.radio(key="exc_source").set_value("one of the SENet's mistakes").run()
     mistakes = np.flatnonzero(saved.predictions("senet") != labels).tolist()
-    assert at.selectbox(key="exc_mistake").options == [
+    assert at.selectbox(key="exc_mistake_mnist").options == [
         f"test image {i}: {_a(labels[i])} taken for {_a(saved.predictions('senet')[i])}"
         for i in mistakes
     ]
     last = mistakes[-1]
-    at.selectbox(key="exc_mistake").select(last).run()
+    at.selectbox(key="exc_mistake_mnist").select(last).run()
     fresh = predict(senet, test_split.images[last : last + 1])[0]
     assert int(fresh.argmax()) != labels[last]
     assert f"SENet predicts {_answer(fresh)}; it is test image {last}, {_a(labels[last])}" in (
@@ -240,7 +240,7 @@ def test_an_intervention_in_one_session_leaves_another_sessions_predictions_unch
     one = _page()
     one.selectbox(key="exc_block").select("stages.2.se").run()
     one.radio(key="exc_int_mode").set_value("scale").run()
-    one.selectbox(key="exc_int_channel_stages.2.se").select(63)
+    one.selectbox(key="exc_int_channel_stages.2.se_mnist").select(63)
     one.slider(key="exc_int_scale").set_value(3.0).run()
     scaled = _intervention_lines(one)
     one.radio(key="exc_int_mode").set_value("off").run()
@@ -268,7 +268,7 @@ def test_the_test_set_accuracy_of_an_intervention(saved, senet, test_split):
     assert at.metric[0].value == f"{100 * expected:.2f} %"
     # A removed channel was measured once too: its saved accuracy, no button.
     at.radio(key="exc_int_mode").set_value("scale").run()
-    channel = at.selectbox(key="exc_int_channel_stages.2.se").value
+    channel = at.selectbox(key="exc_int_channel_stages.2.se_mnist").value
     removed = intervened_accuracy(
         senet,
         [Intervention("stages.2.se", "scale", channel=channel, scale=0.0)],
@@ -298,7 +298,7 @@ def test_suggested_channels_come_first_with_their_measured_effect():
     at.radio(key="exc_int_mode").set_value("scale").run()
     effects = load_channel_effects(MNIST_CHECKPOINTS)
     assert effects is not None
-    options = at.selectbox(key="exc_int_channel_stages.0.se").options
+    options = at.selectbox(key="exc_int_channel_stages.0.se_mnist").options
     assert len(options) == 16
     for option, effect in zip(options[:5], effects["stages.0.se"][:5], strict=True):
         assert option.startswith(f"channel {effect.channel}: without it")
@@ -315,7 +315,7 @@ def test_the_fashion_page_speaks_of_clothes(monkeypatch):
     assert chart["layout"]["xaxis"]["title"]["text"] == "class"
     assert all(list(trace["x"]) == names for trace in chart["data"] if trace["type"] == "bar")
     at.radio(key="exc_source").set_value("one of the SENet's mistakes").run()
-    options = at.selectbox(key="exc_mistake").options
+    options = at.selectbox(key="exc_mistake_fashion").options
     assert any(" an Ankle boot" in option for option in options)
     assert not any(" a Ankle boot" in option for option in options)
 

@@ -198,6 +198,9 @@ def test_switched_off_networks_are_not_called_the_basic_cnn():
     assert network_label(["stages.1.se"], "scale", 7, 0.5) == (
         "SENet with channel 7 of block 2 scaled by 0.5"
     )
+    assert network_label(["stages.1.se"], "scale", 7, 0.0) == (
+        "SENet with channel 7 of block 2 removed (excitation 0)"
+    )
 
 
 def test_a_confidence_rise_is_explained_from_the_inputs_own_gates(senet, test_split):
