@@ -6,6 +6,7 @@ intervention runs on a private copy of the shared SENet (`se_demo.interventions`
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import torch
 from app_pages.excitation_context import ChosenInput, Explorer, class_view, run_senet
 from app_pages.resources import data_dir_label, load_models, load_results, load_test_split
 from se_demo.channel_effects import ChannelEffect, load_channel_effects
+from se_demo.checkpoints import CheckpointError
 from se_demo.excitation_text import (
     describe_interventions,
     explain_switch_off,
@@ -35,11 +37,17 @@ from se_demo.interventions import (
 from se_demo.plots import excitation_bars, probability_bars
 
 SUGGESTED = 5  # channels offered first: those whose removal changes the accuracy most
+_LOG = logging.getLogger(__name__)
 
 
 @st.cache_data(show_spinner=False)
 def _channel_effects(directory: str) -> dict[str, list[ChannelEffect]] | None:
-    return load_channel_effects(Path(directory), load_models(Path(directory))["senet"][1])
+    """The saved channel effects of this SENet; None when missing, stale or damaged."""
+    try:
+        return load_channel_effects(Path(directory), load_models(Path(directory))["senet"][1])
+    except CheckpointError as error:
+        _LOG.warning("%s", error)
+        return None
 
 
 @st.cache_data(show_spinner="Measuring on a stratified subset of the test set...")

@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from se_demo.checkpoints import FORMAT, FORMAT_VERSION, read_record, write_json_atomic
+from se_demo.checkpoints import (
+    FORMAT,
+    FORMAT_VERSION,
+    CheckpointError,
+    read_record,
+    write_json_atomic,
+)
 from se_demo.data import Split, normalize
 from se_demo.models import SeedCNN, Stage
 
@@ -105,7 +111,8 @@ def load_channel_effects(
     directory: Path, senet_record: dict[str, Any] | None = None
 ) -> dict[str, list[ChannelEffect]] | None:
     """{block: effects of every channel, largest change first}, or None when nothing is
-    saved or it was measured on other weights than ``senet_record``'s.
+    saved or it was measured on other weights than ``senet_record``'s. Raises
+    CheckpointError for a damaged file.
     """
     if not (Path(directory) / f"{NAME}.json").is_file():
         return None
@@ -113,14 +120,19 @@ def load_channel_effects(
     sha = record.get("senet_weights_sha256")
     if senet_record is not None and sha != senet_record.get("weights_sha256"):
         return None
-    total, trained = record["test_images"], record["trained_correct"]
-    return {
-        block: sorted(
-            (
-                ChannelEffect(channel, count / total, (count - trained) / total)
-                for channel, count in enumerate(counts)
-            ),
-            key=lambda effect: (-abs(effect.change), effect.channel),
-        )
-        for block, counts in record["removed_correct"].items()
-    }
+    try:
+        total, trained = int(record["test_images"]), int(record["trained_correct"])
+        return {
+            block: sorted(
+                (
+                    ChannelEffect(channel, count / total, (count - trained) / total)
+                    for channel, count in enumerate(counts)
+                ),
+                key=lambda effect: (-abs(effect.change), effect.channel),
+            )
+            for block, counts in record["removed_correct"].items()
+        }
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, AttributeError) as error:
+        raise CheckpointError(
+            f"'{Path(directory) / NAME}.json' is not a valid channel-effects record ({error!r})"
+        ) from None

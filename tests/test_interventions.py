@@ -21,7 +21,7 @@ from se_demo.channel_effects import (
     measure_channel_effects,
     save_channel_effects,
 )
-from se_demo.checkpoints import load_checkpoint
+from se_demo.checkpoints import CheckpointError, load_checkpoint
 from se_demo.config import CHECKPOINT_DIR, GATES, SQUEEZE_OPERATORS, ModelConfig
 from se_demo.data import Split
 from se_demo.excitation import capture_excitations
@@ -221,3 +221,15 @@ def test_a_confidence_rise_is_explained_from_the_inputs_own_gates(senet, test_sp
         f"{format_probability(probabilities[0][7])} -> {format_probability(probabilities[1][7])}"
     ) in text
     assert "not a more accurate one" in text
+
+
+def test_a_damaged_channel_effects_file_is_refused_with_its_name(tmp_path):
+    assert load_channel_effects(tmp_path) is None  # nothing saved: nothing suggested
+    saved = json.loads((MNIST_CHECKPOINTS / "channel_effects.json").read_text())
+    del saved["removed_correct"]
+    save_channel_effects(saved, tmp_path)
+    with pytest.raises(CheckpointError, match=r"channel_effects\.json' is not a valid"):
+        load_channel_effects(tmp_path)
+    (tmp_path / "channel_effects.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_channel_effects(tmp_path)
