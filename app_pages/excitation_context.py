@@ -13,7 +13,7 @@ import streamlit as st
 import torch
 
 from app_pages.resources import load_results
-from se_demo.config import DatasetInfo
+from se_demo.config import DatasetInfo, dataset_info
 from se_demo.data import Split
 from se_demo.excitation import concat_batches, recording_excitations
 from se_demo.excitation_stats import BlockStatistics, block_statistics, class_means
@@ -64,7 +64,7 @@ class ChosenInput:
 
 
 def block_label(explorer: Explorer, block: str) -> str:
-    """ "SE block 3 (64 channels)"."""
+    """The block's title, e.g. "SE block 3 (64 channels)"."""
     return block_title(block, explorer.saved[block].shape[1])
 
 
@@ -78,7 +78,7 @@ def class_view(
     summary = results.record["models"]["senet"]
     # The evaluation's float32 means when saved, else the mean of the float16 excitations.
     means = summary.get("mean_excitation") or {b: x.mean(0) for b, x in saved.items()}
-    classes = int(results.labels.max()) + 1
+    classes = len(dataset_info(results.record.get("dataset", "mnist")).class_names)
     return (
         block_statistics(saved, results.labels, classes),
         {block: class_means(x, results.labels, classes) for block, x in saved.items()},

@@ -16,7 +16,7 @@ from se_demo.excitation_stats import SATURATED_ABOVE, SUPPRESSED_BELOW, BlockSta
 
 
 def block_number(block: str) -> str:
-    """ "stages.2.se" -> "3": the block's position in depth order, counted from 1."""
+    """The block's position in depth order, counted from 1: "stages.2.se" -> "3"."""
     return str(int(block.split(".")[1]) + 1) if block.startswith("stages.") else block
 
 
@@ -133,7 +133,7 @@ def describe_interventions(summary: Mapping[str, Any]) -> str:
 
 
 def with_article(name: str) -> str:
-    """ "a 5", "an 8", "an Ankle boot", "a Sandal": the indefinite article a name takes."""
+    """The name with its indefinite article: "a 5", "an 8", "an Ankle boot", "a Sandal"."""
     return f"{'an' if name[:1].lower() in 'aeiou8' else 'a'} {name}"
 
 
@@ -150,10 +150,12 @@ def format_percent(share: float, decimals: int = 2) -> str:
 
 
 def format_probability(p: float) -> str:
-    """A probability as "95.2 %"; "> 99.9 %" and "< 0.1 %" where rounding would hide it."""
-    if 0.999 < p < 1:
+    """A softmax probability as "95.2 %"; "> 99.9 %" and "< 0.1 %" near the ends, which a
+    softmax never reaches (float32 rounds 1 - 1e-8 to 1.0).
+    """
+    if p > 0.999:
         return "> 99.9 %"
-    if 0 < p < 0.001:
+    if p < 0.001:
         return "< 0.1 %"
     return f"{100 * p:.1f} %"
 

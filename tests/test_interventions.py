@@ -179,12 +179,13 @@ def test_articles_and_probabilities_in_words():
         "a Sandal",
         "a T-shirt/top",
     ]
-    assert [format_probability(p) for p in (0.952, 0.99996, 1.0, 0.0004, 0.0)] == [
+    assert [format_probability(p) for p in (0.952, 0.99996, 1.0, 0.0004, 0.0, 0.001)] == [
         "95.2 %",
         "> 99.9 %",
-        "100.0 %",
+        "> 99.9 %",
         "< 0.1 %",
-        "0.0 %",
+        "< 0.1 %",
+        "0.1 %",
     ]
 
 
