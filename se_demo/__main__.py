@@ -227,34 +227,22 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _channels(args: argparse.Namespace) -> int:
-    from se_demo.channel_effects import (
-        channel_effects_record,
-        load_channel_effects,
-        measure_channel_effects,
-        save_channel_effects,
-    )
-    from se_demo.inference import predict_logits
+    from se_demo import channel_effects as effects
 
     directory = _checkpoint_dir(args)
     senet, senet_record = load_checkpoint(directory, "senet")
     test_split = load_split(False, args.data_dir, dataset=args.dataset)
-    trained = int(
-        (
-            predict_logits(senet, test_split.images, dataset=args.dataset).argmax(1)
-            == test_split.labels
-        ).sum()
-    )
-    effects = measure_channel_effects(
+    trained, removed = effects.measure_channel_effects(
         senet,  # type: ignore[arg-type]
         test_split,
         args.dataset,
         on_block=lambda block: print(f"measuring {block}...", flush=True),
     )
-    record = channel_effects_record(effects, trained, test_split, senet_record, args.dataset)
-    path = save_channel_effects(record, directory)
-    for block, ranked in (load_channel_effects(directory) or {}).items():
-        top = ", ".join(f"{e.channel} ({100 * e.change:+.2f} pp)" for e in ranked[:5])
-        print(f"{block}: largest effects of removing one channel: {top}")
+    record = effects.channel_effects_record(
+        removed, trained, test_split, senet_record, args.dataset
+    )
+    path = effects.save_channel_effects(record, directory)
+    print(effects.format_largest_effects(effects.load_channel_effects(directory) or {}))
     print(f"\nsaved {path}")
     return 0
 

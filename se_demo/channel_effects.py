@@ -39,9 +39,13 @@ def measure_channel_effects(
     dataset: str = "mnist",
     batch_size: int = 500,
     on_block: Callable[[str], None] | None = None,
-) -> dict[str, list[int]]:
-    """{block: [test images still classified correctly with channel c removed, per c]}."""
+) -> tuple[int, dict[str, list[int]]]:
+    """Test images classified correctly by the model as trained, and {block: [those still
+    classified correctly with channel c removed, for each c]}. ``on_block`` hears of each
+    block as its measurement starts.
+    """
     model.eval()
+    trained = 0
     stages = [stage for stage in model.stages if isinstance(stage, Stage)]
     correct: dict[str, np.ndarray] = {}
     for start in range(0, len(split.labels), batch_size):
@@ -66,7 +70,8 @@ def measure_channel_effects(
                     y = later(y)
                 counts[channel] += int((model.classifier(y).argmax(1) == labels).sum())
             x = stage.pool(scaled)
-    return {block: counts.tolist() for block, counts in correct.items()}
+        trained += int((model.classifier(x).argmax(1) == labels).sum())
+    return trained, {block: counts.tolist() for block, counts in correct.items()}
 
 
 def channel_effects_record(
@@ -89,6 +94,15 @@ def channel_effects_record(
         "removed_correct": effects,
         "command": f"python -m se_demo channels --dataset {dataset}",
     }
+
+
+def format_largest_effects(effects: dict[str, list[ChannelEffect]], count: int = 5) -> str:
+    """One line per block: its ``count`` channels whose removal changes the accuracy most."""
+    return "\n".join(
+        f"{block}: largest effects of removing one channel: "
+        + ", ".join(f"{e.channel} ({100 * e.change:+.2f} pp)" for e in ranked[:count])
+        for block, ranked in effects.items()
+    )
 
 
 def save_channel_effects(record: dict[str, Any], directory: Path) -> Path:

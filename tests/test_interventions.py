@@ -129,7 +129,8 @@ def test_subset_accuracy_is_the_intervened_accuracy_on_those_images(senet, test_
 
 def test_channel_effects_equal_removing_the_channel_through_an_intervention(senet, test_split):
     few = Split(test_split.images[:200], test_split.labels[:200])
-    effects = measure_channel_effects(senet, few, batch_size=64)  # batches split the set
+    trained, effects = measure_channel_effects(senet, few, batch_size=64)  # 4 batches
+    assert trained == intervened_accuracy(senet, [], few.images, few.labels) * 200
     assert {b: len(c) for b, c in effects.items()} == {
         "stages.0.se": 16,
         "stages.1.se": 32,
