@@ -82,7 +82,8 @@ def _choose_channel(explorer: Explorer, block: str) -> tuple[int, float]:
         suggested = [e.channel for e in effects[:SUGGESTED]]
         order = suggested + sorted(set(range(channels)) - set(suggested))
         described = {
-            e.channel: f": without it {format_percent(e.accuracy)} test accuracy ({100 * e.change:+.2f} pp)"
+            e.channel: f": without it {format_percent(e.accuracy)} test accuracy "
+            f"({100 * e.change:+.2f} pp)"
             for e in effects
         }
     channel = st.selectbox(
@@ -113,9 +114,8 @@ def _show_prediction(
     lines = [f"Input: {chosen.described}."]
     for title, probabilities in (("SENet as trained", before), (label, after)):
         top = int(probabilities.argmax())
-        lines.append(
-            f"{title}: **{names[top]}** (probability {format_probability(float(probabilities[top]))})"
-        )
+        probability = format_probability(float(probabilities[top]))
+        lines.append(f"{title}: **{names[top]}** (probability {probability})")
     st.markdown("  \n".join(lines))
     if interventions and interventions[0].mode == "off":
         stacked = np.concatenate([excitation[b] for b in targets])

@@ -1,4 +1,4 @@
-"""Command line: ``python -m se_demo {train,evaluate,channels,compare,ablate} ...``; see ``--help``."""
+"""Command line: ``python -m se_demo {train,evaluate,channels,compare,ablate}``; see ``--help``."""
 
 from __future__ import annotations
 
