@@ -65,6 +65,12 @@ except CheckpointError as error:
         f"`python -m se_demo evaluate --dataset {dataset.key}`."
     )
     st.stop()
+# A chosen confusion cell belongs to the evaluation it was chosen in: after switching the
+# dataset or the run, start again from that evaluation's most confused cell.
+if st.session_state.get("results_cell_of") != str(model_dir):
+    for key in CELL_KEYS:
+        st.session_state.pop(key, None)
+    st.session_state["results_cell_of"] = str(model_dir)
 metrics = {name: evaluation.metrics(name) for name in (FIRST, SECOND)}
 first_title, second_title = MODEL_TITLES[FIRST], MODEL_TITLES[SECOND]
 DIFFERENCE = f"{second_title} − {first_title} (ours)"
@@ -255,12 +261,14 @@ else:
     for key in CELL_KEYS:  # keep the chosen cell while its selectors are not drawn
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
-    # One gallery at a time (not two tabs, which would both be drawn on every load).
+    # One gallery at a time (not two tabs, which would both be drawn on every load). Its
+    # default comes through the session state, which a clicked cell also writes: a
+    # widget given both logs Streamlit's "set via the Session State API" warning.
+    st.session_state.setdefault("results_gallery", "cell")
     gallery = st.segmented_control(
         "Show the test images",
         list(GALLERIES),
         format_func=GALLERIES.__getitem__,
-        default="cell",
         required=True,
         key="results_gallery",
     )

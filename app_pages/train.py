@@ -111,7 +111,7 @@ def show_progress() -> None:
         if st.button("Stop training", key="stop_training"):
             current.stop()
     elif status.state == "finished":
-        st.success(f"Training finished: {status.message}.", icon="✅")
+        st.success(f"Training finished: {status.message}.", icon=":material/check_circle:")
     elif status.state == "stopped":
         st.info(f"Training {status.message}.")
     else:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m se_demo {train,evaluate,compare,ablate,robustness} ...``; see ``--help``."""
+"""Command line: ``python -m se_demo {train,evaluate,channels,robustness,compare,ablate}``; see ``--help``."""
 
 from __future__ import annotations
 
@@ -134,6 +134,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_common(robustness)
 
+    channels = commands.add_parser(
+        "channels",
+        help="measure each SE channel's effect (test accuracy without it) and save it",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_common(channels)
+
     for command, text in (
         ("compare", "train both models over several seeds and test the paired differences"),
         ("ablate", "the SE paper's ablations (reduction ratio, squeeze, gate) over seeds"),
@@ -250,6 +257,27 @@ def _robustness(args: argparse.Namespace) -> int:
     return 0
 
 
+def _channels(args: argparse.Namespace) -> int:
+    from se_demo import channel_effects as effects
+
+    directory = _checkpoint_dir(args)
+    senet, senet_record = load_checkpoint(directory, "senet")
+    test_split = load_split(False, args.data_dir, dataset=args.dataset)
+    trained, removed = effects.measure_channel_effects(
+        senet,  # type: ignore[arg-type]
+        test_split,
+        args.dataset,
+        on_block=lambda block: print(f"measuring {block}...", flush=True),
+    )
+    record = effects.channel_effects_record(
+        removed, trained, test_split, senet_record, args.dataset
+    )
+    path = effects.save_channel_effects(record, directory)
+    print(effects.format_largest_effects(effects.load_channel_effects(directory) or {}))
+    print(f"\nsaved {path}")
+    return 0
+
+
 def _experiment(args: argparse.Namespace) -> int:
     train_config = _train_config(args)
     train_split = load_split(True, args.data_dir, dataset=train_config.dataset)
@@ -292,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         commands = {
             "train": _train,
             "evaluate": _evaluate,
+            "channels": _channels,
             "compare": _experiment,
             "ablate": _experiment,
             "robustness": _robustness,

@@ -16,34 +16,12 @@ from torch import nn
 
 from se_demo.checkpoints import save_tensors
 from se_demo.config import NUM_CLASSES
-from se_demo.data import Split, normalize
-from se_demo.excitation import concat_batches, intervention_accuracies, recording_excitations
+from se_demo.data import Split
+from se_demo.excitation import concat_batches, recording_excitations
+from se_demo.inference import predict
+from se_demo.interventions import intervention_accuracies
 from se_demo.models import count_parameters
 from se_demo.results import Evaluation, mcnemar_exact
-
-
-@torch.no_grad()
-def predict(
-    model: nn.Module, images: torch.Tensor, batch_size: int = 1000, dataset: str = "mnist"
-) -> torch.Tensor:
-    """Class probabilities (N, 10) for uint8 images (N, 28, 28) or normalised (N, 1, 28, 28).
-
-    uint8 images are normalised with ``dataset``'s statistics. Runs in eval mode and
-    restores the model's previous mode afterwards.
-    """
-    was_training = model.training
-    model.eval()
-    try:
-        outputs = []
-        for start in range(0, len(images), batch_size):
-            chunk = images[start : start + batch_size]
-            if chunk.dtype == torch.uint8:
-                chunk = normalize(chunk, dataset)
-            chunk = chunk.contiguous(memory_format=torch.channels_last)
-            outputs.append(torch.softmax(model(chunk), dim=1))
-        return torch.cat(outputs) if outputs else torch.empty(0, 10)
-    finally:
-        model.train(was_training)
 
 
 def compute_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str, Any]:

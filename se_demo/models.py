@@ -101,9 +101,12 @@ class Stage(nn.Module):
         self.se = se_layer(out) if se_layer is not None else nn.Identity()
         self.pool = nn.MaxPool2d(2) if spec.pool else nn.Identity()
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The two convolutions with their ReLUs: what the SE layer receives."""
+        return self.relu2(self.conv2(self.relu1(self.conv1(x))))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu2(self.conv2(self.relu1(self.conv1(x))))
-        return self.pool(self.se(x))
+        return self.pool(self.se(self.features(x)))
 
 
 class SeedCNN(nn.Module):
@@ -173,6 +176,21 @@ def build_from_config(config: ModelConfig) -> SeedCNN:
         gate=config.gate,
     )
     return SeedCNN(se_layer=se_layer)
+
+
+def config_of(model: SeedCNN) -> ModelConfig:
+    """The `ModelConfig` that `build_from_config` turns into a network like ``model``."""
+    blocks = list(se_blocks(model).values())
+    if not blocks:
+        return ModelConfig(name="cnn")
+    block = blocks[0]
+    gates = {gate: name for name, gate in _GATES.items()}
+    return ModelConfig(
+        name="senet",
+        reduction_ratio=block.fc1.in_features // block.fc1.out_features,
+        squeeze=block.squeeze,
+        gate=gates[type(block.gate)],
+    )
 
 
 def se_blocks(model: nn.Module) -> dict[str, SqueezeExcitation]:

@@ -17,23 +17,30 @@ def block_title(block: str, channels: int) -> str:
     return f"SE block {index} ({channels} channels)"
 
 
+STACK_GAP_PX = 70  # between stacked charts: the upper one's tick labels, the next title
+
+
 def excitation_bars(
     excitations: dict[str, np.ndarray],
     reference: dict[str, np.ndarray] | None = None,
     reference_label: str = "class mean",
     height_per_block: int = 150,
+    label: str = "this input",
 ) -> go.Figure:
     """One bar chart per SE block of one input's channel excitations (C,), stacked by depth.
 
     ``reference`` (same keys and shapes), when given, is drawn over the bars as markers,
-    for example the test-set mean excitation of the predicted class.
+    for example the test-set mean excitation of the predicted class. ``label`` names the
+    bars in the legend.
     """
     blocks = list(excitations)
+    gaps = STACK_GAP_PX * (len(blocks) - 1)
+    plot_height = height_per_block * len(blocks) + gaps
     fig = make_subplots(
         rows=len(blocks),
         cols=1,
         subplot_titles=[block_title(b, len(excitations[b])) for b in blocks],
-        vertical_spacing=0.12 if len(blocks) > 1 else 0.0,
+        vertical_spacing=STACK_GAP_PX / plot_height if len(blocks) > 1 else 0.0,
     )
     for row, block in enumerate(blocks, start=1):
         values = np.asarray(excitations[block], dtype=float)
@@ -42,7 +49,7 @@ def excitation_bars(
             go.Bar(
                 x=channels,
                 y=values,
-                name="this input",
+                name=label,
                 marker_color=MODEL_COLORS["senet"],
                 showlegend=row == 1,
                 hovertemplate="channel %{x}<br>excitation %{y:.3f}<extra></extra>",
@@ -67,10 +74,10 @@ def excitation_bars(
         fig.update_xaxes(title_text="channel" if row == len(blocks) else None, row=row, col=1)
         fig.update_yaxes(title_text="excitation", row=row, col=1)
     fig.update_layout(
-        height=height_per_block * len(blocks) + 80,
-        margin={"l": 40, "r": 10, "t": 40, "b": 30},
+        height=plot_height + 120,
+        margin={"l": 40, "r": 10, "t": 40, "b": 80},
         bargap=0.1,
-        legend={"orientation": "h", "y": -0.08 if len(blocks) > 1 else -0.3},
+        legend={"orientation": "h", "yanchor": "top", "y": -60 / plot_height},
     )
     return fig
 
@@ -79,38 +86,47 @@ def probability_bars(
     probabilities: dict[str, np.ndarray],
     titles: dict[str, str] | None = None,
     threshold: float | None = None,
+    class_names: list[str] | None = None,
 ) -> go.Figure:
-    """Each model's probabilities over the ten digits (10,), side by side in one bar chart.
+    """Each model's probabilities over the classes (K,), side by side in one bar chart.
 
-    ``threshold``, when given, is drawn as a dashed line (the "unsure" level).
+    ``class_names`` label the x axis (digits 0-9 when None, and the axis is "digit").
+    ``threshold``, when given, is drawn as a dashed line named in the legend, so its label
+    never sits on the bars.
     """
     titles = titles or {}
+    size = len(next(iter(probabilities.values()))) if probabilities else 10
+    names = class_names or [str(c) for c in range(size)]
+    axis = "digit" if class_names is None else "class"
     fig = go.Figure()
     for name, values in probabilities.items():
         fig.add_trace(
             go.Bar(
-                x=list(range(len(values))),
+                x=names,
                 y=np.asarray(values, dtype=float),
                 name=titles.get(name, name),
                 marker_color=MODEL_COLORS.get(name),
-                hovertemplate="digit %{x}<br>probability %{y:.3f}<extra></extra>",
+                hovertemplate=axis + " %{x}<br>probability %{y:.3f}<extra></extra>",
             )
         )
     if threshold is not None:
-        fig.add_hline(
-            y=threshold,
-            line_dash="dash",
-            line_color="grey",
-            annotation_text="unsure below",
-            annotation_position="top left",
+        fig.add_trace(
+            go.Scatter(
+                x=[names[0], names[-1]],
+                y=[threshold, threshold],
+                mode="lines",
+                line={"color": "grey", "dash": "dash"},
+                name=f"unsure below {100 * threshold:.0f} %",
+                hoverinfo="skip",
+            )
         )
     fig.update_layout(
         barmode="group",
-        height=280,
-        margin={"l": 40, "r": 10, "t": 20, "b": 30},
-        xaxis={"title": "digit", "tickmode": "linear", "dtick": 1},
+        height=300,
+        margin={"l": 40, "r": 10, "t": 40, "b": 30},
+        xaxis={"title": axis, "type": "category"},
         yaxis={"title": "probability", "range": [0, 1]},
-        legend={"orientation": "h", "y": 1.12},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02},
     )
     return fig
 
@@ -552,249 +568,5 @@ def per_class_bars(
         height=height,
         margin={"l": 50, "r": 10, "t": 70, "b": 40},
         legend={"orientation": "h", "y": 1.2, "x": 0, "xanchor": "left"},
-    )
-    return fig
-
-
-# --- SE excitation explorer: class view, depth profile, recalibration ---------------------
-
-
-def class_mean_heatmap(
-    means: np.ndarray,
-    overall: np.ndarray,
-    *,
-    title: str,
-    class_names: list[str],
-    relative: bool = False,
-) -> go.Figure:
-    """Class-mean excitations (K, C) of one SE block as a heatmap, channels by index.
-
-    Absolute (default): rows are the classes plus the all-class mean ``overall`` (C,), on
-    the gate's full 0-1 scale, so blocks whose excitations barely move look uniform. ``relative``:
-    each class mean minus the all-class mean, on a diverging scale fitted to the data, so
-    small class differences become visible (the colour bar tells how small).
-    """
-    means = np.asarray(means, dtype=float)
-    overall = np.asarray(overall, dtype=float)
-    channels = np.arange(means.shape[1])
-    if relative:
-        z = means - overall
-        rows = list(class_names)
-        limit = float(np.abs(z).max()) or 1.0
-        colour = {"colorscale": "RdBu_r", "zmid": 0.0, "zmin": -limit, "zmax": limit}
-        what = "class mean - all-class mean"
-    else:
-        z = np.vstack([means, overall])
-        rows = [*class_names, "all classes"]
-        # The gate's full range: 0-1 for the sigmoid, wider for a tanh or ReLU gate.
-        colour = {"colorscale": "Viridis", "zmin": min(0.0, z.min()), "zmax": max(1.0, z.max())}
-        what = "mean excitation"
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=channels,
-            y=rows,
-            **colour,
-            colorbar={"title": {"text": what}},
-            hovertemplate="class %{y}, channel %{x}<br>" + what + " %{z:.4f}<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        title=title,
-        height=360,
-        margin={"l": 70, "r": 10, "t": 40, "b": 40},
-        xaxis={"title": "channel"},
-        yaxis={"title": "class", "autorange": "reversed", "type": "category"},
-    )
-    return fig
-
-
-def class_spread_chart(
-    mean: np.ndarray,
-    low: np.ndarray,
-    high: np.ndarray,
-    overall: np.ndarray,
-    *,
-    title: str,
-    class_name: str,
-) -> go.Figure:
-    """One class's excitations per channel (the paper's Fig. 7): mean and 10-90% band.
-
-    Each array is (C,); ``overall`` is the all-class mean, drawn dashed for comparison.
-    """
-    channels = np.arange(len(mean))
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=np.concatenate([channels, channels[::-1]]),
-            y=np.concatenate([np.asarray(high, float), np.asarray(low, float)[::-1]]),
-            fill="toself",
-            fillcolor="rgba(239, 85, 59, 0.25)",
-            line={"width": 0},
-            hoverinfo="skip",
-            name=f"class {class_name}: 10-90% of inputs",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=channels,
-            y=np.asarray(mean, float),
-            mode="lines+markers",
-            line={"color": MODEL_COLORS["senet"]},
-            name=f"class {class_name}: mean",
-            hovertemplate="channel %{x}<br>class mean %{y:.3f}<extra></extra>",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=channels,
-            y=np.asarray(overall, float),
-            mode="lines",
-            line={"color": "black", "dash": "dash"},
-            name="all classes: mean",
-            hovertemplate="channel %{x}<br>all-class mean %{y:.3f}<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        title=title,
-        height=320,
-        margin={"l": 50, "r": 10, "t": 40, "b": 40},
-        xaxis={"title": "channel"},
-        yaxis={
-            "title": "excitation",
-            "range": [min(0.0, float(np.min(low))), max(1.0, float(np.max(high)))],
-        },
-        legend={"orientation": "h", "y": -0.25},
-    )
-    return fig
-
-
-def depth_profile(stats: list[dict[str, Any]]) -> go.Figure:
-    """Class-specificity, spread and saturation of each SE block, in depth order.
-
-    ``stats``: one dict per block with keys block, channels, specificity, between_std,
-    within_std, saturated, suppressed (see `se_demo.excitation.BlockStatistics`).
-    """
-    names = [block_title(s["block"], s["channels"]).replace(" (", "<br>(") for s in stats]
-    fig = make_subplots(
-        rows=1,
-        cols=3,
-        subplot_titles=(
-            "share of variance explained by class",
-            "spread of excitations (std)",
-            "saturation",
-        ),
-    )
-    fig.add_trace(
-        go.Bar(
-            x=names,
-            y=[s["specificity"] for s in stats],
-            marker_color=MODEL_COLORS["senet"],
-            name="class-specificity (eta squared)",
-            hovertemplate="%{x}<br>explained by class %{y:.1%}<extra></extra>",
-        ),
-        row=1,
-        col=1,
-    )
-    for key, label, colour in (
-        ("between_std", "between classes", MODEL_COLORS["senet"]),
-        ("within_std", "within a class", "grey"),
-    ):
-        fig.add_trace(
-            go.Bar(
-                x=names,
-                y=[s[key] for s in stats],
-                marker_color=colour,
-                name=f"std {label}",
-                hovertemplate="%{x}<br>std " + label + " %{y:.4f}<extra></extra>",
-            ),
-            row=1,
-            col=2,
-        )
-    for key, label, colour in (
-        ("saturated", "share above 0.9", "#00CC96"),
-        ("suppressed", "share below 0.1", "#AB63FA"),
-    ):
-        fig.add_trace(
-            go.Bar(
-                x=names,
-                y=[s[key] for s in stats],
-                marker_color=colour,
-                name=label,
-                hovertemplate="%{x}<br>" + label + " %{y:.1%}<extra></extra>",
-            ),
-            row=1,
-            col=3,
-        )
-    fig.update_yaxes(range=[0, 1], tickformat=".0%", row=1, col=1)
-    fig.update_yaxes(tickformat=".0%", row=1, col=3)
-    fig.update_layout(
-        barmode="group",
-        height=340,
-        margin={"l": 50, "r": 10, "t": 40, "b": 40},
-        legend={"orientation": "h", "y": -0.3},
-    )
-    return fig
-
-
-def recalibration_maps(
-    before: np.ndarray,
-    after: np.ndarray,
-    channels: list[int],
-    excitation: np.ndarray,
-    *,
-    title: str,
-) -> go.Figure:
-    """Feature maps (k, H, W) of k channels before (top row) and after (bottom) SE scaling.
-
-    Each channel's two maps share one grey scale, so the scaling by its excitation shows
-    as dimming; column titles give the channel and its excitation.
-    """
-    before = np.asarray(before, dtype=float)
-    after = np.asarray(after, dtype=float)
-    count = len(channels)
-    fig = make_subplots(
-        rows=2,
-        cols=count,
-        subplot_titles=[
-            f"ch {c}: e = {float(e):.2f}" for c, e in zip(channels, excitation, strict=True)
-        ]
-        + [""] * count,
-        horizontal_spacing=0.02,
-        vertical_spacing=0.06,
-    )
-    for col in range(1, count + 1):
-        top = max(float(before[col - 1].max()), float(after[col - 1].max())) or 1.0
-        for row, maps, stage in ((1, before, "before SE"), (2, after, "after SE")):
-            fig.add_trace(
-                go.Heatmap(
-                    z=maps[col - 1],
-                    zmin=0.0,
-                    zmax=top,
-                    colorscale="gray",
-                    showscale=False,
-                    hovertemplate=f"{stage}<br>row %{{y}}, column %{{x}}<br>"
-                    "activation %{z:.3f}<extra></extra>",
-                ),
-                row=row,
-                col=col,
-            )
-    fig.update_xaxes(visible=False)
-    for index in range(1, 2 * count + 1):  # square pixels: each y axis follows its own x axis
-        fig.layout[f"yaxis{index if index > 1 else ''}"].update(
-            visible=False, autorange="reversed", scaleanchor=f"x{index if index > 1 else ''}"
-        )
-    for row, label in ((1, "before SE"), (2, "after SE")):
-        fig.update_yaxes(
-            visible=True,
-            showticklabels=False,
-            showgrid=False,
-            zeroline=False,
-            title_text=label,
-            row=row,
-            col=1,
-        )
-    fig.update_layout(
-        title=title, height=300, margin={"l": 40, "r": 10, "t": 60, "b": 10}, showlegend=False
     )
     return fig

@@ -246,18 +246,22 @@ def comparison_indices(
     return np.flatnonzero(mask)
 
 
+RIGHT, WRONG = ":material/check:", ":material/close:"
+
+
 def prediction_lines(
     evaluation: Evaluation, index: int, class_names: tuple[str, ...] | None = None
 ) -> list[str]:
     """A caption for one test image: its index and true class, then each model's
-    prediction with its confidence, marked ✓ (right) or ✗ (wrong).
+    prediction with its confidence, marked right or wrong by Streamlit's Material icons
+    (`RIGHT`, `WRONG`: fonts without emoji or dingbats still draw them).
     """
     names = class_names or tuple(str(c) for c in range(NUM_CLASSES))
     label = int(evaluation.labels[index])
     lines = [f"image {index}, true {names[label]}"]
     for name, probabilities in evaluation.probabilities.items():
         predicted = int(probabilities[index].argmax())
-        mark = "✓" if predicted == label else "✗"
+        mark = RIGHT if predicted == label else WRONG
         confidence = float(probabilities[index, predicted])
         title = MODEL_TITLES.get(name, name)
         lines.append(f"{title}: {names[predicted]} ({confidence:.1%}) {mark}")

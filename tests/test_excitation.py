@@ -15,28 +15,27 @@ import torch
 from scipy.stats import f_oneway
 from sklearn.neighbors import NearestCentroid
 
+from se_demo import excitation
 from se_demo.checkpoints import load_checkpoint
 from se_demo.data import normalize
 from se_demo.evaluate import predict
 from se_demo.excitation import (
-    BlockStatistics,
-    Intervention,
-    block_statistics,
     capture_excitations,
     capture_recalibration,
+    concat_batches,
+    extreme_channels,
+    recording_excitations,
+)
+from se_demo.excitation_stats import (
+    BlockStatistics,
+    block_statistics,
     channel_specificity,
     class_means,
     class_specificity,
     class_spread,
-    concat_batches,
-    describe_depth,
-    describe_interventions,
-    extreme_channels,
-    intervened_accuracy,
-    intervened_model,
-    intervention_rows,
-    recording_excitations,
 )
+from se_demo.excitation_text import describe_depth, describe_interventions, intervention_rows
+from se_demo.interventions import Intervention, intervened_accuracy, intervened_model
 from se_demo.models import build_model
 from se_demo.results import load_evaluation
 from tests.conftest import MNIST_CHECKPOINTS
@@ -63,8 +62,26 @@ def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-def _hook_count(model: torch.nn.Module) -> int:
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+@pytest.fixture
+def recorded(monkeypatch) -> list[int]:
+    """Counts every call of the capture hooks registered from now on (one entry each)."""
+    calls: list[int] = []
+    for name in ("_record", "_record_block"):
+        original = getattr(excitation, name)
+
+        def counting(*args, original=original):
+            calls.append(1)
+            original(*args)
+
+        monkeypatch.setattr(excitation, name, counting)
+    return calls
+
+
+def _assert_no_hooks_left(model: torch.nn.Module, images: torch.Tensor, recorded) -> None:
+    """A forward pass after the capture calls none of the capture's hooks."""
+    count = len(recorded)
+    predict(model, images[:2])
+    assert len(recorded) == count
 
 
 def _reference_forward(model, images: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -84,7 +101,7 @@ def _reference_forward(model, images: torch.Tensor) -> dict[str, torch.Tensor]:
 # --- Capture ---------------------------------------------------------------------------
 
 
-def test_captured_excitations_are_n_by_c_in_the_open_unit_interval(senet, images):
+def test_captured_excitations_are_n_by_c_in_the_open_unit_interval(senet, images, recorded):
     before = _snapshot(senet)
     captured = capture_excitations(senet, images)
     assert list(captured) == BLOCKS
@@ -94,7 +111,7 @@ def test_captured_excitations_are_n_by_c_in_the_open_unit_interval(senet, images
         assert values.shape == (len(images), channels)
         assert bool(((values > 0) & (values < 1)).all())
         torch.testing.assert_close(values, reference[block], atol=1e-5, rtol=1e-4)
-    assert _hook_count(senet) == 0
+    _assert_no_hooks_left(senet, images, recorded)
     assert all(torch.equal(before[k], v) for k, v in senet.state_dict().items())
 
 
@@ -116,7 +133,7 @@ def test_saved_statistics_match_a_fresh_capture_of_the_test_set(senet, saved, te
         )
 
 
-def test_recalibration_is_the_block_input_times_its_excitation(senet, images):
+def test_recalibration_is_the_block_input_times_its_excitation(senet, images, recorded):
     image = images[3]
     most, least = extreme_channels(capture_excitations(senet, image[None])["stages.1.se"][0], 3)
     maps = capture_recalibration(senet, image, "stages.1.se", most + least)
@@ -131,7 +148,7 @@ def test_recalibration_is_the_block_input_times_its_excitation(senet, images):
         x = stage0(normalize(image[None]))
         h = stage1.relu2(stage1.conv2(stage1.relu1(stage1.conv1(x))))
     np.testing.assert_allclose(maps.before, h[0, list(maps.channels)].numpy(), atol=1e-5)
-    assert _hook_count(senet) == 0
+    _assert_no_hooks_left(senet, images, recorded)
     switched_off = intervened_model(senet, [Intervention("stages.1.se", "off")])
     off = capture_recalibration(switched_off, image, "stages.1.se", [0, 1])
     np.testing.assert_array_equal(off.after, off.before)
@@ -219,10 +236,15 @@ def _stats(specificity: float, between: float, saturated: float, index: int) -> 
 def test_the_depth_reading_follows_the_numbers():
     rising = [_stats(0.05, 0.01, 0.0, 0), _stats(0.4, 0.05, 0.1, 1), _stats(0.8, 0.1, 0.7, 2)]
     text = describe_depth(rising)
-    assert "5% in block 1, 40% in block 2 and 80% in block 3" in text
+    assert "5 % in block 1, 40 % in block 2 and 80 % in block 3" in text
     assert "grows with depth, as in the SE paper" in text
     assert "In block 1 these differences are less than half as large as in block 3" in text
-    assert "the last block saturates: 70%" in text
+    assert "the last block saturates: 70 %" in text
+    # Fashion's last block: a share too small for whole percents is not written as "0%".
+    tiny = [_stats(0.5, 0.01, 0.0, 0), _stats(0.6, 0.04, 0.0019, 1)]
+    assert "ours does not: 0.19 % of the last block's excitations are above 0.9" in (
+        describe_depth(tiny)
+    )
     falling = [_stats(0.8, 0.1, 0.0, 0), _stats(0.3, 0.1, 0.0, 1)]
     text = describe_depth(falling)
     assert "Unlike in the SE paper" in text
@@ -261,7 +283,7 @@ def test_switching_every_block_off_is_the_cnn_without_the_se_multiplication(sene
     assert not torch.allclose(predict(senet, images), expected, atol=1e-3)
 
 
-def test_an_intervention_leaves_the_given_model_unchanged(senet, images):
+def test_an_intervention_leaves_the_given_model_unchanged(senet, images, recorded):
     before = _snapshot(senet)
     reference = predict(senet, images)
     copy = intervened_model(
@@ -270,7 +292,7 @@ def test_an_intervention_leaves_the_given_model_unchanged(senet, images):
     )
     assert copy is not senet
     predict(copy, images)
-    assert _hook_count(senet) == 0
+    _assert_no_hooks_left(senet, images, recorded)
     assert all(torch.equal(before[k], v) for k, v in senet.state_dict().items())
     assert torch.equal(predict(senet, images), reference)
 
@@ -311,7 +333,9 @@ def test_invalid_interventions_are_refused(senet):
         intervened_model(senet, [Intervention("stages.0.se", "mean")], {"stages.0.se": [0.5] * 3})
 
 
-def test_interventions_in_one_thread_leave_another_threads_predictions_unchanged(senet, images):
+def test_interventions_in_one_thread_leave_another_threads_predictions_unchanged(
+    senet, images, recorded
+):
     baseline_probs = predict(senet, images)
     baseline_excitations = capture_excitations(senet, images)
     barrier = threading.Barrier(2)
@@ -352,7 +376,7 @@ def test_interventions_in_one_thread_leave_another_threads_predictions_unchanged
         assert torch.equal(probs, baseline_probs)
         assert all(torch.equal(excitations[b], baseline_excitations[b]) for b in BLOCKS)
     assert not any(torch.equal(p, baseline_probs) for p in results["intervened"])
-    assert _hook_count(senet) == 0
+    _assert_no_hooks_left(senet, images, recorded)
 
 
 @pytest.mark.slow

@@ -15,9 +15,18 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from se_demo.channel_effects import load_channel_effects
 from se_demo.checkpoints import load_checkpoint
+from se_demo.config import dataset_info
 from se_demo.evaluate import predict
-from se_demo.excitation import capture_excitations, intervention_rows
+from se_demo.excitation import capture_excitations
+from se_demo.excitation_text import format_probability, intervention_rows
+from se_demo.interventions import (
+    Intervention,
+    intervened_accuracy,
+    stratified_subset,
+    subset_accuracy,
+)
 from se_demo.models import build_model
 from se_demo.results import load_evaluation
 from tests.conftest import MNIST_CHECKPOINTS
@@ -71,12 +80,16 @@ def _texts(at: AppTest) -> list[str]:
 
 def _answer(probabilities: torch.Tensor) -> str:
     digit = int(probabilities.argmax())
-    return f"**{digit}** (probability {float(probabilities[digit]):.5f})"
+    return f"**{digit}** (probability {format_probability(float(probabilities[digit]))})"
+
+
+def _a(digit: int) -> str:
+    return f"{'an' if digit == 8 else 'a'} {digit}"
 
 
 def _intervention_lines(at: AppTest) -> list[str]:
     """The intervention tab's input, as-trained and intervened answers, one line each."""
-    text = next(t for t in _texts(at) if "As trained:" in t)
+    text = next(t for t in _texts(at) if "SENet as trained:" in t)
     return [line.strip() for line in text.split("\n")]
 
 
@@ -147,7 +160,7 @@ def test_choosing_a_block_and_a_class_updates_the_figures(saved, senet, test_spl
 
     spread = _charts(at)["exc_spread"]
     np.testing.assert_allclose(_array(spread["data"][1]["y"]), values[labels == 0].mean(0), 1e-6)
-    at.selectbox(key="exc_class").select(3).run()
+    at.selectbox(key="exc_class_mnist").select(3).run()
     spread = _charts(at)["exc_spread"]
     assert "class 3" in spread["layout"]["title"]["text"]
     np.testing.assert_allclose(_array(spread["data"][1]["y"]), values[labels == 3].mean(0), 1e-6)
@@ -170,7 +183,7 @@ def test_inputs_by_class_from_the_mistakes_and_the_drawing(saved, senet, test_sp
     labels = saved.labels
     at = _page()
     at.radio(key="exc_source").set_value("a test image of a class").run()
-    at.selectbox(key="exc_input_class").select(4).run()
+    at.selectbox(key="exc_input_class_mnist").select(4).run()
     at.slider(key="exc_nth").set_value(2).run()
     index = int(np.flatnonzero(labels == 4)[1])
     fresh = predict(senet, test_split.images[index : index + 1])[0]
@@ -178,16 +191,16 @@ def test_inputs_by_class_from_the_mistakes_and_the_drawing(saved, senet, test_sp
 
     at.radio(key="exc_source").set_value("one of the SENet's mistakes").run()
     mistakes = np.flatnonzero(saved.predictions("senet") != labels).tolist()
-    assert at.selectbox(key="exc_mistake").options == [
-        f"test image {i}: a {labels[i]} taken for a {saved.predictions('senet')[i]}"
+    assert at.selectbox(key="exc_mistake_mnist").options == [
+        f"test image {i}: {_a(labels[i])} taken for {_a(saved.predictions('senet')[i])}"
         for i in mistakes
     ]
     last = mistakes[-1]
-    at.selectbox(key="exc_mistake").select(last).run()
+    at.selectbox(key="exc_mistake_mnist").select(last).run()
     fresh = predict(senet, test_split.images[last : last + 1])[0]
     assert int(fresh.argmax()) != labels[last]
-    assert f"SENet predicts {_answer(fresh)}; it is test image {last}, a {labels[last]}" in _texts(
-        at
+    assert f"SENet predicts {_answer(fresh)}; it is test image {last}, {_a(labels[last])}" in (
+        _texts(at)
     )
 
     assert "the current drawing" not in at.radio(key="exc_source").options
@@ -202,12 +215,18 @@ def test_inputs_by_class_from_the_mistakes_and_the_drawing(saved, senet, test_sp
 
 def test_switching_every_block_off_on_the_page_gives_the_cnn_path(cnn_from_senet, test_split):
     at = _page()
-    at.selectbox(key="exc_int_block").select("all").run()
     at.radio(key="exc_int_mode").set_value("off").run()
+    at.toggle(key="exc_int_all").set_value(True).run()
     expected = predict(cnn_from_senet, test_split.images[:1])[0]
-    assert _intervention_lines(at)[2] == f"With the intervention: {_answer(expected)}"
+    assert (
+        _intervention_lines(at)[2] == f"SENet with all its SE blocks removed: {_answer(expected)}"
+    )
+    assert any("not the Basic CNN, which was trained without SE" in t for t in _texts(at))
     bars = _charts(at)["exc_int_bars"]["data"]
     assert all(np.all(_array(trace["y"]) == 1.0) for trace in bars if trace["type"] == "bar")
+    assert {t["name"] for t in bars if t["type"] == "bar"} == {
+        "SENet with all its SE blocks removed"
+    }
 
 
 def test_an_intervention_in_one_session_leaves_another_sessions_predictions_unchanged(
@@ -216,20 +235,20 @@ def test_an_intervention_in_one_session_leaves_another_sessions_predictions_unch
     answer = _answer(predict(senet, test_split.images[:1])[0])
     other = _page()
     before = _intervention_lines(other)
-    assert before[1:] == [f"As trained: {answer}", f"With the intervention: {answer}"]
+    assert before[1:] == [f"SENet as trained: {answer}", f"SENet as trained: {answer}"]
 
     one = _page()
-    one.selectbox(key="exc_int_block").select("stages.2.se").run()
+    one.selectbox(key="exc_block").select("stages.2.se").run()
     one.radio(key="exc_int_mode").set_value("scale").run()
-    one.number_input(key="exc_int_channel").set_value(int(senet.stages[2].se.fc2.out_features) - 1)
+    one.selectbox(key="exc_int_channel_stages.2.se_mnist").select(63)
     one.slider(key="exc_int_scale").set_value(3.0).run()
     scaled = _intervention_lines(one)
-    one.selectbox(key="exc_int_block").select("all").run()
     one.radio(key="exc_int_mode").set_value("off").run()
+    one.toggle(key="exc_int_all").set_value(True).run()
     switched_off = _intervention_lines(one)
     for lines in (scaled, switched_off):
-        assert lines[1] == f"As trained: {answer}"
-        assert lines[2] != f"With the intervention: {answer}"
+        assert lines[1] == f"SENet as trained: {answer}"
+        assert not lines[2].endswith(answer)
 
     other.run()
     assert not other.exception, other.exception
@@ -239,17 +258,66 @@ def test_an_intervention_in_one_session_leaves_another_sessions_predictions_unch
     )
 
 
-def test_the_test_set_accuracy_of_an_intervention(saved):
+def test_the_test_set_accuracy_of_an_intervention(saved, senet, test_split):
     at = _page()
-    at.selectbox(key="exc_int_block").select("stages.2.se").run()
+    at.selectbox(key="exc_block").select("stages.2.se").run()
     at.radio(key="exc_int_mode").set_value("off").run()
+    # Saved for the whole test set: shown at once, named as the network it is.
+    expected = saved.record["models"]["senet"]["se_interventions"]["off"]["stages.2.se"]
+    assert at.metric[0].label == "Test accuracy, SENet with block 3's SE removed"
+    assert at.metric[0].value == f"{100 * expected:.2f} %"
+    # A removed channel was measured once too: its saved accuracy, no button.
+    at.radio(key="exc_int_mode").set_value("scale").run()
+    channel = at.selectbox(key="exc_int_channel_stages.2.se_mnist").value
+    removed = intervened_accuracy(
+        senet,
+        [Intervention("stages.2.se", "scale", channel=channel, scale=0.0)],
+        test_split.images,
+        test_split.labels,
+    )
+    assert at.metric[0].value == f"{100 * removed:.2f} %"
+    assert not at.button
+    # Anything else: measured on the fixed subset when asked, with its interval.
+    at.slider(key="exc_int_scale").set_value(0.5).run()
     assert not at.metric
     at.button(key="exc_int_run").click().run()
     assert not at.exception, at.exception
-    expected = saved.record["models"]["senet"]["se_interventions"]["off"]["stages.2.se"]
-    assert at.metric[0].value == f"{expected:.2%}"
-    at.radio(key="exc_int_mode").set_value("mean").run()
+    indices = stratified_subset(saved.labels)
+    change = [Intervention("stages.2.se", "scale", channel=channel, scale=0.5)]
+    result = subset_accuracy(senet, change, test_split.images, test_split.labels, indices)
+    assert at.metric[0].value == f"{100 * result.accuracy:.1f} %"
+    caption = next(c.value for c in at.caption if "Wilson" in c.value)
+    assert f"subset of {len(indices):,} of the 10,000 test images" in caption
+    assert f"{100 * result.low:.1f} % to {100 * result.high:.1f} %" in caption
+    at.slider(key="exc_int_scale").set_value(0.6).run()
     assert not at.metric  # a result only for the settings it was computed for
+
+
+def test_suggested_channels_come_first_with_their_measured_effect():
+    at = _page()
+    at.radio(key="exc_int_mode").set_value("scale").run()
+    effects = load_channel_effects(MNIST_CHECKPOINTS)
+    assert effects is not None
+    options = at.selectbox(key="exc_int_channel_stages.0.se_mnist").options
+    assert len(options) == 16
+    for option, effect in zip(options[:5], effects["stages.0.se"][:5], strict=True):
+        assert option.startswith(f"channel {effect.channel}: without it")
+        assert f"({100 * effect.change:+.2f} pp)" in option
+
+
+def test_the_fashion_page_speaks_of_clothes(monkeypatch):
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.session_state["dataset"] = "fashion"
+    at.run()
+    assert not at.exception, at.exception
+    names = list(dataset_info("fashion").class_names)
+    chart = _charts(at)["exc_int_probabilities"]
+    assert chart["layout"]["xaxis"]["title"]["text"] == "class"
+    assert all(list(trace["x"]) == names for trace in chart["data"] if trace["type"] == "bar")
+    at.radio(key="exc_source").set_value("one of the SENet's mistakes").run()
+    options = at.selectbox(key="exc_mistake_fashion").options
+    assert any(" an Ankle boot" in option for option in options)
+    assert not any(" a Ankle boot" in option for option in options)
 
 
 def test_without_the_dataset_the_page_says_so_and_keeps_the_class_view(tmp_path, monkeypatch):

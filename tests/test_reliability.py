@@ -564,8 +564,8 @@ def test_one_sessions_actions_never_change_what_another_sees(
 
     # Student A: an intervention, a training run that A then selects, and an upload.
     one = _app("excitation.py")
-    one.selectbox(key="exc_int_block").select("all").run()
     one.radio(key="exc_int_mode").set_value("off").run()
+    one.toggle(key="exc_int_all").set_value(True).run()
     changed = [m.value for m in one.markdown if m.value.startswith("Input: ")]
     assert len(changed) == 1
     as_trained, with_intervention = changed[0].split("\n")[1:3]

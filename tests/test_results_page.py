@@ -20,7 +20,9 @@ from se_demo.config import CHECKPOINT_DIR
 from se_demo.models import count_parameters
 from se_demo.results import (
     MODEL_TITLES,
+    RIGHT,
     SEED_RESULTS,
+    WRONG,
     compare_models,
     comparison_indices,
     confusion_cell_indices,
@@ -126,7 +128,7 @@ def test_prediction_lines_name_both_predictions_and_confidences(evaluation):
     label = int(evaluation.labels[index])
     lines = prediction_lines(evaluation, index)
     assert lines[0] == f"image {index}, true {label}"
-    for line, name, mark in ((lines[1], "cnn", "✗"), (lines[2], "senet", "✓")):
+    for line, name, mark in ((lines[1], "cnn", WRONG), (lines[2], "senet", RIGHT)):
         probabilities = evaluation.probabilities[name][index]
         predicted = int(probabilities.argmax())
         assert line == f"{MODEL_TITLES[name]}: {predicted} ({probabilities.max():.1%}) {mark}"

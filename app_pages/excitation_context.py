@@ -1,0 +1,95 @@
+"""What the SE excitation explorer's tabs share: the loaded SENet, the chosen input,
+the class view of the saved excitations. Not a page: `app_pages/excitation.py` uses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+import torch
+
+from app_pages.resources import load_results
+from se_demo.config import DatasetInfo, dataset_info
+from se_demo.data import Split
+from se_demo.excitation import concat_batches, recording_excitations
+from se_demo.excitation_stats import BlockStatistics, block_statistics, class_means
+from se_demo.inference import predict_logits
+from se_demo.plots import block_title
+from se_demo.results import Evaluation
+
+
+@dataclass(frozen=True)
+class Explorer:
+    """What every view of the explorer reads: the SENet, its evaluation, the test set."""
+
+    dataset: DatasetInfo
+    directory: Path
+    senet: torch.nn.Module  # shared by all sessions: never changed
+    senet_record: dict[str, Any]
+    results: Evaluation
+    split: Split | None  # None when the test images are not on disk
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.dataset.class_names)
+
+    @property
+    def saved(self) -> dict[str, np.ndarray]:
+        """The saved test-set excitations {block: (N, C)}."""
+        return self.results.excitations["senet"]
+
+    @property
+    def blocks(self) -> list[str]:
+        return list(self.saved)
+
+    def key(self, name: str) -> str:
+        """A widget key of this checkpoint folder ("exc_class_fashion"): a picker whose
+        labels depend on the models must be a new widget when they change, or the browser
+        keeps showing the old labels (MNIST's "0" for Fashion's T-shirt/top).
+        """
+        return f"{name}_{self.directory.name}"
+
+
+@dataclass(frozen=True)
+class ChosenInput:
+    """The input the One input and Intervene tabs look at."""
+
+    image: torch.Tensor  # uint8 (1, 28, 28) or normalised (1, 1, 28, 28)
+    pixels: np.ndarray  # (28, 28) in [0, 1], for display
+    described: str  # "test image 0, a 7" or "your drawing"
+
+
+def block_label(explorer: Explorer, block: str) -> str:
+    """The block's title, e.g. "SE block 3 (64 channels)"."""
+    return block_title(block, explorer.saved[block].shape[1])
+
+
+@st.cache_data(show_spinner=False)
+def class_view(
+    directory: str,
+) -> tuple[list[BlockStatistics], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Block statistics, class means {block: (K, C)} and test-set means {block: (C,)}."""
+    results = load_results(Path(directory))
+    saved = results.excitations["senet"]
+    summary = results.record["models"]["senet"]
+    # The evaluation's float32 means when saved, else the mean of the float16 excitations.
+    means = summary.get("mean_excitation") or {b: x.mean(0) for b, x in saved.items()}
+    classes = len(dataset_info(results.record.get("dataset", "mnist")).class_names)
+    return (
+        block_statistics(saved, results.labels, classes),
+        {block: class_means(x, results.labels, classes) for block, x in saved.items()},
+        {block: np.asarray(m, dtype=np.float32) for block, m in means.items()},
+    )
+
+
+def run_senet(
+    model: torch.nn.Module, image: torch.Tensor, dataset: str
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One input's excitations {block: (C,)} and logits (K,)."""
+    with recording_excitations(model) as store:
+        logits = predict_logits(model, image, dataset=dataset)[0].numpy()
+    return {b: x[0].numpy() for b, x in concat_batches(store).items()}, logits

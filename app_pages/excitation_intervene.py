@@ -1,0 +1,270 @@
+"""The SE excitation explorer's Intervene tab.
+
+Not a page of its own: `app_pages/excitation.py` calls `show_interventions`. Every
+intervention runs on a private copy of the shared SENet (`se_demo.interventions`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from app_pages.excitation_context import ChosenInput, Explorer, class_view, run_senet
+from app_pages.resources import data_dir_label, load_models, load_results, load_test_split
+from se_demo.channel_effects import ChannelEffect, load_channel_effects
+from se_demo.checkpoints import CheckpointError
+from se_demo.excitation_text import (
+    describe_interventions,
+    explain_switch_off,
+    format_percent,
+    format_probability,
+    intervention_rows,
+    network_label,
+)
+from se_demo.interventions import (
+    INTERVENTION_MODES,
+    SUBSET_SIZE,
+    Intervention,
+    SubsetAccuracy,
+    intervened_model,
+    stratified_subset,
+    subset_accuracy,
+)
+from se_demo.plots import excitation_bars, probability_bars
+
+SUGGESTED = 5  # channels offered first: those whose removal changes the accuracy most
+_LOG = logging.getLogger(__name__)
+
+
+@st.cache_data(show_spinner=False)
+def _channel_effects(directory: str) -> dict[str, list[ChannelEffect]] | None:
+    """The saved channel effects of this SENet; None when missing, stale or damaged."""
+    try:
+        return load_channel_effects(Path(directory), load_models(Path(directory))["senet"][1])
+    except CheckpointError as error:
+        _LOG.warning("%s", error)
+        return None
+
+
+@st.cache_data(show_spinner="Measuring on a stratified subset of the test set...")
+def _subset_accuracy(
+    directory: str, dataset: str, interventions: tuple[Intervention, ...]
+) -> tuple[SubsetAccuracy, float]:
+    """The intervened SENet's accuracy on the fixed subset, and the trained one's there."""
+    split = load_test_split(dataset)
+    assert split is not None
+    results = load_results(Path(directory))
+    indices = stratified_subset(results.labels)
+    means = class_view(directory)[2]
+    senet = load_models(Path(directory))["senet"][0]
+    measured = subset_accuracy(
+        senet, interventions, split.images, split.labels, indices, means, dataset
+    )
+    trained = float(np.mean(results.predictions("senet")[indices] == results.labels[indices]))
+    return measured, trained
+
+
+def _choose_channel(explorer: Explorer, block: str) -> tuple[int, float]:
+    """A channel of ``block`` (the measured most effective first) and a factor for it."""
+    effects = (_channel_effects(str(explorer.directory)) or {}).get(block)
+    channels = explorer.saved[block].shape[1]
+    if effects is None:
+        order, described = list(range(channels)), {}
+        st.caption(
+            "No measured channel effects are saved for this checkpoint; create them with "
+            f"`python -m se_demo channels --dataset {explorer.dataset.key}`."
+        )
+    else:
+        suggested = [e.channel for e in effects[:SUGGESTED]]
+        order = suggested + sorted(set(range(channels)) - set(suggested))
+        described = {
+            e.channel: f": without it {format_percent(e.accuracy)} test accuracy "
+            f"({100 * e.change:+.2f} pp)"
+            for e in effects
+        }
+    channel = st.selectbox(
+        f"Channel (first the {SUGGESTED} whose removal changes the test accuracy most)",
+        order,
+        format_func=lambda c: f"channel {c}{described.get(c, '')}",
+        key=explorer.key(f"exc_int_channel_{block}"),
+    )
+    scale = st.slider("Scale its excitation by", 0.0, 3.0, 0.0, 0.05, key="exc_int_scale")
+    return int(channel), float(scale)
+
+
+def _show_prediction(
+    explorer: Explorer,
+    chosen: ChosenInput,
+    interventions: list[Intervention],
+    targets: tuple[str, ...],
+    label: str,
+) -> None:
+    names, key = explorer.class_names, explorer.dataset.key
+    overall = class_view(str(explorer.directory))[2]
+    excitation, logits = run_senet(explorer.senet, chosen.image, key)
+    changed = intervened_model(explorer.senet, interventions, overall)
+    changed_excitation, changed_logits = run_senet(changed, chosen.image, key)
+    before, after = (
+        torch.softmax(torch.from_numpy(x), 0).numpy() for x in (logits, changed_logits)
+    )
+    lines = [f"Input: {chosen.described}."]
+    for title, probabilities in (("SENet as trained", before), (label, after)):
+        top = int(probabilities.argmax())
+        probability = format_probability(float(probabilities[top]))
+        lines.append(f"{title}: **{names[top]}** (probability {probability})")
+    st.markdown("  \n".join(lines))
+    if interventions and interventions[0].mode == "off":
+        stacked = np.concatenate([excitation[b] for b in targets])
+        st.markdown(explain_switch_off(targets, stacked, logits, changed_logits, names))
+    st.plotly_chart(
+        probability_bars(
+            {"senet": before, "changed": after},
+            titles={"senet": "SENet as trained", "changed": label},
+            class_names=names,
+        ),
+        key="exc_int_probabilities",
+    )
+    with st.expander("Excitations with the intervention (marks: as trained)"):
+        st.plotly_chart(
+            excitation_bars(
+                changed_excitation,
+                reference=excitation,
+                reference_label="as trained",
+                label=label,
+                height_per_block=110,
+            ),
+            key="exc_int_bars",
+        )
+
+
+def _saved_accuracy(
+    explorer: Explorer, targets: tuple[str, ...], intervention: Intervention
+) -> float | None:
+    """The full test-set accuracy of this intervention, when it was measured and saved."""
+    saved = explorer.results.record["models"]["senet"].get("se_interventions")
+    if intervention.mode in ("off", "mean") and saved:
+        return saved[intervention.mode].get("all" if len(targets) > 1 else targets[0])
+    effects = (_channel_effects(str(explorer.directory)) or {}).get(intervention.block)
+    if intervention.mode == "scale" and intervention.scale == 0 and effects:
+        return next(e.accuracy for e in effects if e.channel == intervention.channel)
+    return None
+
+
+def _show_accuracy(
+    explorer: Explorer, interventions: list[Intervention], targets: tuple[str, ...], label: str
+) -> None:
+    trained = explorer.results.metrics("senet")["accuracy"]
+    images = f"{len(explorer.results.labels):,} test images"
+    if not interventions:
+        st.metric("Test accuracy, SENet as trained", format_percent(trained), help=f"all {images}")
+        return
+    saved = _saved_accuracy(explorer, targets, interventions[0])
+    if saved is not None:
+        st.metric(
+            f"Test accuracy, {label}", format_percent(saved), f"{100 * (saved - trained):+.2f} pp"
+        )
+        st.caption(
+            f"On all {images}, measured once for this checkpoint and saved (as trained: "
+            f"{format_percent(trained)}); the change is in percentage points."
+        )
+        return
+    if explorer.split is None:
+        st.info(
+            f"The test-set accuracy of this intervention needs the {explorer.dataset.title} "
+            f"test images, which are not available at {data_dir_label()}."
+        )
+        return
+    settings = tuple(interventions)
+    if st.button(f"Measure on {SUBSET_SIZE:,} test images (about 1 s)", key="exc_int_run"):
+        st.session_state["exc_int_requested"] = settings
+    if st.session_state.get("exc_int_requested") != settings:
+        return
+    measured, trained_here = _subset_accuracy(
+        str(explorer.directory), explorer.dataset.key, settings
+    )
+    st.metric(
+        f"Test accuracy, {label}",
+        format_percent(measured.accuracy, 1),
+        f"{100 * (measured.accuracy - trained_here):+.1f} pp",
+    )
+    st.caption(
+        f"On a fixed subset of {measured.total:,} of the {images}, stratified by class: "
+        f"{measured.correct:,} right. 95 % confidence interval (Wilson) for the accuracy on "
+        f"the whole test set: {format_percent(measured.low, 1)} to "
+        f"{format_percent(measured.high, 1)}. The SENet as "
+        f"trained gets {format_percent(trained_here, 1)} of the same images right."
+    )
+
+
+def _show_saved_table(explorer: Explorer) -> None:
+    trained = explorer.results.metrics("senet")["accuracy"]
+    summary = explorer.results.record["models"]["senet"]
+    rows = intervention_rows(summary)
+    st.markdown(
+        "**What each block's excitation is worth**, measured once for this checkpoint on "
+        f"the {len(explorer.results.labels):,} test images (as trained: {format_percent(trained)})"
+    )
+    if not rows:
+        st.info(
+            "This evaluation has no saved intervention results; create them with "
+            f"`python -m se_demo evaluate --dataset {explorer.dataset.key}`."
+        )
+        return
+    st.dataframe(
+        rows,
+        hide_index=True,
+        column_config={
+            name: st.column_config.NumberColumn(format="%+.2f" if "pp" in name else "%.2f")
+            for name in rows[0]
+            if name != "SE block"
+        },
+        key="exc_int_table",
+    )
+    st.markdown(describe_interventions(summary))
+    st.caption(
+        "SE off: excitations forced to 1. That is the SENet with its SE layers removed, "
+        "not the Basic CNN: the Basic CNN was trained without SE, these weights with it. "
+        "Mean excitation: each channel always gets its test-set mean, so the block no "
+        "longer depends on the input; the gap to SE off shows what the average scaling "
+        "does, the gap to the trained model what input dependence adds."
+    )
+
+
+def show_interventions(explorer: Explorer, block: str, chosen: ChosenInput | None) -> None:
+    """The Intervene tab: change the chosen block's excitation on a private copy."""
+    st.caption(
+        "Change the chosen block's excitation on a private copy of the SENet (the shared "
+        "model that other sessions use is never touched) and see what it does to the "
+        "prediction of the input chosen under *One input* and to the test-set accuracy."
+    )
+    mode = st.radio(
+        "Intervention",
+        ["none", *INTERVENTION_MODES],
+        format_func=lambda m: "none (as trained)" if m == "none" else INTERVENTION_MODES[m],
+        horizontal=True,
+        key="exc_int_mode",
+    )
+    targets: tuple[str, ...] = (block,)
+    channel, scale = None, 1.0
+    if mode in ("off", "mean") and st.toggle("In every SE block at once", key="exc_int_all"):
+        targets = tuple(explorer.blocks)
+    if mode == "scale":
+        channel, scale = _choose_channel(explorer, block)
+    interventions = (
+        [] if mode == "none" else [Intervention(b, mode, channel, scale) for b in targets]
+    )
+    label = network_label(targets, mode, channel, scale) if interventions else "SENet as trained"
+    if mode == "off":  # the one a student could take for the Basic CNN
+        st.markdown(
+            f"The network below: **{network_label(targets, mode, channel, scale, short=False)}**."
+        )
+    if chosen is None:
+        st.info("Choose an input under *One input* to see its prediction change.")
+    else:
+        _show_prediction(explorer, chosen, interventions, targets, label)
+    _show_accuracy(explorer, interventions, targets, label)
+    _show_saved_table(explorer)

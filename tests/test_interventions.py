@@ -1,0 +1,237 @@
+"""Interventions, measured channel effects and their wording, on the shipped SENets.
+
+References are independent of the code under test: a basic CNN holding the SENet's
+weights, scipy's Wilson interval, the intervened copy itself for the stage-by-stage
+channel effects, and the numbers of one real test image for the sentences.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import binomtest
+
+from se_demo.channel_effects import (
+    load_channel_effects,
+    measure_channel_effects,
+    save_channel_effects,
+)
+from se_demo.checkpoints import CheckpointError, load_checkpoint
+from se_demo.config import CHECKPOINT_DIR, GATES, SQUEEZE_OPERATORS, ModelConfig
+from se_demo.data import Split
+from se_demo.excitation import capture_excitations
+from se_demo.excitation_text import (
+    explain_switch_off,
+    format_probability,
+    network_label,
+    with_article,
+)
+from se_demo.inference import predict_logits
+from se_demo.interventions import (
+    Intervention,
+    OverriddenGate,
+    intervened_accuracy,
+    intervened_model,
+    stratified_subset,
+    subset_accuracy,
+    wilson_interval,
+)
+from se_demo.models import build_from_config, config_of, se_blocks
+from tests.conftest import MNIST_CHECKPOINTS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def senet_and_record():
+    return load_checkpoint(MNIST_CHECKPOINTS, "senet")
+
+
+@pytest.fixture(scope="module")
+def senet(senet_and_record) -> torch.nn.Module:
+    return senet_and_record[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "ratio", "squeeze", "gate"),
+    [("cnn", 2, "mean", "sigmoid")]
+    + [("senet", r, s, g) for r, s, g in itertools.product((2, 4), SQUEEZE_OPERATORS, GATES)],
+)
+def test_config_of_rebuilds_the_same_architecture(name, ratio, squeeze, gate):
+    config = ModelConfig(name=name, reduction_ratio=ratio, squeeze=squeeze, gate=gate)
+    if name == "cnn":
+        config = ModelConfig(name="cnn")
+    assert config_of(build_from_config(config)) == config
+
+
+def test_an_intervened_copy_is_built_fresh_and_its_gate_swapped(senet, test_split):
+    copy = intervened_model(senet, [Intervention("stages.2.se", "off")])
+    gates = {name: block.gate for name, block in se_blocks(copy).items()}
+    assert isinstance(gates["stages.2.se"], OverriddenGate)
+    assert not any(isinstance(g, OverriddenGate) for n, g in gates.items() if n != "stages.2.se")
+    assert all(isinstance(b.gate, torch.nn.Sigmoid) for b in se_blocks(senet).values())
+    # Its own tensors: changing the copy's weights leaves the shared model alone.
+    before = predict_logits(senet, test_split.images[:20])
+    with torch.no_grad():
+        for parameter in copy.parameters():
+            parameter.zero_()
+    assert torch.equal(predict_logits(senet, test_split.images[:20]), before)
+
+
+def test_no_code_reads_torchs_private_hook_dictionaries():
+    private = ("_forward" + "_hooks", "_forward" + "_pre_hooks", "_backward" + "_hooks")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in ("se_demo", "app_pages", "tests", "bench")
+        for path in (ROOT / folder).rglob("*.py")
+        if any(name in path.read_text() for name in private)
+    ]
+    assert offenders == []
+
+
+def test_the_stratified_subset_is_fixed_and_keeps_the_class_shares(test_split):
+    labels = test_split.labels.numpy()
+    subset = stratified_subset(labels, 1000)
+    assert len(subset) == 1000 == len(set(subset.tolist()))
+    assert np.all(np.diff(subset) > 0)
+    np.testing.assert_array_equal(subset, stratified_subset(labels, 1000))
+    shares = np.bincount(labels[subset], minlength=10) / 1000
+    np.testing.assert_allclose(shares, np.bincount(labels, minlength=10) / len(labels), atol=1e-3)
+    with pytest.raises(ValueError, match="subset size"):
+        stratified_subset(labels, 0)
+
+
+@pytest.mark.parametrize(("correct", "total"), [(995, 1000), (0, 50), (50, 50), (321, 400)])
+def test_wilson_interval_equals_scipys(correct, total):
+    expected = binomtest(correct, total).proportion_ci(0.95, method="wilson")
+    low, high = wilson_interval(correct, total)
+    assert low == pytest.approx(expected.low, abs=1e-6)
+    assert high == pytest.approx(expected.high, abs=1e-6)
+
+
+def test_subset_accuracy_is_the_intervened_accuracy_on_those_images(senet, test_split):
+    change = [Intervention("stages.1.se", "scale", channel=4, scale=0.3)]
+    indices = stratified_subset(test_split.labels.numpy(), 300)
+    result = subset_accuracy(senet, change, test_split.images, test_split.labels, indices)
+    picked = torch.as_tensor(indices)
+    expected = intervened_accuracy(
+        senet, change, test_split.images[picked], test_split.labels[picked]
+    )
+    assert result.total == 300
+    assert result.accuracy == expected
+    assert (result.low, result.high) == wilson_interval(result.correct, 300)
+
+
+def test_channel_effects_equal_removing_the_channel_through_an_intervention(senet, test_split):
+    few = Split(test_split.images[:200], test_split.labels[:200])
+    trained, effects = measure_channel_effects(senet, few, batch_size=64)  # 4 batches
+    assert trained == intervened_accuracy(senet, [], few.images, few.labels) * 200
+    assert {b: len(c) for b, c in effects.items()} == {
+        "stages.0.se": 16,
+        "stages.1.se": 32,
+        "stages.2.se": 64,
+    }
+    for block, channel in [("stages.0.se", c) for c in range(16)] + [
+        ("stages.1.se", 4),
+        ("stages.2.se", 63),
+    ]:
+        change = [Intervention(block, "scale", channel=channel, scale=0.0)]
+        expected = intervened_accuracy(senet, change, few.images, few.labels)
+        assert effects[block][channel] == round(expected * 200)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion"])
+def test_the_shipped_channel_effects_belong_to_the_shipped_senet(dataset, tmp_path):
+    directory = CHECKPOINT_DIR / dataset
+    record = load_checkpoint(directory, "senet")[1]
+    effects = load_channel_effects(directory, record)
+    assert effects is not None
+    for ranked in effects.values():
+        sizes = [abs(e.change) for e in ranked]
+        assert sizes == sorted(sizes, reverse=True)
+    # Other weights: not shown as if they were these.
+    assert load_channel_effects(directory, {**record, "weights_sha256": "0" * 64}) is None
+    # Deterministic bytes: saving the same record again writes the same file.
+    saved = directory / "channel_effects.json"
+    path = save_channel_effects(json.loads(saved.read_text()), tmp_path)
+    assert path.read_bytes() == saved.read_bytes()
+
+
+@pytest.mark.slow
+def test_the_saved_largest_effect_equals_a_fresh_run_on_the_test_set(senet, test_split):
+    effects = load_channel_effects(MNIST_CHECKPOINTS)
+    assert effects is not None
+    top = effects["stages.0.se"][0]
+    change = [Intervention("stages.0.se", "scale", channel=top.channel, scale=0.0)]
+    fresh = intervened_accuracy(senet, change, test_split.images, test_split.labels)
+    assert fresh == top.accuracy
+
+
+def test_articles_and_probabilities_in_words():
+    assert [with_article(n) for n in ("5", "8", "Ankle boot", "Sandal", "T-shirt/top")] == [
+        "a 5",
+        "an 8",
+        "an Ankle boot",
+        "a Sandal",
+        "a T-shirt/top",
+    ]
+    assert [format_probability(p) for p in (0.952, 0.99996, 1.0, 0.0004, 0.0, 0.001)] == [
+        "95.2 %",
+        "> 99.9 %",
+        "> 99.9 %",
+        "< 0.1 %",
+        "< 0.1 %",
+        "0.1 %",
+    ]
+
+
+def test_switched_off_networks_are_not_called_the_basic_cnn():
+    one = network_label(["stages.2.se"], "off", short=False)
+    assert one.startswith("SENet with block 3's SE removed")
+    assert "not the Basic CNN, which was trained without SE" in one
+    assert network_label(["stages.0.se", "stages.1.se"], "off") == (
+        "SENet with all its SE blocks removed"
+    )
+    assert network_label(["stages.1.se"], "scale", 7, 0.5) == (
+        "SENet with channel 7 of block 2 scaled by 0.5"
+    )
+    assert network_label(["stages.1.se"], "scale", 7, 0.0) == (
+        "SENet with channel 7 of block 2 removed (excitation 0)"
+    )
+
+
+def test_a_confidence_rise_is_explained_from_the_inputs_own_gates(senet, test_split):
+    image = test_split.images[:1]
+    gates = capture_excitations(senet, image)["stages.2.se"][0].numpy()
+    before = predict_logits(senet, image)[0].numpy()
+    off = intervened_model(senet, [Intervention("stages.2.se", "off")])
+    after = predict_logits(off, image)[0].numpy()
+    text = explain_switch_off(["stages.2.se"], gates, before, after, list("0123456789"))
+    probabilities = [np.exp(x - x.max()) / np.exp(x - x.max()).sum() for x in (before, after)]
+    assert probabilities[1][7] > probabilities[0][7]  # test image 0, a 7: the issue's case
+    assert f"64 excitations in block 3 were all below 1 (from {gates.min():.2f}" in text
+    assert f"to {gates.max():.2f}, median {np.median(gates):.2f})" in text
+    assert f"median factor of {np.median(1 / gates):.1f}" in text
+    gap = [x[7] - np.delete(x, 7).max() for x in (before, after)]
+    assert f"grows from {gap[0]:.1f} to {gap[1]:.1f}" in text
+    assert (
+        f"{format_probability(probabilities[0][7])} -> {format_probability(probabilities[1][7])}"
+    ) in text
+    assert "not a more accurate one" in text
+
+
+def test_a_damaged_channel_effects_file_is_refused_with_its_name(tmp_path):
+    assert load_channel_effects(tmp_path) is None  # nothing saved: nothing suggested
+    saved = json.loads((MNIST_CHECKPOINTS / "channel_effects.json").read_text())
+    del saved["removed_correct"]
+    save_channel_effects(saved, tmp_path)
+    with pytest.raises(CheckpointError, match=r"channel_effects\.json' is not a valid"):
+        load_channel_effects(tmp_path)
+    (tmp_path / "channel_effects.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_channel_effects(tmp_path)
