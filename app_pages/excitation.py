@@ -1,4 +1,4 @@
-"""SE excitation explorer: what the SE blocks do, per class, per input and across depth.
+"""What SE learned (the SE excitation explorer): what the SE blocks do, per class, per input and across depth.
 
 The SE paper's "Role of excitation" analysis (Hu et al., Fig. 6 and 7) on the SENet the
 sidebar selects, from the excitations saved with its evaluation. One block picker serves
@@ -28,7 +28,7 @@ from se_demo.config import dataset_info
 from se_demo.data import normalize
 from se_demo.excitation import capture_recalibration, extreme_channels
 from se_demo.excitation_stats import class_spread
-from se_demo.excitation_text import describe_depth, format_probability, with_article
+from se_demo.excitation_text import describe_depth, format_probability
 from se_demo.figures_excitation import (
     class_mean_heatmap,
     class_spread_chart,
@@ -36,6 +36,7 @@ from se_demo.figures_excitation import (
     recalibration_maps,
 )
 from se_demo.plots import digit_pixels, excitation_bars
+from se_demo.words import explain, with_article
 
 BY_INDEX, BY_CLASS, MISTAKE, DRAWING = (
     "a test image by index",
@@ -208,7 +209,7 @@ def _load_explorer() -> Explorer:
     return Explorer(dataset, directory, senet, record, results, load_test_split(dataset.key))
 
 
-st.title("SE excitation explorer")
+st.title("What SE learned")
 explorer = _load_explorer()
 st.caption(
     "An SE block squeezes each channel to one number, passes those through a small "
@@ -216,7 +217,8 @@ st.caption(
     "(0: suppress, 1: keep). The SE paper (Hu et al., section 7.2, Fig. 6 and 7) found "
     "excitations nearly the same for every class in early blocks, class-specific in later "
     "ones, and saturated near 1 in the last. Here is the same analysis on our "
-    f"{explorer.dataset.title} SENet."
+    f"{explorer.dataset.title} SENet.",
+    help=explain("SE block", "squeeze", "excitation", "class-specificity", "saturation"),
 )
 block = st.selectbox(
     "SE block (every view below shows this block)",

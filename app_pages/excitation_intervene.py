@@ -20,7 +20,6 @@ from se_demo.checkpoints import CheckpointError
 from se_demo.excitation_text import (
     describe_interventions,
     explain_switch_off,
-    format_percent,
     format_probability,
     intervention_rows,
     network_label,
@@ -35,6 +34,7 @@ from se_demo.interventions import (
     subset_accuracy,
 )
 from se_demo.plots import excitation_bars, probability_bars
+from se_demo.words import explain, percent
 
 SUGGESTED = 5  # channels offered first: those whose removal changes the accuracy most
 _LOG = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _choose_channel(explorer: Explorer, block: str) -> tuple[int, float]:
         suggested = [e.channel for e in effects[:SUGGESTED]]
         order = suggested + sorted(set(range(channels)) - set(suggested))
         described = {
-            e.channel: f": without it {format_percent(e.accuracy)} test accuracy "
+            e.channel: f": without it {percent(e.accuracy, 2)} test accuracy "
             f"({100 * e.change:+.2f} pp)"
             for e in effects
         }
@@ -160,16 +160,16 @@ def _show_accuracy(
     trained = explorer.results.metrics("senet")["accuracy"]
     images = f"{len(explorer.results.labels):,} test images"
     if not interventions:
-        st.metric("Test accuracy, SENet as trained", format_percent(trained), help=f"all {images}")
+        st.metric("Test accuracy, SENet as trained", percent(trained, 2), help=f"all {images}")
         return
     saved = _saved_accuracy(explorer, targets, interventions[0])
     if saved is not None:
         st.metric(
-            f"Test accuracy, {label}", format_percent(saved), f"{100 * (saved - trained):+.2f} pp"
+            f"Test accuracy, {label}", percent(saved, 2), f"{100 * (saved - trained):+.2f} pp"
         )
         st.caption(
             f"On all {images}, measured once for this checkpoint and saved (as trained: "
-            f"{format_percent(trained)}); the change is in percentage points."
+            f"{percent(trained, 2)}); the change is in percentage points."
         )
         return
     if explorer.split is None:
@@ -188,15 +188,15 @@ def _show_accuracy(
     )
     st.metric(
         f"Test accuracy, {label}",
-        format_percent(measured.accuracy, 1),
+        percent(measured.accuracy, 1),
         f"{100 * (measured.accuracy - trained_here):+.1f} pp",
     )
     st.caption(
         f"On a fixed subset of {measured.total:,} of the {images}, stratified by class: "
         f"{measured.correct:,} right. 95 % confidence interval (Wilson) for the accuracy on "
-        f"the whole test set: {format_percent(measured.low, 1)} to "
-        f"{format_percent(measured.high, 1)}. The SENet as "
-        f"trained gets {format_percent(trained_here, 1)} of the same images right."
+        f"the whole test set: {percent(measured.low, 1)} to "
+        f"{percent(measured.high, 1)}. The SENet as "
+        f"trained gets {percent(trained_here, 1)} of the same images right."
     )
 
 
@@ -206,7 +206,7 @@ def _show_saved_table(explorer: Explorer) -> None:
     rows = intervention_rows(summary)
     st.markdown(
         "**What each block's excitation is worth**, measured once for this checkpoint on "
-        f"the {len(explorer.results.labels):,} test images (as trained: {format_percent(trained)})"
+        f"the {len(explorer.results.labels):,} test images (as trained: {percent(trained, 2)})"
     )
     if not rows:
         st.info(
@@ -224,7 +224,7 @@ def _show_saved_table(explorer: Explorer) -> None:
         },
         key="exc_int_table",
     )
-    st.markdown(describe_interventions(summary))
+    st.markdown(describe_interventions(summary), help=explain("pp"))
     st.caption(
         "SE off: excitations forced to 1. That is the SENet with its SE layers removed, "
         "not the Basic CNN: the Basic CNN was trained without SE, these weights with it. "

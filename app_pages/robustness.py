@@ -29,6 +29,7 @@ from se_demo.robustness_results import (
     load_robustness,
     verdict,
 )
+from se_demo.words import explain
 
 EXAMPLES = 8
 PIXEL_SCALE = 4  # 28 px -> 112 px, nearest neighbour
@@ -96,7 +97,8 @@ st.caption(
     f"a paired McNemar test with Holm-adjusted p < {ALPHA}: over all {len(tests)} cells, the "
     "chance of even one false star is below 5 %. A star says these two trained models "
     "differ on that corrupted test set; one trained model of each kind cannot say whether "
-    "SE makes models robust in general."
+    "SE makes models robust in general.",
+    help=explain("pp", "McNemar's test"),
 )
 
 st.subheader("Accuracy against severity")
@@ -150,7 +152,10 @@ else:
             lines.append(f"{MODEL_TITLES[model]}: {info.class_names[answer]} {mark}")
         column.caption("  \n".join(lines))
 
-st.markdown("**Do the SE blocks' excitations move under this corruption?**")
+st.markdown(
+    "**Do the SE blocks' excitations move under this corruption?**",
+    help=explain("SE block", "excitation"),
+)
 blocks = record["excitation"]["blocks"]
 shift_chart, reading = st.columns([3, 2], vertical_alignment="center")
 shift_chart.plotly_chart(
@@ -177,4 +182,6 @@ if any(t["p_holm"] < ALPHA for t in sweep.tests(name)):
             icon=":material/biotech:",
         )
     except StreamlitAPIException:
-        reading.markdown("The excitation view (page *SE excitation*) shows what SE learned.")
+        reading.markdown(
+            "The excitation view (page *What SE learned*) shows what the SE blocks do."
+        )

@@ -132,21 +132,11 @@ def describe_interventions(summary: Mapping[str, Any]) -> str:
     return " ".join(lines)
 
 
-def with_article(name: str) -> str:
-    """The name with its indefinite article: "a 5", "an 8", "an Ankle boot", "a Sandal"."""
-    return f"{'an' if name[:1].lower() in 'aeiou8' else 'a'} {name}"
-
-
 def format_share(share: float) -> str:
     """A share in two significant digits below 10 %: "0 %", "0.19 %", "5.3 %", "57 %"."""
     if share == 0:
         return "0 %"
     return f"{100 * share:.2g} %" if share < 0.1 else f"{100 * share:.0f} %"
-
-
-def format_percent(share: float, decimals: int = 2) -> str:
-    """A share as "99.61 %" (the project writes a space before the percent sign)."""
-    return f"{100 * share:.{decimals}f} %"
 
 
 def format_probability(p: float) -> str:

@@ -95,7 +95,7 @@ def _intervention_lines(at: AppTest) -> list[str]:
 
 def test_the_page_shows_every_view_without_exception(senet, test_split, saved):
     at = _page()
-    assert at.title[0].value == "SE excitation explorer"
+    assert at.title[0].value == "What SE learned"
     assert {
         "exc_depth",
         "exc_heatmap",
@@ -127,7 +127,7 @@ def test_the_page_runs_inside_the_app_frame():
     assert not at.exception, at.exception
     at.switch_page("app_pages/excitation.py").run()
     assert not at.exception, at.exception
-    assert [t.value for t in at.title] == ["SE excitation explorer"]
+    assert [t.value for t in at.title] == ["What SE learned"]
     assert "exc_heatmap" in _charts(at)
 
 

@@ -29,7 +29,6 @@ from se_demo.excitation_text import (
     explain_switch_off,
     format_probability,
     network_label,
-    with_article,
 )
 from se_demo.inference import predict_logits
 from se_demo.interventions import (
@@ -42,6 +41,7 @@ from se_demo.interventions import (
     wilson_interval,
 )
 from se_demo.models import build_from_config, config_of, se_blocks
+from se_demo.words import with_article
 from tests.conftest import MNIST_CHECKPOINTS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.words import GLOSSARY, TERM_PATTERNS
 
-PAGES = ("lesson", "draw", "excitation", "results", "experiments", "train")
+PAGES = ("lesson", "draw", "excitation", "results", "experiments", "robustness", "train")
 TIMEOUT = 180
 # "seed" meaning the reproduced repository: "the seed", "the seed's", "seed repo", a
 # "seed column/table/report" (random seeds are "seed 0", "5 seeds", "per seed", "seeds").
