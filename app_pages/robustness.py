@@ -19,7 +19,7 @@ from se_demo.config import dataset_info
 from se_demo.corruptions import corrupt
 from se_demo.datafiles import split_checksum
 from se_demo.figures_robustness import difference_heatmap, excitation_shift_bars, severity_curves
-from se_demo.results import MODEL_TITLES
+from se_demo.results import MODEL_TITLES, RIGHT, WRONG
 from se_demo.robustness_results import (
     ALPHA,
     FIRST,
@@ -139,7 +139,7 @@ else:
     positions = example_positions(sweep, name, severity, EXAMPLES)
     st.markdown(
         f"**{EXAMPLES} of the {n:,} images at severity {severity}**, those where the models "
-        "disagree first, with each model's saved answer (✓ right, ✗ wrong)."
+        f"disagree first, with each model's saved answer ({RIGHT} right, {WRONG} wrong)."
     )
     for column, position in zip(st.columns(EXAMPLES), positions, strict=False):
         pixels = images[position].repeat(PIXEL_SCALE, 0).repeat(PIXEL_SCALE, 1)
@@ -148,7 +148,7 @@ else:
         lines = [f"test image {int(sweep.indices[position])}, true {info.class_names[label]}"]
         for model in (FIRST, SECOND):
             answer = int(sweep.predictions[model][row, position])
-            mark = "✓" if answer == label else "✗"
+            mark = RIGHT if answer == label else WRONG
             lines.append(f"{MODEL_TITLES[model]}: {info.class_names[answer]} {mark}")
         column.caption("  \n".join(lines))
 
