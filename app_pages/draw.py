@@ -25,7 +25,10 @@ from se_demo.preprocess import (
     ImageRejectedError,
     drawing_problem,
     drawing_to_mnist,
-    upload_to_mnist,
+    image_to_ink,
+    ink_to_mnist,
+    open_upload,
+    preview,
 )
 from se_demo.results import MODEL_TITLES
 from se_demo.stress import stress_digit
@@ -118,11 +121,12 @@ def _upload() -> tuple[np.ndarray | None, str | None]:
     if upload is None:
         return None, None
     try:
-        digit = upload_to_mnist(upload.getvalue())
+        photo = open_upload(upload.getvalue())  # checked before any heavy decoding
     except ImageRejectedError as error:
         st.error(f"{upload.name}: {error}")
         return None, None
-    st.image(upload.getvalue(), caption=f"your photo: {upload.name}", width=200)
+    digit = ink_to_mnist(image_to_ink(photo))
+    st.image(preview(photo), caption=f"your photo: {upload.name}", width=200)
     if digit is None:
         return None, (
             f"No digit found in {upload.name}: the image looks blank (no ink that stands out "

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -144,20 +145,19 @@ def save_tensors(
         "weights_sha256": digest,
     }
     record_path = directory / f"{name}.json"
-    previous = _recorded_weights(record_path)
     write_json_atomic(record_path, full_record)
-    if previous is not None and previous != weights.name:  # exactly the file it replaced
-        (directory / previous).unlink(missing_ok=True)
+    for stale in _weights_files(directory, name):  # the replaced file, and any a kill left
+        if stale != weights:
+            stale.unlink(missing_ok=True)
     return record_path
 
 
-def _recorded_weights(record_path: Path) -> str | None:
-    """The weights file a record names, if the record exists and names a plain file name."""
-    try:
-        named = json.loads(record_path.read_text()).get("weights_file")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return named if isinstance(named, str) and named and Path(named).name == named else None
+def _weights_files(directory: Path, name: str) -> list[Path]:
+    """Every weights file of checkpoint ``name``: exactly ``name-<8 hex digits>.safetensors``
+    (so ``senet-v2-0123abcd.safetensors``, another checkpoint's, is never one of them).
+    """
+    pattern = re.compile(rf"{re.escape(name)}-[0-9a-f]{{8}}\.safetensors")
+    return [path for path in directory.iterdir() if pattern.fullmatch(path.name)]
 
 
 def _header_fields(record: dict[str, Any]) -> dict[str, Any]:

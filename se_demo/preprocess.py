@@ -208,6 +208,16 @@ def _flatten_alpha(rgba: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
+def preview(image: Image.Image) -> Image.Image:
+    """An upload as a browser shows it: 8-bit RGB(A), whatever its mode (16-bit grey too)."""
+    if image.mode.startswith("I"):
+        grey = np.clip(np.asarray(image, dtype=np.float32) / 257.0, 0, 255).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    return image.convert(
+        "RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB"
+    )
+
+
 def upload_to_mnist(data: bytes) -> np.ndarray | None:
     """Uploaded PNG or JPEG bytes -> (28, 28) digit in [0, 1], or None when it holds no ink.
 

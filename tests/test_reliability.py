@@ -357,6 +357,11 @@ def test_a_damaged_shipped_folder_gives_one_clear_message(
 
 
 def _assert_found_by_the_page_that_builds_the_model(at: AppTest, expected: str) -> None:
+    # The app opens on the lesson, which builds the SENet: it says why it cannot.
+    assert at.title[0].value == "How SE works"
+    assert len(at.error) == 1
+    assert expected in at.error[0].value
+    at.switch_page(str(PAGES / "results.py")).run()
     assert not at.error  # the files are whole: the sidebar and the saved results stand
     assert at.title[0].value.startswith("Results")
     at.switch_page(str(PAGES / "excitation.py")).run()
@@ -391,7 +396,8 @@ def test_a_damaged_run_is_reported_and_the_session_gets_back(
     assert not at.exception, at.exception
     assert len(at.error) == 0
     assert at.session_state["model_dir"] is None
-    assert at.title[0].value.startswith("Results")  # the shipped models, as before
+    assert at.title[0].value == "How SE works"  # the shipped models, as before
+    assert not at.error
     assert _digests(run) == damaged
 
 
@@ -403,9 +409,11 @@ def test_a_truncated_dataset_file_leaves_the_app_on_its_saved_results(
     assert not at.exception, at.exception
     warnings = [w.value for w in at.warning]
     assert f"MNIST is missing or unreadable at {truncated_data}" in "\n".join(warnings)
+    assert at.title[0].value == "How SE works"
+    at.switch_page(str(PAGES / "results.py")).run()
     assert at.title[0].value.startswith("Results")  # the saved evaluation is still shown
     assert at.metric[0].value.endswith("%")
-    for page in ("excitation.py", "draw.py"):
+    for page in ("excitation.py", "draw.py", "lesson.py"):
         at.switch_page(str(PAGES / page)).run()
         assert not at.exception, (page, at.exception)
 
@@ -584,6 +592,8 @@ def test_one_sessions_actions_never_change_what_another_sees(
     assert any(run.name in c.value for c in one.sidebar.caption)
 
     one.switch_page(str(PAGES / "draw.py")).run()
+    assert one.segmented_control(key="draw_models").value == run.name  # A draws against A's run
+    one.segmented_control(key="draw_models").set_value("Shipped models").run()
     one.segmented_control(key="draw_source").set_value("Upload an image").run()
     two = _encode(_paper(test_split.images[1].numpy()), "PNG")
     one.file_uploader(key="draw_upload").set_value(("two.png", two, "image/png")).run()
