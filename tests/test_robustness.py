@@ -233,8 +233,6 @@ def test_saving_a_sweep_again_gives_the_same_bytes_and_names(tmp_path, dataset):
 
 RESAVE = """
 import sys
-import subprocess
-import sys
 from pathlib import Path
 from se_demo.checkpoints import load_tensors, save_tensors
 tensors, record = load_tensors(Path(sys.argv[1]), "robustness")
@@ -243,7 +241,7 @@ save_tensors(tensors, record, Path(sys.argv[2]), "robustness")
 
 
 def test_saved_bytes_do_not_depend_on_the_process(tmp_path):
-    # safetensors writes its metadata in a per-process hash order; save_tensors sorts it.
+    # safetensors writes its metadata in a per-process hash order; save_tensors writes one key.
     shipped = CHECKPOINT_DIR / "mnist"
     for run in range(4):
         out = tmp_path / str(run)
