@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from se_demo.checkpoints import check_model_files, load_checkpoint
 from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES, resolve_data_dir
@@ -96,6 +97,15 @@ def active_model_dir() -> Path:
     """The checkpoint folder this session shows: the shipped one, or a selected run."""
     chosen = st.session_state.get("model_dir")
     return Path(chosen) if chosen else CHECKPOINT_DIR / active_dataset()
+
+
+def link_to_seeds_page() -> None:
+    """A link to the multi-seed comparison; plain text when the page runs alone (AppTest)."""
+    label = "Seeds and ablations: does SE help over many seeds?"
+    try:
+        st.page_link("app_pages/experiments.py", label=label, icon=":material/casino:")
+    except StreamlitPageNotFoundError:  # no st.navigation around this page
+        st.caption(f"See the page {label}")
 
 
 def data_dir_label() -> str:
