@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from se_demo.data import Split
+    from se_demo.jobs import JobRegistry
 
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / "mnist"
 _LOG = logging.getLogger(__name__)
@@ -46,9 +47,19 @@ def load_models(directory: Path = MNIST_CHECKPOINTS) -> dict[str, tuple[nn.Modul
     return {name: load_checkpoint(directory, name) for name in MODEL_NAMES}
 
 
-@st.cache_resource(show_spinner="Loading the saved evaluation...")
 def load_results(directory: Path = MNIST_CHECKPOINTS) -> Evaluation:
-    """The saved test-set evaluation of both models (no dataset needed)."""
+    """The saved test-set evaluation of both models (no dataset needed).
+
+    Read again when its record changes: a run's SE interventions arrive after the run is
+    already shown (`se_demo.runs.complete_run`).
+    """
+    record = Path(directory) / "evaluation.json"
+    version = record.stat().st_mtime_ns if record.is_file() else 0
+    return _results(Path(directory), version)
+
+
+@st.cache_resource(show_spinner="Loading the saved evaluation...", max_entries=32)
+def _results(directory: Path, version: int) -> Evaluation:
     return load_evaluation(directory)
 
 
@@ -86,6 +97,20 @@ def _test_split(dataset: str, root: Path) -> Split | None:
         return None
     images, labels = arrays
     return Split(torch.from_numpy(images.copy()), torch.from_numpy(labels.copy()))
+
+
+def training_registry() -> JobRegistry:
+    """This server's training queue, shared by every session (one per runs folder)."""
+    from se_demo.runs import runs_root
+
+    return _registry(runs_root().resolve(), resolve_data_dir().resolve())
+
+
+@st.cache_resource(show_spinner=False)
+def _registry(root: Path, data_dir: Path) -> JobRegistry:
+    from se_demo.jobs import JobRegistry
+
+    return JobRegistry(data_dir=data_dir, root=root)
 
 
 def active_dataset() -> str:

@@ -32,9 +32,9 @@ from se_demo.answers import answer_both
 from se_demo.checkpoints import load_checkpoint, save_checkpoint, save_tensors, sha256_file
 from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT, ModelConfig, to_dict
 from se_demo.data import Split
-from se_demo.jobs import RUNS_ENV_VAR, list_runs
 from se_demo.models import build_model
 from se_demo.preprocess import drawing_to_mnist, upload_to_mnist
+from se_demo.runs import RUNS_ENV_VAR, list_runs
 from tests.conftest import MNIST_CHECKPOINTS
 from tests.test_preprocess import SEVEN, _draw, _oval, refused_before_decoding
 
