@@ -87,8 +87,7 @@ class JobRegistry:
         self._overheads: list[float] = []  # s of a run's wall time not spent on training steps
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._worker = threading.Thread(target=self._work, name="se-demo-training", daemon=True)
-        self._worker.start()
+        self._worker: threading.Thread | None = None  # alive while runs are queued
 
     def submit(self, request: RunRequest, owner: str) -> str:
         """Queue a run for ``owner``; returns its id."""
@@ -96,7 +95,12 @@ class JobRegistry:
             job_id = f"run-{len(self._jobs) + 1}-{secrets.token_hex(2)}"
             self._jobs[job_id] = Job(job_id, owner, request, queued_at=self._clock())
             self._stops[job_id] = threading.Event()
-            self._wake.notify()
+            if self._worker is None:  # the worker ends when the queue is empty: no thread
+                # (and none of torch's thread state) outlives the runs at interpreter exit
+                self._worker = threading.Thread(
+                    target=self._work, name="se-demo-training", daemon=True
+                )
+                self._worker.start()
         return job_id
 
     def cancel(self, job_id: str, owner: str) -> None:
@@ -163,8 +167,8 @@ class JobRegistry:
             with self._wake:
                 job = next((j for j in self._jobs.values() if j.state == "queued"), None)
                 if job is None:
-                    self._wake.wait()
-                    continue
+                    self._worker = None
+                    return
                 job.state, job.started_at = "running", self._clock()
             self._run(job)
             with self._wake:
