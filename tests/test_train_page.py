@@ -86,6 +86,14 @@ def test_a_tiny_run_trains_shows_named_curves_and_is_marked_undertrained(runs_ro
     assert "is the better model" not in verdict.value
     assert "Seeds and ablations" in verdict.value
 
+    frame = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    frame.session_state["model_dir"] = str(run)
+    frame.run()
+    assert not frame.exception, frame.exception
+    notes = [c.value for c in frame.sidebar.caption if "Undertrained" in c.value]
+    assert len(notes) == 1  # the SENet it trained; the Basic CNN is the shipped one
+    assert "1,000 training images" in notes[0]
+
 
 @pytest.mark.slow
 def test_a_second_session_waits_its_turn_and_cannot_cancel_the_first(runs_root):
