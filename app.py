@@ -11,6 +11,7 @@ from app_pages.resources import active_model_dir, data_dir_label, load_records, 
 from se_demo.checkpoints import CheckpointError
 from se_demo.config import DATASETS
 from se_demo.results import MODEL_TITLES, recipe_line
+from se_demo.verdicts import undertrained_note
 
 # The favicon is a local PNG: a ":material/...:" page icon is fetched from fonts.gstatic.com,
 # which fails on a classroom network without internet, and an emoji shows as an empty box
@@ -80,6 +81,10 @@ with st.sidebar:
         st.stop()
     for name, record in records.items():
         st.markdown(f"**{MODEL_TITLES[name]}**: {recipe_line(record)}")
+        accuracy = (record.get("test_metrics") or {}).get("accuracy")
+        note = accuracy is not None and undertrained_note(record, accuracy, dataset)
+        if note:
+            st.caption(f":orange[:material/warning: {note}]")
     title, folder = DATASETS[dataset].title, DATASETS[dataset].folder
     if load_test_images(dataset) is None:
         st.warning(

@@ -7,6 +7,7 @@ import streamlit as st
 from app_pages.resources import active_dataset
 from se_demo.config import CHECKPOINT_DIR, DATASETS
 from se_demo.experiments import (
+    budget_line,
     format_ablation_markdown,
     format_comparison_markdown,
     load_experiment,
@@ -24,15 +25,6 @@ st.markdown(
 )
 
 
-def _budget(record: dict) -> str:
-    train = record["train"]
-    return (
-        f"{len(record['seeds'])} seeds, {train['epochs']} epochs each, batch {train['batch_size']}, "
-        f"peak lr {train['lr']:g}; {record['wall_time_s'] / 60:.0f} min on {record.get('versions', {}).get('torch', 'torch')}. "
-        f"Made with `{record.get('command', '')}`."
-    )
-
-
 st.header("Multi-seed comparison")
 comparison = load_experiment(folder, "comparison")
 if comparison is None:
@@ -44,10 +36,10 @@ else:
     st.markdown(f"**{comparison['summary']}**")
     left, right = st.columns([3, 2])
     with left:
-        st.markdown(format_comparison_markdown(comparison))
+        st.markdown(format_comparison_markdown(comparison, with_summary=False))
     with right:
         st.plotly_chart(seed_comparison(comparison), key="seed_comparison")
-    st.caption(_budget(comparison))
+    st.caption(budget_line(comparison))
 
 st.header("Ablations (the paper's Tables 10-12)")
 ablation = load_experiment(folder, "ablation")
@@ -64,4 +56,4 @@ else:
     )
     st.plotly_chart(ablation_bars(ablation), key="ablation_bars")
     st.markdown(format_ablation_markdown(ablation))
-    st.caption(_budget(ablation))
+    st.caption(budget_line(ablation))

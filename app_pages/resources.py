@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from se_demo.checkpoints import check_model_files, load_checkpoint
 from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES, resolve_data_dir
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from se_demo.data import Split
+    from se_demo.jobs import JobRegistry
 
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / "mnist"
 _LOG = logging.getLogger(__name__)
@@ -45,9 +47,19 @@ def load_models(directory: Path = MNIST_CHECKPOINTS) -> dict[str, tuple[nn.Modul
     return {name: load_checkpoint(directory, name) for name in MODEL_NAMES}
 
 
-@st.cache_resource(show_spinner="Loading the saved evaluation...")
 def load_results(directory: Path = MNIST_CHECKPOINTS) -> Evaluation:
-    """The saved test-set evaluation of both models (no dataset needed)."""
+    """The saved test-set evaluation of both models (no dataset needed).
+
+    Read again when its record changes: a run's SE interventions arrive after the run is
+    already shown (`se_demo.runs.complete_run`).
+    """
+    record = Path(directory) / "evaluation.json"
+    version = record.stat().st_mtime_ns if record.is_file() else 0
+    return _results(Path(directory), version)
+
+
+@st.cache_resource(show_spinner="Loading the saved evaluation...", max_entries=32)
+def _results(directory: Path, version: int) -> Evaluation:
     return load_evaluation(directory)
 
 
@@ -87,6 +99,20 @@ def _test_split(dataset: str, root: Path) -> Split | None:
     return Split(torch.from_numpy(images.copy()), torch.from_numpy(labels.copy()))
 
 
+def training_registry() -> JobRegistry:
+    """This server's training queue, shared by every session (one per runs folder)."""
+    from se_demo.runs import runs_root
+
+    return _registry(runs_root().resolve(), resolve_data_dir().resolve())
+
+
+@st.cache_resource(show_spinner=False)
+def _registry(root: Path, data_dir: Path) -> JobRegistry:
+    from se_demo.jobs import JobRegistry
+
+    return JobRegistry(data_dir=data_dir, root=root)
+
+
 def active_dataset() -> str:
     """The dataset this session looks at (chosen in the sidebar)."""
     return str(st.session_state.get("dataset", "mnist"))
@@ -96,6 +122,15 @@ def active_model_dir() -> Path:
     """The checkpoint folder this session shows: the shipped one, or a selected run."""
     chosen = st.session_state.get("model_dir")
     return Path(chosen) if chosen else CHECKPOINT_DIR / active_dataset()
+
+
+def link_to_seeds_page() -> None:
+    """A link to the multi-seed comparison; plain text when the page runs alone (AppTest)."""
+    label = "Seeds and ablations: does SE help over many seeds?"
+    try:
+        st.page_link("app_pages/experiments.py", label=label, icon=":material/casino:")
+    except StreamlitPageNotFoundError:  # no st.navigation around this page
+        st.caption(f"See the page {label}")
 
 
 def data_dir_label() -> str:

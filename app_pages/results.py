@@ -14,6 +14,8 @@ from app_pages.resources import (
     active_dataset,
     active_model_dir,
     data_dir_label,
+    link_to_seeds_page,
+    load_records,
     load_results,
     load_test_images,
 )
@@ -38,6 +40,7 @@ from se_demo.results import (
     most_confused_cell,
     prediction_lines,
 )
+from se_demo.verdicts import compare_verdict
 
 FIRST, SECOND = "cnn", "senet"
 GALLERY_LIMIT = 48  # images shown at once; a diagonal cell holds about a thousand
@@ -75,12 +78,23 @@ metrics = {name: evaluation.metrics(name) for name in (FIRST, SECOND)}
 first_title, second_title = MODEL_TITLES[FIRST], MODEL_TITLES[SECOND]
 DIFFERENCE = f"{second_title} − {first_title} (ours)"
 mcnemar = compare_models(evaluation, FIRST, SECOND)
+verdict = compare_verdict(
+    load_records(model_dir),
+    {name: metrics[name]["accuracy"] for name in (FIRST, SECOND)},
+    dataset.key,
+    mcnemar,
+    FIRST,
+    SECOND,
+)
 
 models_source = "The shipped checkpoints" if shipped else f"The models of the run {model_dir.name}"
 st.caption(
     f"{models_source} on all {evaluation.record['test_images']:,} {dataset.title} test images, "
     "read from their saved evaluation; nothing is recomputed here."
 )
+for name, note in verdict.undertrained.items():
+    st.badge(f"{MODEL_TITLES[name]}: undertrained", icon=":material/warning:", color="orange")
+    st.caption(note)
 
 first_accuracy, second_accuracy = (metrics[name]["accuracy"] for name in (FIRST, SECOND))
 headline = st.columns(3)
@@ -102,8 +116,8 @@ headline[2].metric(
 )
 
 st.subheader("Is the difference real?")
-sentence = mcnemar.sentence(first_title, second_title)
-(st.success if mcnemar.significant() else st.info)(sentence)
+getattr(st, verdict.tone)(verdict.text)
+link_to_seeds_page()
 st.caption(
     "McNemar's exact test (scipy's binomial test) looks only at the images on which the "
     "models differ: if neither model were better, each of them would be the one that is "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
-from app_pages.resources import active_dataset, active_model_dir
+from app_pages.resources import active_dataset, active_model_dir, training_registry
 from se_demo.config import (
     CHECKPOINT_DIR,
     DATASETS,
@@ -13,9 +15,11 @@ from se_demo.config import (
     ModelConfig,
     TrainConfig,
 )
-from se_demo.jobs import TrainingBusyError, TrainingJob, list_runs
+from se_demo.jobs import ACTIVE, Job, describe_wait, new_owner_token, queue_rows
 from se_demo.plots import training_curves
 from se_demo.results import MODEL_TITLES
+from se_demo.runs import RunRequest, list_runs
+from se_demo.verdicts import undertrained_note
 
 dataset = active_dataset()
 st.title("Training lab")
@@ -23,7 +27,8 @@ st.markdown(
     f"Train the basic CNN and/or the SENet on **{DATASETS[dataset].title}** with your own "
     "settings, through the same training loop as `python -m se_demo train`. Finished runs are "
     "saved under `runs/` (the shipped checkpoints are never touched) and can be shown on the "
-    "other pages. One run trains at a time on this server."
+    "other pages. Runs from every session on this server wait in one queue and train one "
+    "at a time; yours goes on if you close this tab."
 )
 
 defaults = TrainConfig()
@@ -63,70 +68,91 @@ with st.form("train_form"):
         )
         squeeze = st.selectbox("SE squeeze", SQUEEZE_OPERATORS, key="train_squeeze")
         gate = st.selectbox("SE gate", GATES, key="train_gate")
-    start = st.form_submit_button("Start training", type="primary")
+    start = st.form_submit_button("Queue this run", type="primary")
 
-job: TrainingJob | None = st.session_state.get("training_job")
+registry = training_registry()
+owner = st.session_state.setdefault("owner_token", new_owner_token())
 if start:
-    if job is not None and job.status().state == "running":
-        st.warning("Your run is still training: stop it first.")
+    request = RunRequest(
+        ("cnn", "senet") if models == "both" else (models,),
+        ModelConfig(reduction_ratio=reduction, squeeze=squeeze, gate=gate),
+        TrainConfig(
+            epochs=epochs,
+            train_subset=images,
+            lr=lr,
+            batch_size=batch_size,
+            seed=int(seed),
+            dataset=dataset,
+        ),
+    )
+    st.session_state["my_run"] = registry.submit(request, owner)
+
+
+def _progress_line(job: Job) -> str:
+    p = job.progress
+    if p is None:
+        return "loading the data..."
+    return (
+        f"{MODEL_TITLES[job.model or 'cnn']}: epoch {p.epoch}, step {p.step}/"
+        f"{p.steps_per_epoch}, loss {p.loss:.4f}, training accuracy {p.accuracy:.2%}, "
+        f"{p.images_per_second:,.0f} images/s. {job.message}"
+    )
+
+
+def _show_run(job: Job, mine: bool) -> None:
+    """One run: its state, progress, live curves and (for its owner) the cancel button."""
+    who = "Your run" if mine else "A run queued by another session"
+    if job.state == "running":
+        share = job.images_done / job.request.images
+        st.progress(min(share, 1.0), text=f"{who}: {_progress_line(job)}")
+    elif job.state == "finished":
+        st.success(f"{who} finished: {job.message}.", icon=":material/check_circle:")
+        run = next((r for r in list_runs(dataset) if r.path == job.run_dir), None)
+        for name in job.request.models:
+            note = run and undertrained_note(run.records[name], run.accuracy[name], dataset)
+            if note:
+                st.warning(f"{MODEL_TITLES[name]}: {note}", icon=":material/warning:")
+    elif job.state == "queued":
+        st.info(f"{who} is waiting in the queue.")
     else:
-        job = TrainingJob(
-            ("cnn", "senet") if models == "both" else (models,),
-            ModelConfig(reduction_ratio=reduction, squeeze=squeeze, gate=gate),
-            TrainConfig(
-                epochs=epochs,
-                train_subset=images,
-                lr=lr,
-                batch_size=batch_size,
-                seed=int(seed),
-                dataset=dataset,
-            ),
+        st.info(f"{who}: {job.message}.")
+    if job.curve:
+        st.plotly_chart(training_curves(job.curve, MODEL_TITLES), key=f"curves_{job.id}")
+    cancel = mine and job.state in ACTIVE
+    if cancel and st.button("Cancel my run", key=f"cancel_{job.id}", icon=":material/cancel:"):
+        registry.cancel(job.id, owner)
+        st.rerun(scope="fragment")
+
+
+def show_queue() -> None:
+    """The server's queue, the run training now and this session's latest run."""
+    jobs = registry.jobs()
+    waits = registry.waits()
+    active = sum(job.state in ACTIVE for job in jobs)
+    rows = queue_rows(jobs, waits, owner)
+    mine = next((j for j in jobs if j.id == st.session_state.get("my_run")), None)
+    if rows:
+        st.dataframe(rows, hide_index=True, key="queue_table")
+        st.caption(
+            f"Estimates assume {registry.images_per_second():,.0f} training images/s, "
+            f"from {registry.speed_basis()}."
         )
-        try:
-            job.start()
-            st.session_state["training_job"] = job
-        except TrainingBusyError as error:
-            st.warning(str(error))
-            job = None
+    if mine is not None and mine.id in waits:
+        st.info(describe_wait(*waits[mine.id], time.time()), icon=":material/schedule:")
+    running = next((j for j in jobs if j.state == "running"), None)
+    if running is not None and (mine is None or running.id != mine.id):
+        _show_run(running, mine=running.owner == owner)
+    if mine is not None:
+        _show_run(mine, mine=True)
+    if active < st.session_state.get("active_runs", 0):
+        st.session_state["active_runs"] = active
+        st.rerun()  # a run ended: refresh the list of finished runs below
+    st.session_state["active_runs"] = active
 
 
-def show_progress() -> None:
-    """Progress bar, live curves and the stop button of this session's run."""
-    current: TrainingJob = st.session_state["training_job"]
-    status = current.status()
-    if status.state == "running":
-        p = status.progress
-        if p is None:
-            st.progress(0.0, text="loading data...")
-        else:
-            done = ((p.epoch - 1) * p.steps_per_epoch + p.step) / (
-                current.train_config.epochs * p.steps_per_epoch
-            )
-            st.progress(
-                min(done, 1.0),
-                text=f"{MODEL_TITLES[status.model or 'cnn']}: epoch {p.epoch}, step {p.step}/"
-                f"{p.steps_per_epoch}, loss {p.loss:.4f}, accuracy {p.accuracy:.4f}, "
-                f"{p.images_per_second:.0f} images/s. {status.message}",
-            )
-        if st.button("Stop training", key="stop_training"):
-            current.stop()
-    elif status.state == "finished":
-        st.success(f"Training finished: {status.message}.", icon=":material/check_circle:")
-    elif status.state == "stopped":
-        st.info(f"Training {status.message}.")
-    else:
-        st.error(f"Training failed: {status.message}")
-    if status.curve:
-        st.plotly_chart(training_curves(status.curve), key="training_curves")
-    if status.state != "running" and st.session_state.get("shown_state") == "running":
-        st.session_state["shown_state"] = status.state
-        st.rerun()  # refresh the list of runs below
-    st.session_state["shown_state"] = status.state
-
-
-if job is not None:
-    running = job.status().state == "running"
-    st.fragment(run_every=1.0 if running else None)(show_progress)()
+st.subheader("Queue")
+busy = any(job.state in ACTIVE for job in registry.jobs())
+st.fragment(run_every=1.0 if busy else None)(show_queue)()
 
 st.subheader("Finished runs")
 runs = list_runs(dataset)
@@ -143,6 +169,11 @@ else:
                 "epochs": run.train["epochs"],
                 "images": run.train["train_subset"] or 60_000,
                 "SE": f"r={run.model['reduction_ratio']}, {run.model['squeeze']}, {run.model['gate']}",
+                "undertrained": ", ".join(
+                    MODEL_TITLES[m]
+                    for m in run.trained
+                    if undertrained_note(run.records[m], run.accuracy[m], dataset)
+                ),
             }
             for run in runs
         ],

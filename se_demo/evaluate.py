@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from se_demo.checkpoints import save_tensors
+from se_demo.checkpoints import read_record, save_tensors, write_json_atomic
 from se_demo.config import NUM_CLASSES
 from se_demo.data import Split
 from se_demo.excitation import concat_batches, recording_excitations
@@ -97,12 +97,19 @@ def measure_latency_ms(model: nn.Module, repeats: int = 200) -> float:
 
 
 def evaluate_models(
-    models: dict[str, nn.Module], test_split: Split, dataset: str = "mnist"
+    models: dict[str, nn.Module],
+    test_split: Split,
+    dataset: str = "mnist",
+    *,
+    interventions: bool = True,
+    latency_repeats: int = 200,
 ) -> Evaluation:
     """Run every model once over the test set, capturing SE excitations in the same pass.
 
-    For a model with SE blocks, also saves each block's test-set mean excitation and the
-    test accuracy with each block switched off or set to that mean (8 more passes).
+    For a model with SE blocks, also saves each block's test-set mean excitation and,
+    if ``interventions``, the test accuracy with each block switched off or set to that
+    mean (8 more passes; `add_interventions` adds them to a saved evaluation later).
+    Latency is the fastest of ``latency_repeats`` single-image passes.
     """
     labels = test_split.labels.numpy()
     probabilities: dict[str, np.ndarray] = {}
@@ -113,7 +120,7 @@ def evaluate_models(
         name: {
             "parameters": count_parameters(model),
             "flops": count_flops(model),
-            "latency_ms": measure_latency_ms(model),
+            "latency_ms": measure_latency_ms(model, latency_repeats),
         }
         for name, model in models.items()
     }
@@ -126,9 +133,10 @@ def evaluate_models(
         if excitations[name]:  # an SE model: what each block's excitation is worth, once
             means = {block: x.mean(0, dtype=np.float64) for block, x in excitations[name].items()}
             summary[name]["mean_excitation"] = {block: m.tolist() for block, m in means.items()}
-            summary[name]["se_interventions"] = intervention_accuracies(
-                model, test_split.images, test_split.labels, means, dataset
-            )
+            if interventions:
+                summary[name]["se_interventions"] = intervention_accuracies(
+                    model, test_split.images, test_split.labels, means, dataset
+                )
     record = {
         "dataset": dataset,
         "data_sha256": test_split.checksum(),
@@ -154,3 +162,21 @@ def save_evaluation(evaluation: Evaluation, directory: Path) -> Path:
     return save_tensors(
         tensors, {"kind": "evaluation", **evaluation.record}, directory, "evaluation"
     )
+
+
+def add_interventions(directory: Path, models: dict[str, nn.Module], test_split: Split) -> None:
+    """Add the SE interventions to an evaluation saved without them (`evaluate_models`).
+
+    Only the JSON record changes, replaced atomically; the tensors stay as they are.
+    """
+    record = read_record(directory, "evaluation")
+    for name, summary in record["models"].items():
+        if "mean_excitation" in summary and "se_interventions" not in summary:
+            summary["se_interventions"] = intervention_accuracies(
+                models[name],
+                test_split.images,
+                test_split.labels,
+                summary["mean_excitation"],
+                record["dataset"],
+            )
+    write_json_atomic(directory / "evaluation.json", record)

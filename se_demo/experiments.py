@@ -234,8 +234,12 @@ def _bind(
     return lambda progress: callback(label, seed, progress)
 
 
-def format_comparison_markdown(record: dict[str, Any]) -> str:
-    """The multi-seed comparison as a Markdown table plus its plain-language reading."""
+def format_comparison_markdown(record: dict[str, Any], with_summary: bool = True) -> str:
+    """The multi-seed comparison as a Markdown table plus its plain-language reading.
+
+    ``with_summary=False`` leaves out the summary sentence (for a page that shows it as
+    its headline) and keeps the tests' p-values.
+    """
     acc = record["accuracy"]
     lines = [
         "| seed | Basic CNN | SENet | SENet - CNN |",
@@ -254,8 +258,25 @@ def format_comparison_markdown(record: dict[str, Any]) -> str:
     p_t = "n/a" if acc["ttest_p"] is None else f"{acc['ttest_p']:.3g}"
     p_w = "n/a" if acc["wilcoxon_p"] is None else f"{acc['wilcoxon_p']:.3g}"
     lines.append("")
-    lines.append(f"{record['summary']} (Wilcoxon signed-rank p = {p_w}; t-test p = {p_t}.)")
+    tests = f"Wilcoxon signed-rank p = {p_w}; t-test p = {p_t}."
+    lines.append(f"{record['summary']} ({tests})" if with_summary else tests)
     return "\n".join(lines)
+
+
+def budget_line(record: dict[str, Any]) -> str:
+    """What an experiment cost, from its record: 'trained 33 min with torch 2.14.1'.
+
+    The torch version drops its build suffix ("+cu130"): it says which wheel was
+    installed, not what the numbers depend on.
+    """
+    train = record["train"]
+    torch_version = str(record.get("versions", {}).get("torch", "?")).split("+")[0]
+    command = f" Made with `{record['command']}`." if record.get("command") else ""
+    return (
+        f"{len(record['seeds'])} seeds, {train['epochs']} epochs each, batch "
+        f"{train['batch_size']}, peak lr {train['lr']:g}; trained "
+        f"{record['wall_time_s'] / 60:.0f} min with torch {torch_version}.{command}"
+    )
 
 
 def format_ablation_markdown(record: dict[str, Any]) -> str:

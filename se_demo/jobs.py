@@ -1,220 +1,268 @@
-"""Training runs started from the dashboard: a background thread, live progress, stop, save.
+"""A server's training queue: any session queues runs, one trains at a time, first in first out.
 
-A finished run is a folder ``runs/<dataset>/<run id>/`` laid out like ``checkpoints/<dataset>/``
-(both models and their saved evaluation), so every page can show it. A model the run
-did not train is copied from the shipped checkpoints. The folder is written under a
-temporary name and renamed when complete: a crash leaves no half-written run. Shipped
-checkpoints are only ever read.
-
-Only one run trains at a time per server (two cores cannot train two models usefully);
-a second start raises `TrainingBusyError`.
+Two cores cannot train two models usefully, so one worker thread takes the queued runs in
+order. The registry outlives the sessions that use it (the dashboard keeps one per server
+in ``st.cache_resource``): a run goes on when its tab closes. Each run carries the short
+owner token of the session that queued it; only that token can cancel it, everyone can
+watch it. Estimated start times come from the training speed of earlier runs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
-import tempfile
+import secrets
+import statistics
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from se_demo.checkpoints import CheckpointError, load_checkpoint, read_record, save_checkpoint
-from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES, RUNS_DIR, ModelConfig, TrainConfig
-from se_demo.data import load_split
-from se_demo.evaluate import evaluate_models, save_evaluation
-from se_demo.train import TrainProgress, train_model, training_record
+from se_demo.results import MODEL_TITLES
+from se_demo.runs import RunRequest, RunStopped, TrainedRun, complete_run, train_run
+from se_demo.train import TrainProgress
 
-RUNS_ENV_VAR = "SE_DEMO_RUNS"
-_TRAINING_SLOT = threading.Lock()  # one training run per server process
-
-
-class TrainingBusyError(RuntimeError):
-    """Another training run is in progress on this server."""
+# python -m bench.train_speed measured ~1,080 training images/s on this machine
+# (2 cores, 2026-12-01); the first finished run replaces it with its own speed.
+DEFAULT_IMAGES_PER_S = 1_000.0
+DEFAULT_OVERHEAD_S = 30.0  # loading data, evaluating, saving, interventions: per run
+MAX_CURVE_POINTS = 200  # per model: every step for short runs, thinned for long ones
+ACTIVE = ("queued", "running")
 
 
-def runs_root() -> Path:
-    """Where dashboard runs are saved: ``$SE_DEMO_RUNS``, else ``runs/`` in the project."""
-    return Path(os.environ.get(RUNS_ENV_VAR) or RUNS_DIR)
+def new_owner_token() -> str:
+    """A short random token that marks a session's runs as its own."""
+    return secrets.token_hex(4)
 
 
 @dataclass
-class JobStatus:
-    """A snapshot of a training job, safe to read from another thread."""
+class Job:
+    """One queued, running or ended run; `JobRegistry` hands out copies."""
 
-    state: str  # "running", "finished", "stopped" or "failed"
+    id: str
+    owner: str
+    request: RunRequest
+    state: str = "queued"  # queued, running, finished, cancelled or failed
     model: str | None = None  # the model training now
     progress: TrainProgress | None = None
     curve: list[dict[str, Any]] = field(default_factory=list)  # one point per logged step
     message: str = ""
     run_dir: Path | None = None
+    queued_at: float = 0.0  # time.time() of each event
+    started_at: float | None = None
+    last_batch_at: float | None = None
+    usable_at: float | None = None  # run saved: every page can show it
+    completed_at: float | None = None  # the worker is done with it (interventions added)
+
+    @property
+    def images_done(self) -> int:
+        """Training images processed so far, over all the run's models."""
+        if self.progress is None or self.model is None:
+            return 0
+        p, config = self.progress, self.request.train_config
+        per_epoch = config.train_subset or 60_000
+        done_models = self.request.models.index(self.model)
+        in_model = (p.epoch - 1) * per_epoch + min(p.step * config.batch_size, per_epoch)
+        return done_models * config.epochs * per_epoch + in_model
 
 
-class TrainingJob:
-    """Train one or both models in a background thread and save them as a run."""
+class JobRegistry:
+    """The queue of one server: submit, cancel, look; a daemon thread does the training."""
 
     def __init__(
         self,
-        models: tuple[str, ...],
-        model_config: ModelConfig,
-        train_config: TrainConfig,
         *,
         data_dir: str | os.PathLike[str] | None = None,
         root: Path | None = None,
-        log_every: int = 10,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        unknown = set(models) - set(MODEL_NAMES)
-        if not models or unknown:
-            raise ValueError(f"models must be some of {MODEL_NAMES}, got {models}")
-        self.models = models
-        self.model_config = model_config
-        self.train_config = train_config
         self.data_dir = data_dir
-        self.root = root or runs_root()
-        self.log_every = log_every
-        self._stop = threading.Event()
+        self.root = root
+        self._clock = clock
+        self._jobs: dict[str, Job] = {}  # insertion order is queue order
+        self._stops: dict[str, threading.Event] = {}
+        self._speeds: list[float] = []  # images/s of earlier runs
+        self._overheads: list[float] = []  # s of a run's wall time not spent on training steps
         self._lock = threading.Lock()
-        self._status = JobStatus(state="running")
-        self._thread = threading.Thread(target=self._run, name="se-demo-training", daemon=True)
+        self._wake = threading.Condition(self._lock)
+        self._worker: threading.Thread | None = None  # alive while runs are queued
 
-    def start(self) -> None:
-        """Start training; raises TrainingBusyError if another run is training."""
-        if not _TRAINING_SLOT.acquire(blocking=False):
-            raise TrainingBusyError(
-                "another training run is in progress on this server; wait until it ends"
-            )
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Ask the run to stop after the current step; nothing is saved."""
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for the thread to end."""
-        self._thread.join(timeout)
-
-    def status(self) -> JobStatus:
-        """A copy of the current status."""
-        with self._lock:
-            return replace(self._status, curve=list(self._status.curve))
-
-    def _update(self, **changes: Any) -> None:
-        with self._lock:
-            self._status = replace(self._status, **changes)
-
-    def _on_progress(self, name: str, progress: TrainProgress) -> None:
-        with self._lock:
-            self._status.progress = progress
-            self._status.model = name
-            last = progress.step == progress.steps_per_epoch
-            if progress.step % self.log_every == 0 or last:
-                self._status.curve.append(
-                    {
-                        "model": name,
-                        "epoch": progress.epoch,
-                        "step": (progress.epoch - 1) * progress.steps_per_epoch + progress.step,
-                        "loss": progress.loss,
-                        "accuracy": progress.accuracy,
-                        "test_accuracy": progress.test_accuracy,
-                    }
+    def submit(self, request: RunRequest, owner: str) -> str:
+        """Queue a run for ``owner``; returns its id."""
+        with self._wake:
+            job_id = f"run-{len(self._jobs) + 1}-{secrets.token_hex(2)}"
+            self._jobs[job_id] = Job(job_id, owner, request, queued_at=self._clock())
+            self._stops[job_id] = threading.Event()
+            if self._worker is None:  # the worker ends when the queue is empty: no thread
+                # (and none of torch's thread state) outlives the runs at interpreter exit
+                self._worker = threading.Thread(
+                    target=self._work, name="se-demo-training", daemon=True
                 )
+                self._worker.start()
+        return job_id
 
-    def _run(self) -> None:
+    def cancel(self, job_id: str, owner: str) -> None:
+        """Cancel a queued or running run; only its owner may. Raises PermissionError."""
+        with self._lock:
+            job = self._jobs[job_id]
+            if job.owner != owner:
+                raise PermissionError("only the session that queued a run can cancel it")
+            if job.state == "queued":
+                job.state, job.message = "cancelled", "cancelled before it started"
+                job.completed_at = self._clock()
+            self._stops[job_id].set()
+
+    def job(self, job_id: str) -> Job:
+        """A copy of one run's record (KeyError if unknown)."""
+        with self._lock:
+            return _copy(self._jobs[job_id])
+
+    def jobs(self) -> list[Job]:
+        """Copies of every run this server knows, in the order they were queued."""
+        with self._lock:
+            return [_copy(job) for job in self._jobs.values()]
+
+    def images_per_second(self) -> float:
+        """Training speed for estimates: the median of earlier runs, else the default."""
+        with self._lock:
+            return statistics.median(self._speeds) if self._speeds else DEFAULT_IMAGES_PER_S
+
+    def speed_basis(self) -> str:
+        """Where `images_per_second` comes from, for the page."""
+        with self._lock:
+            runs = len(self._speeds)
+        if runs:
+            return f"the median of {runs} earlier {'run' if runs == 1 else 'runs'} on this server"
+        return "python -m bench.train_speed on this machine, until a run here measures it"
+
+    def waits(self) -> dict[str, tuple[int, float]]:
+        """For each queued run: (position, 1 = next; estimated seconds until it starts)."""
+        speed = self.images_per_second()
+        with self._lock:
+            end_s = statistics.median(self._overheads) if self._overheads else DEFAULT_OVERHEAD_S
+            ahead, result = 0.0, dict[str, tuple[int, float]]()
+            for job in self._jobs.values():
+                if job.state == "running":
+                    ahead += (job.request.images - job.images_done) / speed + end_s
+                elif job.state == "queued":
+                    result[job.id] = (len(result) + 1, ahead)
+                    ahead += job.request.images / speed + end_s
+            return result
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """Block until no run is queued or running (for tests and scripts); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._wake:
+            while any(job.completed_at is None for job in self._jobs.values()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._wake.wait(min(left, 0.5))
+        return True
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                job = next((j for j in self._jobs.values() if j.state == "queued"), None)
+                if job is None:
+                    self._worker = None
+                    return
+                job.state, job.started_at = "running", self._clock()
+            self._run(job)
+            with self._wake:
+                self._wake.notify_all()
+
+    def _run(self, job: Job) -> None:
+        stop = self._stops[job.id]
         try:
-            self._train_and_save()
-        except Exception as error:  # shown in the page; the thread must not die silently
-            self._update(state="failed", message=f"{type(error).__name__}: {error}")
+            trained = train_run(
+                job.request,
+                lambda name, p: self._on_progress(job, name, p),
+                stop.is_set,
+                data_dir=self.data_dir,
+                root=self.root,
+            )
+            self._on_saved(job, trained)
+            complete_run(trained)
+        except RunStopped:
+            with self._lock:
+                job.state, job.message = "cancelled", "cancelled by its owner; nothing was saved"
+        except Exception as error:  # shown in the page; the worker must go on
+            with self._lock:
+                if job.state == "running":
+                    job.state = "failed"
+                job.message = f"{type(error).__name__}: {error}"
         finally:
-            _TRAINING_SLOT.release()
+            with self._lock:
+                job.completed_at = self._clock()
+                self._measure(job)
 
-    def _train_and_save(self) -> None:
-        dataset = self.train_config.dataset
-        train_split = load_split(True, self.data_dir, dataset=dataset)
-        test_split = load_split(False, self.data_dir, dataset=dataset)
-        trained = {}
-        for name in self.models:
-            config = replace(self.model_config, name=name)
-            result = train_model(
-                config,
-                self.train_config,
-                train_split,
-                test_split,
-                progress=partial(self._on_progress, name),
-                should_stop=self._stop.is_set,
-            )
-            if result.stopped:
-                self._update(state="stopped", message="stopped; nothing was saved")
-                return
-            record = training_record(
-                config, self.train_config, result, train_split, test_split, command="dashboard"
-            )
-            trained[name] = (result.model, record)
-        self._update(message="evaluating and saving")
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        run_id = f"{stamp}-{'-'.join(self.models)}-seed{self.train_config.seed}"
-        final = self.root / dataset / run_id
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=final.parent))
-        try:
-            models = {}
-            for name in MODEL_NAMES:
-                if name in trained:
-                    model, record = trained[name]
-                    save_checkpoint(model, record, staging, name)
-                else:  # keep the pair complete: the shipped model, copied byte for byte
-                    shipped = CHECKPOINT_DIR / dataset
-                    _, record = load_checkpoint(shipped, name)
-                    for file in (f"{name}.json", record["weights_file"]):
-                        shutil.copy2(shipped / file, staging / file)
-                models[name] = load_checkpoint(staging, name)[0]
-            save_evaluation(evaluate_models(models, test_split, dataset), staging)
-            os.replace(staging, final)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        self._update(state="finished", message=f"saved as {run_id}", run_dir=final)
+    def _measure(self, job: Job) -> None:
+        """Keep a finished run's training speed and overhead for later estimates."""
+        if job.state != "finished" or job.progress is None or job.started_at is None:
+            return
+        speed = job.progress.images_per_second
+        self._speeds.append(speed)
+        wall = (job.completed_at or job.started_at) - job.started_at
+        self._overheads.append(max(0.0, wall - job.request.images / speed))
+
+    def _on_progress(self, job: Job, name: str, progress: TrainProgress) -> None:
+        with self._lock:
+            job.model, job.progress = name, progress
+            steps = job.request.train_config.epochs * progress.steps_per_epoch
+            step = (progress.epoch - 1) * progress.steps_per_epoch + progress.step
+            every = max(1, steps // MAX_CURVE_POINTS)
+            if step % every == 0 or step == 1 or progress.step == progress.steps_per_epoch:
+                job.curve.append(
+                    {"model": name, "step": step, "epoch": progress.epoch,
+                     "loss": progress.loss, "accuracy": progress.accuracy}
+                )  # fmt: skip
+            if name == job.request.models[-1] and step == steps:
+                job.last_batch_at = self._clock()
+                job.message = "evaluating both models on the test set and saving"
+
+    def _on_saved(self, job: Job, trained: TrainedRun) -> None:
+        with self._lock:
+            job.state, job.run_dir, job.usable_at = "finished", trained.path, self._clock()
+            job.message = f"saved as {trained.path.name}"
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    """A finished run on disk, for listing and selection."""
-
-    path: Path
-    name: str
-    dataset: str
-    trained: tuple[str, ...]  # models this run trained (the others are the shipped ones)
-    accuracy: dict[str, float]  # test accuracy per model
-    train: dict[str, Any]  # the recipe
-    model: dict[str, Any]  # the SE settings
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(5, round(seconds / 5) * 5):.0f} s"
+    return f"{seconds / 60:.0f} min"
 
 
-def list_runs(dataset: str, root: Path | None = None) -> list[RunInfo]:
-    """Finished runs for a dataset, newest first, from their JSON records alone.
+def describe_wait(position: int, seconds: float, now: float) -> str:
+    """'Your run is number 2 in the queue: it should start in about 40 s (around 02:31:05 UTC).'"""
+    start = dt.datetime.fromtimestamp(now + seconds, dt.UTC).strftime("%H:%M:%S UTC")
+    return (
+        f"Your run is number {position} in the queue: it should start in about "
+        f"{_duration(seconds)} (around {start})."
+    )
 
-    Folders without readable records are skipped; weights are checked when a run is loaded.
-    """
-    folder = (root or runs_root()) / dataset
-    runs = []
-    for path in sorted(folder.glob("[!.]*"), reverse=True):
-        try:
-            evaluation = read_record(path, "evaluation")
-            records = {name: read_record(path, name) for name in MODEL_NAMES}
-        except (OSError, CheckpointError):
+
+def queue_rows(jobs: list[Job], waits: dict[str, tuple[int, float]], owner: str) -> list[dict]:
+    """The queue as table rows: runs still queued or running, in order."""
+    rows = []
+    for job in jobs:
+        if job.state not in ACTIVE:
             continue
-        trained = tuple(n for n in MODEL_NAMES if records[n].get("command") == "dashboard")
-        reference = records[trained[0]] if trained else records["senet"]
-        runs.append(
-            RunInfo(
-                path=path,
-                name=path.name,
-                dataset=dataset,
-                trained=trained,
-                accuracy={n: evaluation["models"][n]["metrics"]["accuracy"] for n in MODEL_NAMES},
-                train=reference["train"],
-                model=reference["model"],
-            )
+        config = job.request.train_config
+        position, seconds = waits.get(job.id, (0, 0.0))
+        rows.append(
+            {
+                "place": "training" if job.state == "running" else f"{position} in queue",
+                "queued by": "you" if job.owner == owner else "another session",
+                "models": " + ".join(MODEL_TITLES[m] for m in job.request.models),
+                "recipe": f"{config.epochs} epochs x {config.train_subset or 60_000:,} images",
+                "starts in": "now" if job.state == "running" else f"~{_duration(seconds)}",
+            }
         )
-    return runs
+    return rows
+
+
+def _copy(job: Job) -> Job:
+    return replace(job, curve=list(job.curve))

@@ -111,22 +111,6 @@ class McNemarResult:
         """Whether the difference is significant at level ``alpha``."""
         return self.p_value < alpha
 
-    def sentence(self, first: str, second: str, alpha: float = 0.05) -> str:
-        """A plain-language reading of the test."""
-        b, c = self.only_first_correct, self.only_second_correct
-        better = first if b > c else second
-        verdict = (
-            f"significant at {alpha:.0%} (p = {self.p_value:.3g}): on this test set, "
-            f"{better} is the better model"
-            if self.significant(alpha)
-            else f"not statistically significant at {alpha:.0%} (p = {self.p_value:.3g}): "
-            "with this test set, neither model can be called better"
-        )
-        return (
-            f"{b + c} test images are classified correctly by only one model: {b} by "
-            f"{first} alone, {c} by {second} alone. McNemar's exact test: the difference is {verdict}."
-        )
-
 
 def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> McNemarResult:
     """McNemar's exact (binomial) test on per-image correctness of two models (scipy)."""

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from se_demo.config import CHECKPOINT_DIR
-from se_demo.experiments import format_comparison_markdown, load_experiment
+from se_demo.experiments import budget_line, format_comparison_markdown, load_experiment
 
 PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "experiments.py")
 
@@ -25,8 +25,11 @@ def test_page_shows_the_saved_experiments(dataset):
     at.run()
     assert not at.exception
     text = "\n".join(m.value for m in at.markdown)
-    assert comparison["summary"] in text
-    assert format_comparison_markdown(comparison) in text
+    assert text.count(comparison["summary"]) == 1  # the headline, not repeated below it
+    assert format_comparison_markdown(comparison, with_summary=False) in text
+    captions = [c.value for c in at.caption]
+    assert budget_line(comparison) in captions
+    assert budget_line(ablation) in captions
     for row in ablation["rows"]:
         assert f"| {row['group']} | {row['label']} |" in text
     assert len(at.get("plotly_chart")) == 2
@@ -37,3 +40,12 @@ def test_page_explains_a_missing_experiment(tmp_path, monkeypatch):
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     assert any("python -m se_demo compare" in i.value for i in at.info)
+
+
+def test_budget_line_names_the_torch_version_plainly():
+    comparison = load_experiment(CHECKPOINT_DIR / "mnist", "comparison")
+    assert comparison["versions"]["torch"] == "2.14.1+cu130"
+    line = budget_line(comparison)
+    assert f"trained {comparison['wall_time_s'] / 60:.0f} min with torch 2.14.1." in line
+    assert "+cu130" not in line
+    assert " on 2.14" not in line

@@ -15,6 +15,7 @@ from se_demo.plots import (
     normalize_confusion,
     per_class_bars,
     selected_cell,
+    training_curves,
 )
 from se_demo.results import MODEL_TITLES, load_evaluation
 from tests.conftest import MNIST_CHECKPOINTS
@@ -173,3 +174,16 @@ def test_class_names_label_the_axes_and_the_hover(confusions):
     )
     assert list(difference.layout.xaxis.ticktext) == names
     assert list(difference.data[0].customdata[0][4][:2]) == ["T-shirt/top", "Coat"]
+
+
+def test_training_curves_show_a_single_point_with_named_series_and_a_percent_axis():
+    # A 1,000-image run's first logged step: the chart must not be empty (it was, with
+    # lines only and one point per ten steps) and its legend must name the models.
+    curve = [{"model": "cnn", "step": 1, "epoch": 1, "loss": 2.3, "accuracy": 0.11}]
+    fig = training_curves(curve, MODEL_TITLES)
+    assert [trace.name for trace in fig.data] == ["Basic CNN", "Basic CNN"]
+    assert all("markers" in trace.mode for trace in fig.data)
+    assert list(fig.data[1].y) == [pytest.approx(11.0)]
+    assert list(fig.layout.yaxis2.range) == [0, 100]
+    assert fig.layout.yaxis2.title.text == "accuracy (%)"
+    assert fig.layout.xaxis.title.text == "training step (batches)"

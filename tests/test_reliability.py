@@ -32,9 +32,9 @@ from se_demo.answers import answer_both
 from se_demo.checkpoints import load_checkpoint, save_checkpoint, save_tensors, sha256_file
 from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT, ModelConfig, to_dict
 from se_demo.data import Split
-from se_demo.jobs import RUNS_ENV_VAR, list_runs
 from se_demo.models import build_model
 from se_demo.preprocess import drawing_to_mnist, upload_to_mnist
+from se_demo.runs import RUNS_ENV_VAR, list_runs
 from tests.conftest import MNIST_CHECKPOINTS
 from tests.test_preprocess import SEVEN, _draw, _oval, refused_before_decoding
 
@@ -583,9 +583,8 @@ def test_one_sessions_actions_never_change_what_another_sees(
     one.radio(key="train_models").set_value("senet")
     one.slider(key="train_epochs").set_value(1)
     one.select_slider(key="train_images").set_value(1_000)
-    next(b for b in one.button if b.label == "Start training").click().run()
-    _wait_for(one, lambda a: a.session_state["training_job"].status().state != "running")
-    assert one.session_state["training_job"].status().state == "finished"
+    next(b for b in one.button if b.label == "Queue this run").click().run()
+    _wait_for(one, lambda a: any("Your run finished" in s.value for s in a.success))
     (run,) = (tmp_path / "mnist").iterdir()
     one.selectbox(key="model_source_choice").set_value(str(run)).run()
     assert one.session_state["model_dir"] == str(run)
@@ -604,7 +603,7 @@ def test_one_sessions_actions_never_change_what_another_sees(
     assert not other.exception, other.exception
     assert _draw_view(other) == before
     assert {k: other.session_state[k] for k in state_before} == state_before
-    assert "training_job" not in other.session_state
+    assert "my_run" not in other.session_state
     assert "exc_int_mode" not in other.session_state
     assert "model_dir" not in other.session_state or other.session_state["model_dir"] is None
     assert not any("From the run" in c.value for c in other.sidebar.caption)
@@ -612,3 +611,4 @@ def test_one_sessions_actions_never_change_what_another_sees(
     for name, (model, _) in shared.items():
         assert _state_digest(model) == weights[name]
         assert not model.training
+    assert resources.training_registry().wait_until_idle(300)  # A's run adds its interventions

@@ -31,6 +31,7 @@ from se_demo.results import (
     most_confused_cell,
     prediction_lines,
 )
+from se_demo.verdicts import Verdict, compare_verdict
 from tests.conftest import MNIST_CHECKPOINTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,6 +145,12 @@ def test_most_confused_cell_is_the_largest_error():
 # The page through AppTest ----------------------------------------------------------------
 
 
+def _verdict(evaluation, dataset: str) -> Verdict:
+    records = {n: load_checkpoint(CHECKPOINT_DIR / dataset, n)[1] for n in ("cnn", "senet")}
+    accuracies = {n: evaluation.metrics(n)["accuracy"] for n in records}
+    return compare_verdict(records, accuracies, dataset, compare_models(evaluation))
+
+
 def _assert_tables_equal_the_saved_results(at: AppTest, evaluation) -> None:
     scores = at.table[0].value
     assert scores.index.tolist() == ["accuracy", "macro precision", "macro recall", "macro F1"]
@@ -175,8 +182,9 @@ def _assert_tables_equal_the_saved_results(at: AppTest, evaluation) -> None:
     assert accuracies == [f"{evaluation.metrics(n)['accuracy']:.2%}" for n in ("cnn", "senet")]
     result = compare_models(evaluation)
     assert at.metric[2].value == f"{result.only_first_correct} vs {result.only_second_correct}"
-    verdicts = [e.value for e in (*at.info, *at.success)]
-    assert result.sentence("Basic CNN", "SENet") in verdicts
+    verdicts = [e.value for e in (*at.info, *at.success, *at.warning)]
+    assert _verdict(evaluation, "mnist").text in verdicts
+    assert not [m for m in at.markdown if "-badge[" in m.value]  # none is undertrained
     assert len(at.get("plotly_chart")) == 3
 
 
@@ -317,7 +325,7 @@ def test_fashion_page_names_the_significantly_better_model(with_data):
     assert not at.exception, at.exception
     assert at.title[0].value == "Results: basic CNN versus SENet on Fashion-MNIST"
     verdict = at.success[0].value
-    assert verdict == result.sentence("Basic CNN", "SENet")
-    assert verdict.endswith("on this test set, Basic CNN is the better model.")
+    assert verdict == _verdict(fashion, "fashion").text
+    assert "on this test set, Basic CNN is the better model" in verdict
     assert not any("(seed)" in column for column in at.table[0].value.columns)
     assert any(c.value.startswith("The seed published MNIST results only") for c in at.caption)

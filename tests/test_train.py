@@ -40,6 +40,11 @@ def test_same_seed_same_numbers(train_split, test_split):
         evaluated,
     )
     keys = ("loss", "accuracy", "test_accuracy")
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    again = train_model(ModelConfig(name="senet"), config, train_split, evaluated)
+    assert torch.equal(torch.random.get_rng_state(), before)  # the global RNG is left alone
+    assert again.history[0]["loss"] == first.history[0]["loss"]
     assert [first.history[0][k] for k in keys] == [second.history[0][k] for k in keys]
     for a, b in zip(
         first.model.state_dict().values(), second.model.state_dict().values(), strict=True

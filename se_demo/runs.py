@@ -1,0 +1,200 @@
+"""Runs trained from the dashboard: train, evaluate and save one run; list the saved ones.
+
+A finished run is a folder ``runs/<dataset>/<run id>/`` laid out like
+``checkpoints/<dataset>/`` (both models and their saved evaluation), so every page can
+show it. A model the run did not train is copied from the shipped checkpoints. The folder
+is written under a temporary name and renamed when complete: a crash leaves no
+half-written run. Shipped checkpoints are only ever read.
+
+A run is usable as soon as it is renamed into place: its evaluation then holds
+predictions, metrics, excitations, McNemar's test and the cost of each model. The SE
+interventions (eight more passes over the test set) are added afterwards by
+`complete_run`, and the pages show them once they are there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from se_demo.checkpoints import (
+    CheckpointError,
+    load_checkpoint,
+    read_record,
+    save_checkpoint,
+)
+from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES, RUNS_DIR, ModelConfig, TrainConfig
+from se_demo.data import Split, load_split
+from se_demo.evaluate import add_interventions, evaluate_models, save_evaluation
+from se_demo.train import TrainProgress, train_model, training_record
+
+RUNS_ENV_VAR = "SE_DEMO_RUNS"
+LATENCY_REPEATS = 50  # a run's latency: the fastest of 50 passes (the CLI takes 200)
+
+
+class RunStopped(Exception):
+    """The run was cancelled while training; nothing was saved."""
+
+
+def runs_root() -> Path:
+    """Where dashboard runs are saved: ``$SE_DEMO_RUNS``, else ``runs/`` in the project."""
+    return Path(os.environ.get(RUNS_ENV_VAR) or RUNS_DIR)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a student asked to train: which models, with which SE settings and recipe."""
+
+    models: tuple[str, ...]
+    model_config: ModelConfig
+    train_config: TrainConfig
+
+    def __post_init__(self) -> None:
+        unknown = set(self.models) - set(MODEL_NAMES)
+        if not self.models or unknown:
+            raise ValueError(f"models must be some of {MODEL_NAMES}, got {self.models}")
+
+    @property
+    def images(self) -> int:
+        """Training images to process in all (epochs x subset x models)."""
+        per_epoch = self.train_config.train_subset or 60_000
+        return self.train_config.epochs * per_epoch * len(self.models)
+
+
+@dataclass
+class TrainedRun:
+    """A saved run and what `complete_run` needs to finish it."""
+
+    path: Path
+    models: dict[str, nn.Module]
+    test_split: Split
+
+
+def train_run(
+    request: RunRequest,
+    progress: Callable[[str, TrainProgress], None],
+    should_stop: Callable[[], bool],
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    root: Path | None = None,
+) -> TrainedRun:
+    """Train the requested models, evaluate both on the test set and save the run.
+
+    ``progress(model name, progress)`` is called after every step. Raises `RunStopped`
+    when ``should_stop()`` turns true during training.
+    """
+    # The evaluation's libraries, imported now rather than after the last batch (~2 s).
+    import scipy.stats  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+
+    dataset = request.train_config.dataset
+    train_split = load_split(True, data_dir, dataset=dataset)
+    test_split = load_split(False, data_dir, dataset=dataset)
+    trained = {}
+    for name in request.models:
+        config = replace(request.model_config, name=name)
+        result = train_model(
+            config,
+            request.train_config,
+            train_split,
+            test_split,
+            progress=partial(progress, name),
+            should_stop=should_stop,
+            evaluate_last_epoch=False,  # the run's evaluation below measures it once
+        )
+        if result.stopped:
+            raise RunStopped
+        trained[name] = (config, result)
+    shipped = CHECKPOINT_DIR / dataset
+    models = {
+        name: trained[name][1].model if name in trained else load_checkpoint(shipped, name)[0]
+        for name in MODEL_NAMES
+    }
+    evaluation = evaluate_models(
+        models, test_split, dataset, interventions=False, latency_repeats=LATENCY_REPEATS
+    )
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_id = f"{stamp}-{'-'.join(request.models)}-seed{request.train_config.seed}"
+    final = (root or runs_root()) / dataset / run_id
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=final.parent))
+    try:
+        for name in MODEL_NAMES:
+            if name in trained:
+                config, result = trained[name]
+                metrics = evaluation.metrics(name)
+                if result.history and "test_accuracy" not in result.history[-1]:
+                    result.history[-1]["test_accuracy"] = metrics["accuracy"]
+                record = training_record(
+                    config, request.train_config, result, train_split, test_split,
+                    command="dashboard", metrics=metrics,
+                )  # fmt: skip
+                save_checkpoint(result.model, record, staging, name)
+            else:  # keep the pair complete: the shipped model, copied byte for byte
+                record = read_record(shipped, name)
+                for file in (f"{name}.json", record["weights_file"]):
+                    shutil.copy2(shipped / file, staging / file)
+        save_evaluation(evaluation, staging)
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return TrainedRun(final, models, test_split)
+
+
+def complete_run(run: TrainedRun) -> None:
+    """Add the SE interventions to a saved run's evaluation (its record only, atomically)."""
+    add_interventions(run.path, run.models, run.test_split)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A finished run on disk, for listing and selection."""
+
+    path: Path
+    name: str
+    dataset: str
+    trained: tuple[str, ...]  # models this run trained (the others are the shipped ones)
+    accuracy: dict[str, float]  # test accuracy per model
+    train: dict[str, Any]  # the recipe
+    model: dict[str, Any]  # the SE settings
+    records: dict[str, dict[str, Any]]  # each model's record
+
+
+def list_runs(dataset: str, root: Path | None = None) -> list[RunInfo]:
+    """Finished runs for a dataset, newest first, from their JSON records alone.
+
+    Folders without readable records are skipped; weights are checked when a run is loaded.
+    """
+    folder = (root or runs_root()) / dataset
+    runs = []
+    for path in sorted(folder.glob("[!.]*"), reverse=True):
+        try:
+            evaluation = read_record(path, "evaluation")
+            records = {name: read_record(path, name) for name in MODEL_NAMES}
+        except (OSError, CheckpointError):
+            continue
+        trained = tuple(n for n in MODEL_NAMES if records[n].get("command") == "dashboard")
+        reference = records[trained[0]] if trained else records["senet"]
+        runs.append(
+            RunInfo(
+                path=path,
+                name=path.name,
+                dataset=dataset,
+                trained=trained,
+                accuracy={n: evaluation["models"][n]["metrics"]["accuracy"] for n in MODEL_NAMES},
+                train=reference["train"],
+                model=reference["model"],
+                records=records,
+            )
+        )
+    return runs
