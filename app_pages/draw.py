@@ -32,6 +32,7 @@ from se_demo.preprocess import (
 )
 from se_demo.results import MODEL_TITLES
 from se_demo.stress import stress_digit
+from se_demo.verdicts import undertrained_note
 from se_demo.words import explain, percent
 
 CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel
@@ -218,10 +219,16 @@ if not presenter:
     )
 directory = _model_folder()
 try:
-    models = {name: model for name, (model, _) in load_models(directory).items()}
+    loaded = load_models(directory)
 except CheckpointError as error:
     st.error(f"The MNIST models in '{directory}' could not be loaded: {error}")
     st.stop()
+models = {name: model for name, (model, _) in loaded.items()}
+for name, (_, record) in loaded.items():
+    accuracy = (record.get("test_metrics") or {}).get("accuracy")
+    note = undertrained_note(record, accuracy, "mnist") if accuracy is not None else None
+    if note:
+        st.warning(f"{MODEL_TITLES[name]} of this run: {note}", icon=":material/warning:")
 
 source_column, stroke_column = st.columns([1, 1], vertical_alignment="bottom")
 with source_column:
