@@ -45,10 +45,12 @@ async def _browser_drawing(url: str) -> tuple[str, Run, list[str]]:
             executable_path=chromium_path(), args=CHROMIUM_ARGS
         )
         page = await browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on(
-            "websocket",
-            lambda ws: (ws.on("framesent", on_sent), ws.on("framereceived", on_received)),
-        )
+
+        def on_websocket(ws: WebSocket) -> None:
+            ws.on("framesent", on_sent)
+            ws.on("framereceived", on_received)
+
+        page.on("websocket", on_websocket)
         await page.goto(f"{url}/draw")
         await page.get_by_text(PROMPT).wait_for(timeout=TIMEOUT_MS)
         box = await page.locator(CANVAS).bounding_box()
