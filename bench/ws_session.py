@@ -15,6 +15,7 @@ import asyncio
 import base64
 import json
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +63,7 @@ def canvas_value(png_data_url: str, raw: dict[str, Any] | None = None) -> str:
 
 
 class DrawSession:
-    """A Streamlit session on the Draw page, opened over the websocket."""
+    """A Streamlit session on one page (the Draw page by default), over the websocket."""
 
     def __init__(self, base_url: str, page: str = "draw", timeout_s: float = 60.0) -> None:
         self.ws_url = base_url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream"
@@ -70,23 +71,35 @@ class DrawSession:
         self.page = page
         self.timeout_s = timeout_s
         self.canvas_id: str | None = None
-        self.response_headers: dict[str, str] = {}
+        self.cookie = ""  # what the page's HTTP answer set (nginx's route), sent back
+        self.page_upstream: str | None = None  # X-Upstream of the page's HTTP answer
+        self.response_headers: dict[str, str] = {}  # of the websocket's upgrade
         self._ws: Any = None
 
     async def open(self) -> Run:
-        """Connect and run the page once, as a browser's first visit does."""
+        """Load the page's HTML, connect and run the page once, as a browser's visit does."""
+        await asyncio.to_thread(self._get_page)
         self._ws = await websockets.connect(
             self.ws_url,
             subprotocols=[websockets.Subprotocol("streamlit")],
+            additional_headers={"Cookie": self.cookie} if self.cookie else None,
             max_size=MAX_MESSAGE_BYTES,
             open_timeout=self.timeout_s,
         )
         self.response_headers = dict(self._ws.response.headers)
         run = await self._run({})
         self.canvas_id = next((i for i in run.widget_ids if CANVAS_KEY in i), None)
-        if self.canvas_id is None:
-            raise SessionError(f"no canvas on page {self.page!r}: widgets {run.widget_ids}")
         return run
+
+    def _get_page(self) -> None:
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        request = urllib.request.Request(self.page_url, headers=headers)
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:
+            reply.read()
+            cookies = [c.split(";", 1)[0] for c in reply.headers.get_all("Set-Cookie") or []]
+            self.page_upstream = reply.headers.get("X-Upstream")
+        if cookies:
+            self.cookie = "; ".join(cookies)
 
     async def draw(self, png_data_url: str, raw: dict[str, Any] | None = None) -> Run:
         """Send a drawing as the canvas does and wait for the run it triggers to finish."""
@@ -94,7 +107,8 @@ class DrawSession:
 
     async def send_canvas(self, value: str) -> Run:
         """Send the canvas's widget value (JSON, as recorded from a browser) and wait."""
-        assert self.canvas_id is not None, "open() first"
+        if self.canvas_id is None:
+            raise SessionError(f"no canvas seen on page {self.page!r} (open it first)")
         return await self._run({self.canvas_id: value})
 
     async def close(self) -> None:
