@@ -36,7 +36,7 @@ def _warm() -> None:
             load_records(directory)
             models = load_models(directory)
             load_results(directory)
-        except Exception as error:  # noqa: BLE001  (the page shows it with context)
+        except Exception as error:  # the page that needs them shows it, with context
             _LOG.warning("warm-up: checkpoints in %s: %s", directory, error)
             continue
         load_test_split(dataset)
