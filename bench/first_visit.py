@@ -6,7 +6,8 @@ For each page and run: start a fresh ``streamlit run app.py``, wait for its heal
 and then ``--after`` s (a class arrives some time after the server starts), open the page
 in a new session (bench/ws_session.py: the browser's protocol, no browser) and time the
 script run to its end (on the Draw page including one drawing); then open it again in a
-second session, the later visit. Prints each run and the medians; the load average too,
+second session, the later visit. ``--opened-first`` lets one session open another page
+first (the server warms its caches in the background from the first session on). Prints each run and the medians; the load average too,
 as the numbers move with it.
 """
 
@@ -47,6 +48,12 @@ def main() -> None:
     parser.add_argument("--pages", nargs="+", default=["results", "excitation", "draw"])
     parser.add_argument("--runs", type=int, default=3, help="server starts per page")
     parser.add_argument("--after", type=float, default=0.0, help="seconds from health to visit")
+    parser.add_argument(
+        "--opened-first",
+        default=None,
+        help="a page one session opens right after the health check (e.g. how-se-works, the "
+        "default page a class opens first); the timed visits follow --after s later",
+    )
     parser.add_argument("--data-dir", default=None, help="MNIST root (default: $SE_DEMO_DATA)")
     args = parser.parse_args()
     digit = load_split(False, args.data_dir, download=False).images[0].numpy()
@@ -58,6 +65,8 @@ def main() -> None:
             log = Path(tempfile.mkdtemp(prefix="first_visit_")) / "server.log"
             server = start_app(args.data_dir, log)
             try:
+                if args.opened_first:
+                    asyncio.run(visit(server.url, args.opened_first, drawing))
                 time.sleep(args.after)
                 first.append(asyncio.run(visit(server.url, page, drawing)))
                 later.append(asyncio.run(visit(server.url, page, drawing)))

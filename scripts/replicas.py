@@ -8,6 +8,7 @@ stops them all. nginx gives each browser a cookie (``se_route``) on its first re
 and hashes it to a replica, so the page, its static files and its websocket all reach the
 same replica (a Streamlit session lives in one process); a browser without the cookie
 is placed at random. ``X-Upstream`` on every response names the replica that served it.
+Each replica is visited once as it starts, which fills its caches (torch, the models).
 The replicas share the read-only checkpoints; each keeps its Training-lab runs in
 ``WORKDIR/runs-I`` (SE_DEMO_RUNS), as a student's session stays on one replica.
 """
@@ -15,6 +16,7 @@ The replicas share the read-only checkpoints; each keeps its Training-lab runs i
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
 import subprocess
 import tempfile
@@ -25,9 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.appserver import AppServer, free_port, start_app
+from bench.ws_session import DrawSession
 from se_demo.jobs import RUNS_ENV_VAR
 
 ROUTE_COOKIE = "se_route"
+# Opened once on each replica after it starts: the lesson page loads torch and the models,
+# so the first student's Draw page takes ~0.6 s instead of ~4.5 s (bench/first_visit.py).
+WARM_PAGE = "how-se-works"
 NGINX_CONF = """
 worker_processes 1;
 daemon off;
@@ -136,7 +142,15 @@ def start_replicas(
         raise
     deployment = Deployment(replicas, process, f"http://127.0.0.1:{port}", workdir)
     _wait_healthy(deployment)
+    for replica in replicas:  # the first student on each replica finds its caches warm
+        asyncio.run(_visit(replica.url, WARM_PAGE))
     return deployment
+
+
+async def _visit(url: str, page: str) -> None:
+    session = DrawSession(url, page=page, timeout_s=120)
+    await session.open()
+    await session.close()
 
 
 def _wait_healthy(deployment: Deployment, timeout_s: float = 20.0) -> None:
