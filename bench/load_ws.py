@@ -2,13 +2,15 @@
 
     python -m bench.load_ws [--levels 10 30 60 100 200] [--period 5] [--duration 40]
                             [--url http://127.0.0.1:PORT --server-pid PID ...]
-                            [--server-cpus 1 --client-cpus 0] [--browser-check]
+                            [--replicas 2] [--server-cpus 1 --client-cpus 0]
+                            [--browser-check]
 
 Each session speaks Streamlit's own protocol (bench/ws_session.py): it opens the Draw
 page, then every ``--period`` s (+-``--jitter``, the first one at a random moment) sends
 the canvas value of a drawn MNIST test digit (a 280x280 RGBA PNG, the canvas's format) and
 waits for both answers and the end of the run (the charts included). Without ``--url`` it
-starts ``streamlit run app.py`` itself; only loopback servers are accepted. A level stops
+starts ``streamlit run app.py`` itself (``--replicas N``: N of them behind nginx,
+scripts/replicas.py); only loopback servers are accepted. A level stops
 after ``--duration`` s of drawing (and ``--max-drawings`` per session).
 
 Per level: drawings, digits answered per second, seconds from the drawing sent to both
@@ -147,8 +149,15 @@ async def _main(args: argparse.Namespace) -> int:
     drawings = [(canvas_png(images.images[i].numpy(), rng), int(images.labels[i])) for i in indices]
     # Only drawings the page answers (it asks for a bigger digit when one is drawn tiny).
     drawings = [(png, label) for png, label in drawings if drawing_problem(decode(png)) is None]
-    server = None
-    if args.url is None:
+    server = deployment = None
+    if args.replicas:
+        from scripts.replicas import start_replicas
+
+        workdir = Path(tempfile.mkdtemp(prefix="load_ws_replicas_"))
+        deployment = start_replicas(args.replicas, workdir, data_dir=args.data_dir)
+        url, pids = deployment.url, deployment.pids()
+        print(f"{args.replicas} replicas behind nginx at {url}; logs in {workdir}")
+    elif args.url is None:
         log = Path(tempfile.mkdtemp(prefix="load_ws_")) / "server.log"
         server = start_app(args.data_dir, log)
         url, pids = server.url, [server.process.pid]
@@ -180,12 +189,15 @@ async def _main(args: argparse.Namespace) -> int:
             await asyncio.sleep(args.pause)
         if args.samples:
             Path(args.samples).write_text(json.dumps(samples, indent=1))
-        if server is not None and server.tracebacks():
-            print(f"server printed {server.tracebacks()} tracebacks:\n{server.output()[-3000:]}")
-            failures += 1
+        for app in [server] if server else deployment.replicas if deployment else []:
+            if app.tracebacks():
+                print(f"server printed {app.tracebacks()} tracebacks:\n{app.output()[-3000:]}")
+                failures += 1
     finally:
         if server is not None:
             server.stop()
+        if deployment is not None:
+            deployment.stop()
     return 1 if failures else 0
 
 
@@ -208,6 +220,7 @@ def main() -> None:
     add("--timeout", type=float, default=30.0, help="seconds before a run counts as lost")
     add("--digits", type=int, default=200, help="distinct MNIST test digits drawn")
     add("--url", help="a running app on loopback (default: start one)")
+    add("--replicas", type=int, default=0, help="start N replicas behind nginx and use them")
     add("--server-pid", type=int, nargs="*", default=[], help="its processes, for CPU/RSS")
     add("--server-cpus", help="pin the started server to these CPUs, e.g. 1")
     add("--client-cpus", help="pin this load generator to these CPUs, e.g. 0")
