@@ -154,7 +154,9 @@ async def _main(args: argparse.Namespace) -> int:
         from scripts.replicas import start_replicas
 
         workdir = Path(tempfile.mkdtemp(prefix="load_ws_replicas_"))
-        deployment = start_replicas(args.replicas, workdir, data_dir=args.data_dir)
+        deployment = await asyncio.to_thread(
+            start_replicas, args.replicas, workdir, None, args.data_dir
+        )
         url, pids = deployment.url, deployment.pids()
         print(f"{args.replicas} replicas behind nginx at {url}; logs in {workdir}")
     elif args.url is None:

@@ -142,8 +142,12 @@ def start_replicas(
         raise
     deployment = Deployment(replicas, process, f"http://127.0.0.1:{port}", workdir)
     _wait_healthy(deployment)
-    for replica in replicas:  # the first student on each replica finds its caches warm
-        asyncio.run(_visit(replica.url, WARM_PAGE))
+    try:
+        for replica in replicas:  # the first student on each replica finds its caches warm
+            asyncio.run(_visit(replica.url, WARM_PAGE))
+    except BaseException:
+        deployment.stop()
+        raise
     return deployment
 
 
