@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -10,8 +12,10 @@ from sklearn.metrics import confusion_matrix
 from se_demo.plots import (
     CONFUSION_VIEWS,
     MODEL_COLORS,
+    block_title,
     confusion_difference_heatmap,
     confusion_heatmaps,
+    excitation_bars,
     normalize_confusion,
     per_class_bars,
     selected_cell,
@@ -173,3 +177,25 @@ def test_class_names_label_the_axes_and_the_hover(confusions):
     )
     assert list(difference.layout.xaxis.ticktext) == names
     assert list(difference.data[0].customdata[0][4][:2]) == ["T-shirt/top", "Coat"]
+
+
+def test_excitation_bars_stack_one_panel_per_block_without_overlap(evaluation):
+    saved = {block: x[0].astype(float) for block, x in evaluation.excitations["senet"].items()}
+    means = {block: x.mean(0).astype(float) for block, x in evaluation.excitations["senet"].items()}
+    fig = excitation_bars(saved, means, reference_label="test-set mean of 7s")
+    blocks = list(saved)
+    domains = [fig.layout[f"yaxis{'' if i == 0 else i + 1}"].domain for i in range(len(blocks))]
+    assert domains[0][1] == 1.0
+    assert domains[-1][0] == pytest.approx(0.0)
+    for upper, lower in itertools.pairwise(domains):  # top to bottom, a gap between
+        assert lower[1] < upper[0]
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == [block_title(b, len(saved[b])) for b in blocks]
+    assert titles[0].startswith("SE block 1 (")
+    bars, marks = _traces(fig, go.Bar), _traces(fig, go.Scatter)
+    assert [len(t.y) for t in bars] == [len(saved[b]) for b in blocks]
+    assert [list(t.y) for t in marks] == [list(means[b]) for b in blocks]
+    assert [t.showlegend for t in bars] == [True] + [False] * (len(blocks) - 1)
+    assert [t.yaxis for t in bars] == ["y"] + [f"y{i + 1}" for i in range(1, len(blocks))]
+    assert fig.layout.xaxis.title.text is None
+    assert fig.layout[f"xaxis{len(blocks)}"].title.text == "channel"
