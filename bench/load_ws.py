@@ -15,8 +15,10 @@ after ``--duration`` s of drawing (and ``--max-drawings`` per session).
 
 Per level: drawings, digits answered per second, seconds from the drawing sent to both
 answers and to the run's end (p50 / p95 / max), errors (closed sockets, error runs,
-exceptions on the page, no answer within ``--timeout``), the server's CPU (cores busy)
-and RSS (start -> peak), and the load average. ``--browser-check`` first draws a 7 in
+exceptions on the page, no answer within ``--timeout``), the server's CPU (cores busy),
+how long its threads waited for a core (in cores' worth: 0.5 = half a core's time spent
+runnable but not running), RSS (start -> peak), and the load average. One untimed session draws first (the server's first visit loads torch and the models,
+bench/first_visit.py). ``--browser-check`` first draws a 7 in
 Chromium and checks that a protocol session sent the same drawing gets the same digits
 and probabilities. ``--samples FILE`` keeps the server's CPU and RSS every second.
 """
@@ -125,6 +127,7 @@ def report_row(level: Level, stats: dict[str, Any]) -> str:
     return (
         f"{level.sessions:>8} {done:>8} {rate:>6.1f} {_p(level.answer_s)}  {_p(level.finished_s)}"
         f"  {len(level.errors):>6} {level.correct / max(done, 1):>7.0%} {stats['cpu_cores']:>5.2f}"
+        f" {stats['wait_cores']:>5.2f}"
         f" {stats['rss_start_mb']:>6.0f}->{stats['rss_peak_mb']:<6.0f} {kb:>6.0f}"
         f" {_p(level.open_s)}  {stats['load']}"
     )
@@ -132,8 +135,16 @@ def report_row(level: Level, stats: dict[str, Any]) -> str:
 
 HEADER = (
     "sessions drawings  dig/s  answer p50/p95/max s  run end p50/p95/max  errors  SE ok"
-    "  cores  RSS MB start->peak  KB/run  open p50/p95/max s  load avg"
+    "  cores  wait  RSS MB start->peak  KB/run  open p50/p95/max s  load avg"
 )
+
+
+async def _warm_up(url: str, png: str, timeout_s: float) -> None:
+    """One untimed drawing first: the server's first visit imports torch and loads models."""
+    session = DrawSession(url, timeout_s=max(timeout_s, 120))
+    await session.open()
+    await session.draw(png)
+    await session.close()
 
 
 def _check_loopback(url: str) -> None:
@@ -176,6 +187,7 @@ async def _main(args: argparse.Namespace) -> int:
             from bench.browser_check import same_answer_as_browser
 
             failures += not await same_answer_as_browser(url)
+        await _warm_up(url, drawings[0][0], args.timeout)
         stats = ServerStats(pids)
         print(f"{HEADER}\n" + "-" * len(HEADER))
         samples = []
