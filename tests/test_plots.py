@@ -18,6 +18,7 @@ from se_demo.plots import (
     excitation_bars,
     normalize_confusion,
     per_class_bars,
+    probability_bars,
     selected_cell,
 )
 from se_demo.results import MODEL_TITLES, load_evaluation
@@ -199,3 +200,17 @@ def test_excitation_bars_stack_one_panel_per_block_without_overlap(evaluation):
     assert [t.yaxis for t in bars] == ["y"] + [f"y{i + 1}" for i in range(1, len(blocks))]
     assert fig.layout.xaxis.title.text is None
     assert fig.layout[f"xaxis{len(blocks)}"].title.text == "channel"
+
+
+def test_probability_bars_group_both_models_under_the_unsure_line(evaluation):
+    probabilities = {name: evaluation.probabilities[name][0] for name in ("cnn", "senet")}
+    fig = probability_bars(probabilities, titles=MODEL_TITLES, threshold=0.5)
+    bars = _traces(fig, go.Bar)
+    assert [t.name for t in bars] == [MODEL_TITLES["cnn"], MODEL_TITLES["senet"]]
+    assert [list(t.y) for t in bars] == [list(probabilities["cnn"]), list(probabilities["senet"])]
+    assert [t.marker.color for t in bars] == [MODEL_COLORS["cnn"], MODEL_COLORS["senet"]]
+    (line,) = fig.layout.shapes
+    assert (line.y0, line.y1, line.xref, line.line.dash) == (0.5, 0.5, "x domain", "dash")
+    assert fig.layout.annotations[0].text == "unsure below"
+    assert fig.layout.barmode == "group"
+    assert probability_bars(probabilities).layout.shapes == ()
