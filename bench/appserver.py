@@ -84,21 +84,26 @@ class AppServer:
             self.process.wait()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that no one listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
 def start_app(
-    data_dir: str | os.PathLike[str] | None, log: Path, timeout_s: float = 120.0
+    data_dir: str | os.PathLike[str] | None,
+    log: Path,
+    timeout_s: float = 120.0,
+    env: dict[str, str] | None = None,
 ) -> AppServer:
     """Start the app on a free port and wait until ``/_stcore/health`` answers ``ok``.
 
-    ``data_dir`` becomes the server's SE_DEMO_DATA (None: inherit it). Raises
-    RuntimeError, with the server's output, when it exits or is not healthy in time.
+    ``data_dir`` becomes the server's SE_DEMO_DATA (None: inherit it); ``env`` adds
+    environment variables. Raises RuntimeError, with the server's output, when it exits
+    or is not healthy in time.
     """
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true",
@@ -107,10 +112,14 @@ def start_app(
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    env = {**os.environ, **({DATA_ENV_VAR: str(data_dir)} if data_dir else {})}
+    environment = {
+        **os.environ,
+        **({DATA_ENV_VAR: str(data_dir)} if data_dir else {}),
+        **(env or {}),
+    }
     with open(log, "wb") as sink:
         process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
+            command, cwd=PROJECT_ROOT, env=environment, stdout=sink, stderr=subprocess.STDOUT
         )
     server = AppServer(process, f"http://127.0.0.1:{port}", log)
     deadline = time.monotonic() + timeout_s

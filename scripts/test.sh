@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, then runs the whole test suite:
 #   - .venv with requirements-dev.txt;
-#   - as root, Debian's chromium (browser tests) and dataset-fashion-mnist (Fashion-MNIST);
+#   - as root, Debian's chromium (browser tests), nginx (replicas test) and
+#     dataset-fashion-mnist (Fashion-MNIST);
 #   - a data root ./data holding MNIST (linked from $SE_DEMO_DATA or ../shared/data) and
 #     Fashion-MNIST (unpacked from the Debian package).
 # Extra arguments go to pytest.
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)  # tests/test_replicas.py: replicas behind nginx
 [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

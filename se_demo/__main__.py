@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from se_demo.backends import Backend, InProcess, RayBackend, import_ray
 from se_demo.checkpoints import (
     CheckpointError,
     library_versions,
@@ -154,6 +155,19 @@ def _parser() -> argparse.ArgumentParser:
             default=5 if command == "compare" else 2,
             help="number of seeds (0, 1, ..., N-1)",
         )
+        sub.add_argument(
+            "--backend",
+            choices=("inprocess", "ray"),
+            default="inprocess",
+            help="where the training runs execute: one after the other in this process, or "
+            "as Ray tasks in parallel (pip install -r requirements-ray.txt)",
+        )
+        sub.add_argument(
+            "--ray-address",
+            default=None,
+            help="with --backend ray: the cluster to join (e.g. ray://head:10001 or auto); "
+            "by default a local Ray is started on this machine",
+        )
         _add_train_flags(sub, seed=None, epochs=3 if command == "compare" else 2)
         _add_common(sub, dataset_flag=False)
     return parser
@@ -279,6 +293,10 @@ def _channels(args: argparse.Namespace) -> int:
 
 
 def _experiment(args: argparse.Namespace) -> int:
+    if args.backend == "ray":
+        import_ray()  # a clear message before any data is loaded, when it is missing
+    elif args.ray_address:
+        raise ValueError("--ray-address needs --backend ray")
     train_config = _train_config(args)
     train_split = load_split(True, args.data_dir, dataset=train_config.dataset)
     test_split = load_split(False, args.data_dir, dataset=train_config.dataset)
@@ -296,11 +314,17 @@ def _experiment(args: argparse.Namespace) -> int:
         if bar.n >= bar.total:
             bar.close()
 
+    backend: Backend = InProcess()
+    if args.backend == "ray":
+        backend = RayBackend(address=args.ray_address)
+        print("training on Ray: no progress bars; the table follows all runs", file=sys.stderr)
     if args.command == "compare":
-        record = compare_models(train_config, seeds, train_split, test_split, show)
+        record = compare_models(train_config, seeds, train_split, test_split, show, backend)
         text = format_comparison_markdown(record)
     else:
-        record = ablate(train_config, seeds, train_split, test_split, on_progress=show)
+        record = ablate(
+            train_config, seeds, train_split, test_split, on_progress=show, backend=backend
+        )
         text = format_ablation_markdown(record)
     record["command"] = "python -m se_demo " + " ".join(sys.argv[1:])
     record["versions"] = library_versions()

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import ttest_rel, wilcoxon
 
+from se_demo.backends import Backend, InProcess, Run
 from se_demo.config import ModelConfig, TrainConfig, to_dict
 from se_demo.data import Split
 from se_demo.evaluate import compute_metrics, predict
@@ -140,22 +141,20 @@ def compare_models(
     train_split: Split,
     test_split: Split,
     on_progress: RunCallback | None = None,
+    backend: Backend | None = None,
 ) -> dict[str, Any]:
-    """Train the CNN and the SENet once per seed; a JSON-ready record with paired statistics."""
+    """Train the CNN and the SENet once per seed; a JSON-ready record with paired statistics.
+
+    ``backend`` runs the trainings (default: `InProcess`; `RayBackend` for Ray).
+    """
     start = time.perf_counter()
-    runs: dict[str, list[dict[str, Any]]] = {"cnn": [], "senet": []}
-    for seed in seeds:
-        for name in runs:
-            callback = _bind(on_progress, name, seed)
-            runs[name].append(
-                train_and_test(
-                    ModelConfig(name=name),
-                    replace(train_config, seed=seed),
-                    train_split,
-                    test_split,
-                    callback,
-                )
-            )
+    names = ("cnn", "senet")
+    jobs = [(ModelConfig(name=n), replace(train_config, seed=s)) for s in seeds for n in names]
+    labels = [(name, seed) for seed in seeds for name in names]
+    results = _run_all(backend, jobs, labels, train_split, test_split, on_progress)
+    runs = {
+        name: [r for (n, _), r in zip(labels, results, strict=True) if n == name] for name in names
+    }
     stats = paired_statistics(
         [r["accuracy"] for r in runs["cnn"]], [r["accuracy"] for r in runs["senet"]]
     )
@@ -180,29 +179,26 @@ def ablate(
     test_split: Split,
     variants: Sequence[Variant] = ABLATION_VARIANTS,
     on_progress: RunCallback | None = None,
+    backend: Backend | None = None,
 ) -> dict[str, Any]:
     """Train every variant once per seed; rows with mean and std accuracy and parameters.
 
     A configuration shared by several rows (the default SE appears in each group) is
-    trained only once per seed.
+    trained only once per seed. ``backend`` as in `compare_models`.
     """
     start = time.perf_counter()
-    cache: dict[tuple[ModelConfig, int], dict[str, Any]] = {}
+    labels: dict[tuple[ModelConfig, int], str] = {}
+    for variant in variants:
+        for seed in seeds:
+            labels.setdefault((variant.config, seed), variant.label)
+    keys = list(labels)
+    jobs = [(config, replace(train_config, seed=seed)) for config, seed in keys]
+    named = [(labels[key], key[1]) for key in keys]
+    results = _run_all(backend, jobs, named, train_split, test_split, on_progress)
+    cache = dict(zip(keys, results, strict=True))
     rows = []
     for variant in variants:
-        accuracies = []
-        for seed in seeds:
-            key = (variant.config, seed)
-            if key not in cache:
-                callback = _bind(on_progress, variant.label, seed)
-                cache[key] = train_and_test(
-                    variant.config,
-                    replace(train_config, seed=seed),
-                    train_split,
-                    test_split,
-                    callback,
-                )
-            accuracies.append(cache[key]["accuracy"])
+        accuracies = [cache[(variant.config, seed)]["accuracy"] for seed in seeds]
         rows.append(
             {
                 "group": variant.group,
@@ -226,12 +222,23 @@ def ablate(
     }
 
 
-def _bind(
-    callback: RunCallback | None, label: str, seed: int
-) -> Callable[[TrainProgress], None] | None:
-    if callback is None:
-        return None
-    return lambda progress: callback(label, seed, progress)
+def _run_all(
+    backend: Backend | None,
+    jobs: list[Run],
+    labels: list[tuple[str, int]],
+    train_split: Split,
+    test_split: Split,
+    on_progress: RunCallback | None,
+) -> list[dict[str, Any]]:
+    """Every job's `train_and_test` result, in order, with progress as (label, seed)."""
+
+    def progress(index: int, p: TrainProgress) -> None:
+        assert on_progress is not None
+        on_progress(*labels[index], p)
+
+    return (backend or InProcess()).run(
+        train_and_test, jobs, train_split, test_split, progress if on_progress else None
+    )
 
 
 def format_comparison_markdown(record: dict[str, Any], with_summary: bool = True) -> str:

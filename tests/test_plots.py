@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -10,10 +12,13 @@ from sklearn.metrics import confusion_matrix
 from se_demo.plots import (
     CONFUSION_VIEWS,
     MODEL_COLORS,
+    block_title,
     confusion_difference_heatmap,
     confusion_heatmaps,
+    excitation_bars,
     normalize_confusion,
     per_class_bars,
+    probability_bars,
     selected_cell,
     training_curves,
 )
@@ -187,3 +192,40 @@ def test_training_curves_show_a_single_point_with_named_series_and_a_percent_axi
     assert list(fig.layout.yaxis2.range) == [0, 100]
     assert fig.layout.yaxis2.title.text == "accuracy (%)"
     assert fig.layout.xaxis.title.text == "training step (batches)"
+
+
+def test_excitation_bars_stack_one_panel_per_block_without_overlap(evaluation):
+    saved = {block: x[0].astype(float) for block, x in evaluation.excitations["senet"].items()}
+    means = {block: x.mean(0).astype(float) for block, x in evaluation.excitations["senet"].items()}
+    fig = excitation_bars(saved, means, reference_label="test-set mean of 7s")
+    blocks = list(saved)
+    domains = [fig.layout[f"yaxis{'' if i == 0 else i + 1}"].domain for i in range(len(blocks))]
+    assert domains[0][1] == 1.0
+    assert domains[-1][0] == pytest.approx(0.0)
+    for upper, lower in itertools.pairwise(domains):  # top to bottom, a gap between
+        assert lower[1] < upper[0]
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == [block_title(b, len(saved[b])) for b in blocks]
+    assert titles[0].startswith("SE block 1 (")
+    bars, marks = _traces(fig, go.Bar), _traces(fig, go.Scatter)
+    assert [len(t.y) for t in bars] == [len(saved[b]) for b in blocks]
+    assert [list(t.y) for t in marks] == [list(means[b]) for b in blocks]
+    assert [t.showlegend for t in bars] == [True] + [False] * (len(blocks) - 1)
+    assert [t.yaxis for t in bars] == ["y"] + [f"y{i + 1}" for i in range(1, len(blocks))]
+    assert fig.layout.xaxis.title.text is None
+    assert fig.layout[f"xaxis{len(blocks)}"].title.text == "channel"
+
+
+def test_probability_bars_group_both_models_under_the_unsure_line(evaluation):
+    probabilities = {name: evaluation.probabilities[name][0] for name in ("cnn", "senet")}
+    fig = probability_bars(probabilities, titles=MODEL_TITLES, threshold=0.5)
+    bars = _traces(fig, go.Bar)
+    assert [t.name for t in bars] == [MODEL_TITLES["cnn"], MODEL_TITLES["senet"]]
+    assert [list(t.y) for t in bars] == [list(probabilities["cnn"]), list(probabilities["senet"])]
+    assert [t.marker.color for t in bars] == [MODEL_COLORS["cnn"], MODEL_COLORS["senet"]]
+    (line,) = _traces(fig, go.Scatter)
+    assert list(line.y) == [0.5, 0.5]
+    assert line.line.dash == "dash"
+    assert line.name == "unsure below 50 %"  # in the legend, never on the bars
+    assert fig.layout.barmode == "group"
+    assert _traces(probability_bars(probabilities), go.Scatter) == []

@@ -1,0 +1,201 @@
+"""N app replicas behind nginx on this machine: sticky sessions, websocket upgrade.
+
+    python -m scripts.replicas [--replicas 2] [--port 8501] [--workdir /tmp/se-demo-replicas]
+
+Starts N ``streamlit run app.py`` on free loopback ports and Debian's nginx
+(``apt-get install nginx``) in front of them on ``--port``, then waits for Ctrl-C and
+stops them all. nginx gives each browser a cookie (``se_route``) on its first request
+and hashes it to a replica, so the page, its static files and its websocket all reach the
+same replica (a Streamlit session lives in one process); a browser without the cookie
+is placed at random. ``X-Upstream`` on every response names the replica that served it.
+Each replica is visited once as it starts, which fills its caches (torch, the models).
+The replicas share the read-only checkpoints; each keeps its Training-lab runs in
+``WORKDIR/runs-I`` (SE_DEMO_RUNS), as a student's session stays on one replica.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.appserver import AppServer, free_port, start_app
+from bench.ws_session import DrawSession
+from se_demo.runs import RUNS_ENV_VAR
+
+ROUTE_COOKIE = "se_route"
+# Opened once on each replica after it starts: the lesson page loads torch and the models,
+# so the first student's Draw page takes ~0.6 s instead of ~4.5 s (bench/first_visit.py).
+WARM_PAGE = "how-se-works"
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log {work}/access.log;
+    client_body_temp_path {work}/body;
+    proxy_temp_path {work}/proxy;
+    fastcgi_temp_path {work}/fastcgi;
+    uwsgi_temp_path {work}/uwsgi;
+    scgi_temp_path {work}/scgi;
+    client_max_body_size 6m;  # the app refuses uploads over 5 MB itself
+    # Sticky sessions: the se_route cookie, or for a first request a fresh random id that
+    # becomes the cookie; the same key always reaches the same replica.
+    map $cookie_{cookie} $route {{ "" $request_id; default $cookie_{cookie}; }}
+    map $cookie_{cookie} $set_route {{ "" "{cookie}=$request_id; Path=/; SameSite=Lax"; default ""; }}
+    map $http_upgrade $connection_upgrade {{ default upgrade; "" close; }}
+    upstream streamlit {{
+        hash $route consistent;
+{servers}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://streamlit;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Host $host;
+            proxy_read_timeout 1d;  # a student's websocket stays open through the lesson
+            proxy_buffering off;
+            add_header Set-Cookie $set_route always;
+            add_header X-Upstream $upstream_addr always;
+        }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Deployment:
+    """Running replicas and the nginx in front of them."""
+
+    replicas: list[AppServer]
+    nginx: subprocess.Popen[bytes]
+    url: str
+    workdir: Path
+
+    def pids(self) -> list[int]:
+        """The replicas' process ids (for their CPU and memory)."""
+        return [replica.process.pid for replica in self.replicas]
+
+    def stop(self) -> None:
+        """Stop nginx, then every replica."""
+        self.nginx.terminate()
+        try:
+            self.nginx.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.nginx.kill()
+            self.nginx.wait()
+        for replica in self.replicas:
+            replica.stop()
+
+
+def nginx_path() -> str | None:
+    """Debian's nginx (``apt-get install nginx``), or None when it is not installed."""
+    return shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None
+    )
+
+
+def start_replicas(
+    count: int, workdir: Path, port: int | None = None, data_dir: str | None = None
+) -> Deployment:
+    """Start ``count`` replicas and nginx on ``port`` (default: a free one); wait until
+    nginx answers the health check. Raises RuntimeError when nginx is missing or fails.
+    """
+    nginx = nginx_path()
+    if nginx is None:
+        raise RuntimeError("nginx is not installed: apt-get install nginx")
+    workdir.mkdir(parents=True, exist_ok=True)
+    replicas: list[AppServer] = []
+    try:
+        for index in range(count):
+            runs = workdir / f"runs-{index}"
+            runs.mkdir(exist_ok=True)
+            log = workdir / f"replica-{index}.log"
+            replicas.append(start_app(data_dir, log, env={RUNS_ENV_VAR: str(runs)}))
+        port = port or free_port()
+        servers = "\n".join(
+            f"        server {r.url.removeprefix('http://')} max_fails=0;" for r in replicas
+        )
+        conf = workdir / "nginx.conf"
+        conf.write_text(
+            NGINX_CONF.format(work=workdir, port=port, servers=servers, cookie=ROUTE_COOKIE)
+        )
+        with open(workdir / "nginx.out", "wb") as sink:
+            process = subprocess.Popen(
+                [nginx, "-c", str(conf), "-p", str(workdir)], stdout=sink, stderr=sink
+            )
+    except BaseException:
+        for replica in replicas:
+            replica.stop()
+        raise
+    deployment = Deployment(replicas, process, f"http://127.0.0.1:{port}", workdir)
+    _wait_healthy(deployment)
+    try:
+        for replica in replicas:  # the first student on each replica finds its caches warm
+            asyncio.run(_visit(replica.url, WARM_PAGE))
+    except BaseException:
+        deployment.stop()
+        raise
+    return deployment
+
+
+async def _visit(url: str, page: str) -> None:
+    session = DrawSession(url, page=page, timeout_s=120)
+    await session.open()
+    await session.close()
+
+
+def _wait_healthy(deployment: Deployment, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if deployment.nginx.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(f"{deployment.url}/_stcore/health", timeout=2) as reply:
+                if reply.read().decode().strip() == "ok":
+                    return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    error_log = deployment.workdir / "error.log"
+    detail = error_log.read_text() if error_log.exists() else ""
+    detail += (deployment.workdir / "nginx.out").read_text()
+    deployment.stop()
+    raise RuntimeError(f"nginx did not answer on {deployment.url}:\n{detail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--replicas", type=int, default=2, help="app processes")
+    parser.add_argument("--port", type=int, default=8501, help="nginx's port on 127.0.0.1")
+    parser.add_argument("--workdir", type=Path, default=None, help="config, logs and runs")
+    parser.add_argument("--data-dir", default=None, help="MNIST root (default: $SE_DEMO_DATA)")
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="se-demo-replicas-"))
+    deployment = start_replicas(args.replicas, workdir.resolve(), args.port, args.data_dir)
+    print(f"{args.replicas} replicas behind nginx: {deployment.url}  (pids {deployment.pids()})")
+    print(f"config, logs and per-replica runs in {workdir}; Ctrl-C stops everything")
+    try:
+        while all(r.process.poll() is None for r in deployment.replicas):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        deployment.stop()
+
+
+if __name__ == "__main__":
+    main()
