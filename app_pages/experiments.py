@@ -13,13 +13,15 @@ from se_demo.experiments import (
     load_experiment,
 )
 from se_demo.plots import ablation_bars, seed_comparison
+from se_demo.words import explain
 
 dataset = active_dataset()
 folder = CHECKPOINT_DIR / dataset
 st.title("Seeds and ablations")
 st.markdown(
-    f"On **{DATASETS[dataset].title}** one training run of each model, as in the seed, cannot "
-    "tell whether SE helps: a different seed moves the accuracy by about as much as SE does. "
+    f"On **{DATASETS[dataset].title}** one training run of each model, as in the original study, cannot "
+    "tell whether SE helps: a different random seed moves the accuracy by about as much as SE "
+    "does. "
     "Below, both models are trained over several seeds and compared pair by pair, and the SE "
     "paper's ablations are repeated on our small network."
 )
@@ -36,7 +38,10 @@ else:
     st.markdown(f"**{comparison['summary']}**")
     left, right = st.columns([3, 2])
     with left:
-        st.markdown(format_comparison_markdown(comparison, with_summary=False))
+        st.markdown(
+            format_comparison_markdown(comparison, with_summary=False),
+            help=explain("Wilcoxon", "pp"),
+        )
     with right:
         st.plotly_chart(seed_comparison(comparison), key="seed_comparison")
     st.caption(budget_line(comparison))
@@ -50,9 +55,11 @@ if ablation is None:
     )
 else:
     st.markdown(
-        "Each variant changes one SE setting from our default (r = 2, mean squeeze, sigmoid "
-        "gate). The paper's columns are SE-ResNet-50 on ImageNet (top-1/top-5 error, %), for "
-        "reference: a different network and task, so compare the *ordering*, not the numbers."
+        "Each variant changes one SE setting from our default (reduction ratio r = 2, mean "
+        "squeeze, sigmoid gate). The paper's columns are SE-ResNet-50 on ImageNet (top-1/top-5 "
+        "error, %), for reference: a different network and task, so compare the *ordering*, "
+        "not the numbers.",
+        help=explain("reduction ratio", "squeeze", "gate"),
     )
     st.plotly_chart(ablation_bars(ablation), key="ablation_bars")
     st.markdown(format_ablation_markdown(ablation))

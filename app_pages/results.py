@@ -41,6 +41,7 @@ from se_demo.results import (
     prediction_lines,
 )
 from se_demo.verdicts import compare_verdict
+from se_demo.words import explain, percent
 
 FIRST, SECOND = "cnn", "senet"
 GALLERY_LIMIT = 48  # images shown at once; a diagonal cell holds about a thousand
@@ -98,11 +99,12 @@ for name, note in verdict.undertrained.items():
 
 first_accuracy, second_accuracy = (metrics[name]["accuracy"] for name in (FIRST, SECOND))
 headline = st.columns(3)
-headline[0].metric(f"{first_title} accuracy", f"{first_accuracy:.2%}", border=True)
+headline[0].metric(f"{first_title} accuracy", percent(first_accuracy, 2), border=True)
 headline[1].metric(
     f"{second_title} accuracy",
-    f"{second_accuracy:.2%}",
-    delta=f"{(second_accuracy - first_accuracy) * 100:+.2f} points",
+    percent(second_accuracy, 2),
+    delta=f"{(second_accuracy - first_accuracy) * 100:+.2f} pp",
+    help=explain("pp"),
     delta_color="off" if second_accuracy == first_accuracy else "normal",
     delta_arrow="off" if second_accuracy == first_accuracy else "auto",
     delta_description=f"vs {first_title}",
@@ -115,7 +117,7 @@ headline[2].metric(
     border=True,
 )
 
-st.subheader("Is the difference real?")
+st.subheader("Is the difference real? McNemar's test", help=explain("McNemar's test"))
 getattr(st, verdict.tone)(verdict.text)
 link_to_seeds_page()
 st.caption(
@@ -124,7 +126,7 @@ st.caption(
     "right about half of the time."
 )
 
-st.subheader("The seed's table, side by side")
+st.subheader("The original study's table, side by side", help=explain("macro F1"))
 # st.table, not st.dataframe: static HTML that shows every cell at once and draws fast.
 scores = (
     pd.DataFrame(comparison_rows(metrics, with_seed=dataset.key == "mnist"))
@@ -134,9 +136,10 @@ scores = (
 st.table(scores.style.format("{:.5f}").format("{:+.5f}", subset=[DIFFERENCE]))
 st.caption(
     (
-        "Seed: the seed's published MNIST results after 100 epochs (Adam 1e-4, batch 32). "
+        "Original study: the TensorFlow repository we reproduce, its published MNIST results "
+        "after 100 epochs (Adam 1e-4, batch 32). "
         if dataset.key == "mnist"
-        else "The seed published MNIST results only. "
+        else "The original study published MNIST results only. "
     )
     + "Ours: the models above. Macro: the unweighted mean over the ten classes."
 )
@@ -155,7 +158,8 @@ st.caption(
     "FLOPs: one forward pass of one 28×28 image, counted by torch.utils.flop_counter (a "
     "multiply-add is 2 FLOPs). Latency: the fastest of 200 single-image forward passes (batch 1) "
     f"on the CPU of the machine that ran the evaluation ({evaluation.record['cpu']}, "
-    f"{evaluation.record['threads']} torch threads); it changes with the machine and its load."
+    f"{evaluation.record['threads']} torch threads); it changes with the machine and its load.",
+    help=explain("FLOPs"),
 )
 
 st.subheader("Where do they go wrong? Confusion matrices")

@@ -20,6 +20,7 @@ from se_demo.plots import training_curves
 from se_demo.results import MODEL_TITLES
 from se_demo.runs import RunRequest, list_runs
 from se_demo.verdicts import undertrained_note
+from se_demo.words import explain
 
 dataset = active_dataset()
 st.title("Training lab")
@@ -64,10 +65,16 @@ with st.form("train_form"):
         seed = st.number_input("Seed", 0, 10_000, 0, key="train_seed")
     with right:
         reduction = st.selectbox(
-            "SE reduction ratio r", [1, 2, 4, 8, 16], index=1, key="train_reduction"
+            "SE reduction ratio r",
+            [1, 2, 4, 8, 16],
+            index=1,
+            key="train_reduction",
+            help=explain("reduction ratio"),
         )
-        squeeze = st.selectbox("SE squeeze", SQUEEZE_OPERATORS, key="train_squeeze")
-        gate = st.selectbox("SE gate", GATES, key="train_gate")
+        squeeze = st.selectbox(
+            "SE squeeze", SQUEEZE_OPERATORS, key="train_squeeze", help=explain("squeeze")
+        )
+        gate = st.selectbox("SE gate", GATES, key="train_gate", help=explain("gate"))
     start = st.form_submit_button("Queue this run", type="primary")
 
 registry = training_registry()

@@ -160,7 +160,7 @@ def _assert_tables_equal_the_saved_results(at: AppTest, evaluation) -> None:
         for name in ("cnn", "senet"):
             title = MODEL_TITLES[name]
             assert row[f"{title} (ours)"] == evaluation.metrics(name)[key]
-            assert row[f"{title} (seed)"] == SEED_RESULTS[name][key]
+            assert row[f"{title} (original study)"] == SEED_RESULTS[name][key]
         assert row["SENet − Basic CNN (ours)"] == pytest.approx(
             evaluation.metrics("senet")[key] - evaluation.metrics("cnn")[key], abs=1e-15
         )
@@ -327,5 +327,5 @@ def test_fashion_page_names_the_significantly_better_model(with_data):
     verdict = at.success[0].value
     assert verdict == _verdict(fashion, "fashion").text
     assert "on this test set, Basic CNN is the better model" in verdict
-    assert not any("(seed)" in column for column in at.table[0].value.columns)
-    assert any(c.value.startswith("The seed published MNIST results only") for c in at.caption)
+    assert not any("(original study)" in column for column in at.table[0].value.columns)
+    assert any(c.value.startswith("The original study published MNIST results only") for c in at.caption)
