@@ -74,7 +74,9 @@ def comparison_rows(
         row: dict[str, Any] = {"metric": key}
         for name in metrics:
             if with_seed:
-                row[f"{MODEL_TITLES.get(name, name)} (original study)"] = SEED_RESULTS.get(name, {}).get(key)
+                row[f"{MODEL_TITLES.get(name, name)} (original study)"] = SEED_RESULTS.get(
+                    name, {}
+                ).get(key)
             row[f"{MODEL_TITLES.get(name, name)} (ours)"] = metrics[name][key]
         if {"cnn", "senet"} <= set(metrics):
             row["SENet - CNN (ours)"] = metrics["senet"][key] - metrics["cnn"][key]

@@ -179,7 +179,9 @@ def _assert_tables_equal_the_saved_results(at: AppTest, evaluation) -> None:
         costs.iloc[2], costs.loc["SENet"] - costs.loc["Basic CNN"], rtol=0, atol=1e-12
     )
     accuracies = [m.value for m in at.metric[:2]]
-    assert accuracies == [f"{evaluation.metrics(n)['accuracy']:.2%}" for n in ("cnn", "senet")]
+    assert accuracies == [
+        f"{evaluation.metrics(n)['accuracy'] * 100:.2f} %" for n in ("cnn", "senet")
+    ]
     result = compare_models(evaluation)
     assert at.metric[2].value == f"{result.only_first_correct} vs {result.only_second_correct}"
     verdicts = [e.value for e in (*at.info, *at.success, *at.warning)]
@@ -196,6 +198,9 @@ def test_page_shows_the_saved_results(with_data, evaluation):
 
 def test_frame_sidebar_and_results_page_through_app(with_data, evaluation):
     at = _run(APP)
+    assert at.title[0].value == "How SE works"  # the app opens on the lesson
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
     assert at.title[0].value == "Results: basic CNN versus SENet on MNIST"
     _assert_tables_equal_the_saved_results(at, evaluation)
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
@@ -301,6 +306,8 @@ def test_page_works_without_the_dataset(without_data, evaluation):
     _assert_tables_equal_the_saved_results(at, evaluation)
     at = _run(APP)
     assert any("MNIST is missing or unreadable" in w.value for w in at.sidebar.warning)
+    assert not at.exception, at.exception  # the lesson explains it has no test images
+    at.switch_page(PAGE).run()
     _assert_tables_equal_the_saved_results(at, evaluation)
 
 
@@ -328,4 +335,6 @@ def test_fashion_page_names_the_significantly_better_model(with_data):
     assert verdict == _verdict(fashion, "fashion").text
     assert "on this test set, Basic CNN is the better model" in verdict
     assert not any("(original study)" in column for column in at.table[0].value.columns)
-    assert any(c.value.startswith("The original study published MNIST results only") for c in at.caption)
+    assert any(
+        c.value.startswith("The original study published MNIST results only") for c in at.caption
+    )
