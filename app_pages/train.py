@@ -20,7 +20,7 @@ from se_demo.plots import training_curves
 from se_demo.results import MODEL_TITLES
 from se_demo.runs import RunRequest, list_runs
 from se_demo.verdicts import undertrained_note
-from se_demo.words import explain
+from se_demo.words import explain, percent
 
 dataset = active_dataset()
 st.title("Training lab")
@@ -101,7 +101,7 @@ def _progress_line(job: Job) -> str:
         return "loading the data..."
     return (
         f"{MODEL_TITLES[job.model or 'cnn']}: epoch {p.epoch}, step {p.step}/"
-        f"{p.steps_per_epoch}, loss {p.loss:.4f}, training accuracy {p.accuracy:.2%}, "
+        f"{p.steps_per_epoch}, loss {p.loss:.4f}, training accuracy {percent(p.accuracy, 2)}, "
         f"{p.images_per_second:,.0f} images/s. {job.message}"
     )
 

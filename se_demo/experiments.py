@@ -26,6 +26,7 @@ from se_demo.data import Split
 from se_demo.evaluate import compute_metrics, predict
 from se_demo.models import build_from_config, count_parameters
 from se_demo.train import TrainProgress, train_model
+from se_demo.words import percent
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def describe_comparison(stats: dict[str, Any], alpha: float = 0.05) -> str:
     if p is None:
         return head + " There is no variation to test."
     verdict = "significant" if p < alpha else "not significant"
-    return f"{head} Paired t-test p = {p:.3g}: the difference is {verdict} at {alpha:.0%}."
+    return f"{head} Paired t-test p = {p:.3g}: the difference is {verdict} at {percent(alpha)}."
 
 
 def compare_models(

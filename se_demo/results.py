@@ -15,6 +15,7 @@ import numpy as np
 
 from se_demo.checkpoints import CheckpointError, load_tensors
 from se_demo.config import NUM_CLASSES
+from se_demo.words import percent
 
 SEED_RESULTS: dict[str, dict[str, float]] = {
     # The seed's published MNIST test results after 100 epochs (Adam 1e-4, batch 32).
@@ -250,5 +251,5 @@ def prediction_lines(
         mark = RIGHT if predicted == label else WRONG
         confidence = float(probabilities[index, predicted])
         title = MODEL_TITLES.get(name, name)
-        lines.append(f"{title}: {names[predicted]} ({confidence:.1%}) {mark}")
+        lines.append(f"{title}: {names[predicted]} ({percent(confidence, 1)}) {mark}")
     return lines

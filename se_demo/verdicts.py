@@ -13,6 +13,7 @@ from typing import Any
 
 from se_demo.config import dataset_info
 from se_demo.results import MODEL_TITLES, McNemarResult
+from se_demo.words import percent
 
 TRAIN_IMAGES = 60_000  # both MNIST and Fashion-MNIST have 60,000 training images
 MIN_ACCURACY = {"mnist": 0.98, "fashion": 0.88}  # the shipped models reach 99.6 % and 92 %
@@ -37,7 +38,7 @@ def undertrained_note(record: dict[str, Any], accuracy: float, dataset: str) -> 
     reasons = []
     if accuracy < MIN_ACCURACY[dataset]:
         reasons.append(
-            f"test accuracy {accuracy:.2%} is below {MIN_ACCURACY[dataset]:.0%}".replace("%", " %")
+            f"test accuracy {percent(accuracy, 2)} is below {percent(MIN_ACCURACY[dataset])}"
         )
     seen = images_seen(record)
     if seen < TRAIN_IMAGES:
@@ -103,13 +104,13 @@ def compare_verdict(
         return Verdict("warning", counts + reading + caveat + seeds, notes)
     if mcnemar.significant(ALPHA):
         reading = (
-            f"McNemar's exact test: significant at {ALPHA:.0%} ({p}): on this test set, "
+            f"McNemar's exact test: significant at {percent(ALPHA)} ({p}): on this test set, "
             f"{better} is the better model. "
-        ).replace("%", " %")
+        )
         scope = "That is these two trained networks, one run each. "
         return Verdict("success", counts + reading + scope + seeds, notes)
     reading = (
-        f"McNemar's exact test: not statistically significant at {ALPHA:.0%} ({p}): with this "
-        "test set, neither model can be called better. "
-    ).replace("%", " %")
+        f"McNemar's exact test: not statistically significant at {percent(ALPHA)} ({p}): with "
+        "this test set, neither model can be called better. "
+    )
     return Verdict("info", counts + reading + seeds, notes)
