@@ -132,7 +132,9 @@ def test_prediction_lines_name_both_predictions_and_confidences(evaluation):
     for line, name, mark in ((lines[1], "cnn", WRONG), (lines[2], "senet", RIGHT)):
         probabilities = evaluation.probabilities[name][index]
         predicted = int(probabilities.argmax())
-        assert line == f"{MODEL_TITLES[name]}: {predicted} ({probabilities.max() * 100:.1f} %) {mark}"
+        assert (
+            line == f"{MODEL_TITLES[name]}: {predicted} ({probabilities.max() * 100:.1f} %) {mark}"
+        )
     names = tuple("abcdefghij")
     assert prediction_lines(evaluation, index, names)[0].endswith(f"true {names[label]}")
 
