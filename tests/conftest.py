@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from streamlit.testing.v1 import AppTest
 
 from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR
 from se_demo.data import Split, load_split
@@ -65,8 +67,13 @@ def _restore_torch_threads():
 
 def plotly_values(data: object) -> np.ndarray:
     """A plotly JSON array as numpy: a plain list, or a typed array {dtype, bdata, shape}."""
-    if isinstance(data, dict):
-        values = np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
+    if isinstance(data, dict) and "bdata" in data:
+        values = np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"]))
         shape = data.get("shape")
-        return values.reshape([int(n) for n in shape.split(",")]) if shape else values
-    return np.asarray(data, dtype=float)
+        return values.reshape([int(n) for n in str(shape).split(",")]) if shape else values
+    return np.asarray(data)
+
+
+def plotly_charts(at: AppTest) -> dict[str, dict]:
+    """An AppTest page's plotly figures (their JSON) by the key they were drawn with."""
+    return {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}

@@ -3,9 +3,7 @@ tests/browser, since AppTest cannot draw)."""
 
 from __future__ import annotations
 
-import base64
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,7 @@ from se_demo.data import Split
 from se_demo.preprocess import upload_to_mnist
 from se_demo.results import load_evaluation
 from se_demo.stress import stress_digit
-from tests.conftest import MNIST_CHECKPOINTS
+from tests.conftest import MNIST_CHECKPOINTS, plotly_charts, plotly_values
 
 PAGE = str(PROJECT_ROOT / "app_pages" / "draw.py")
 APP = str(PROJECT_ROOT / "app.py")
@@ -45,15 +43,6 @@ def _page() -> AppTest:
 def _upload(at: AppTest, name: str, payload: bytes, mime: str = "image/png") -> AppTest:
     at.segmented_control(key="draw_source").set_value("Upload an image").run()
     return at.file_uploader(key="draw_upload").set_value((name, payload, mime)).run()
-
-
-def _values(data: object) -> np.ndarray:
-    """A plotly JSON array: a plain list, or a typed array {dtype, bdata, shape}."""
-    if isinstance(data, dict):
-        values = np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"])
-        shape = data.get("shape")
-        return values.reshape([int(n) for n in shape.split(",")]) if shape else values
-    return np.asarray(data, dtype=float)
 
 
 def _disagrees(models: dict[str, nn.Module], scan: bytes) -> bool:
@@ -99,25 +88,27 @@ def test_an_uploaded_scan_gets_both_answers(test_split: Split) -> None:
     assert drawing.dtype == np.float32
     np.testing.assert_array_equal(drawing, upload_to_mnist(_scan(image)))
 
-    charts = {chart.proto.id.rsplit("-", 1)[1]: json.loads(chart.proto.spec) for chart in at.get("plotly_chart")}  # fmt: skip
+    charts = plotly_charts(at)
     assert set(charts) == {"draw_pixels", "draw_probabilities", "draw_excitation"}
     # The enlarged image is exactly what the models see.
-    np.testing.assert_allclose(_values(charts["draw_pixels"]["data"][0]["z"]), drawing, atol=1e-6)
+    np.testing.assert_allclose(
+        plotly_values(charts["draw_pixels"]["data"][0]["z"]), drawing, atol=1e-6
+    )
     # The bars; the "unsure below" line is a legend entry of its own (not on the bars).
     bars = [trace for trace in charts["draw_probabilities"]["data"] if trace["type"] == "bar"]
     assert [trace["name"] for trace in bars] == ["Basic CNN", "SENet"]
     for trace in bars:
-        assert int(np.argmax(_values(trace["y"]))) == label
-        assert _values(trace["y"]).sum() == pytest.approx(1.0, abs=1e-4)
+        assert int(np.argmax(plotly_values(trace["y"]))) == label
+        assert plotly_values(trace["y"]).sum() == pytest.approx(1.0, abs=1e-4)
     excitation = charts["draw_excitation"]["data"]
-    assert [len(_values(trace["y"])) for trace in excitation] == [16, 16, 32, 32, 64, 64]
+    assert [len(plotly_values(trace["y"])) for trace in excitation] == [16, 16, 32, 32, 64, 64]
     assert [trace["name"] for trace in excitation[:2]] == [
         "this input",
         f"test-set mean of {label}s",
     ]
     saved = load_evaluation(MNIST_CHECKPOINTS)
     class_mean = saved.excitations["senet"]["stages.0.se"][saved.labels == label].mean(0)
-    np.testing.assert_allclose(_values(excitation[1]["y"]), class_mean, atol=1e-5)
+    np.testing.assert_allclose(plotly_values(excitation[1]["y"]), class_mean, atol=1e-5)
 
 
 def test_disagreement_is_said(test_split: Split) -> None:
@@ -205,8 +196,10 @@ def test_stress_sliders_change_what_the_models_see_and_answer(test_split: Split)
     at.slider(key="stress_blur").set_value(1.0).run()
     assert not at.exception
     seen = stress_digit(drawing, rotation_deg=90, blur=1.0)
-    charts = {chart.proto.id.rsplit("-", 1)[1]: json.loads(chart.proto.spec) for chart in at.get("plotly_chart")}  # fmt: skip
-    np.testing.assert_allclose(_values(charts["draw_pixels"]["data"][0]["z"]), seen, atol=1e-6)
+    charts = plotly_charts(at)
+    np.testing.assert_allclose(
+        plotly_values(charts["draw_pixels"]["data"][0]["z"]), seen, atol=1e-6
+    )
     models = {name: load_checkpoint(MNIST_CHECKPOINTS, name)[0] for name in ("cnn", "senet")}
     expected = answer_both(models, seen)
     assert [m.value for m in at.metric] == [

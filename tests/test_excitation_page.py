@@ -6,8 +6,6 @@ here from the saved excitations or fresh forward passes, not with the page's own
 
 from __future__ import annotations
 
-import base64
-import json
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +27,7 @@ from se_demo.interventions import (
 )
 from se_demo.models import build_model
 from se_demo.results import load_evaluation
-from tests.conftest import MNIST_CHECKPOINTS
+from tests.conftest import MNIST_CHECKPOINTS, plotly_charts, plotly_values
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "app_pages" / "excitation.py")
@@ -58,20 +56,6 @@ def _page() -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception, at.exception
     return at
-
-
-def _array(value) -> np.ndarray:
-    """A plotly JSON array (a list, or a base64 typed array) as numpy."""
-    if isinstance(value, dict) and "bdata" in value:
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
-    return np.asarray(value)
-
-
-def _charts(at: AppTest) -> dict[str, dict]:
-    """The page's plotly figures by widget key."""
-    return {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
 
 
 def _texts(at: AppTest) -> list[str]:
@@ -104,15 +88,15 @@ def test_the_page_shows_every_view_without_exception(senet, test_split, saved):
         "exc_maps_most",
         "exc_maps_least",
         "exc_int_probabilities",
-    } <= set(_charts(at))
+    } <= set(plotly_charts(at))
     # Test image 0 by default: the page's answer is a fresh forward pass's.
     fresh = predict(senet, test_split.images[:1])[0]
     label = int(test_split.labels[0])
     assert f"SENet predicts {_answer(fresh)}; it is test image 0, a {label}" in _texts(at)
     # The depth chart shows one class-specificity per block, each a share in [0, 1].
-    depth = _charts(at)["exc_depth"]["data"][0]
+    depth = plotly_charts(at)["exc_depth"]["data"][0]
     assert len(depth["x"]) == 3
-    assert all(0 <= v <= 1 for v in _array(depth["y"]))
+    assert all(0 <= v <= 1 for v in plotly_values(depth["y"]))
     # The saved per-block table, one row per block and one for all blocks.
     table = at.dataframe[0].value
     assert list(table["SE block"]) == ["block 1", "block 2", "block 3", "all blocks"]
@@ -128,7 +112,7 @@ def test_the_page_runs_inside_the_app_frame():
     at.switch_page("app_pages/excitation.py").run()
     assert not at.exception, at.exception
     assert [t.value for t in at.title] == ["What SE learned"]
-    assert "exc_heatmap" in _charts(at)
+    assert "exc_heatmap" in plotly_charts(at)
 
 
 def test_a_folder_without_an_evaluation_is_reported_not_raised(tmp_path):
@@ -137,20 +121,20 @@ def test_a_folder_without_an_evaluation_is_reported_not_raised(tmp_path):
     at.run()
     assert not at.exception, at.exception
     assert "No SENet with a saved evaluation" in at.error[0].value
-    assert not _charts(at)
+    assert not plotly_charts(at)
 
 
 def test_choosing_a_block_and_a_class_updates_the_figures(saved, senet, test_split):
     labels = saved.labels
     at = _page()
-    heat = _charts(at)["exc_heatmap"]["data"][0]
-    assert _array(heat["z"]).shape == (11, 16)
+    heat = plotly_charts(at)["exc_heatmap"]["data"][0]
+    assert plotly_values(heat["z"]).shape == (11, 16)
 
     at.selectbox(key="exc_block").select("stages.2.se").run()
     values = saved.excitations["senet"]["stages.2.se"].astype(np.float64)
-    heat = _charts(at)["exc_heatmap"]
+    heat = plotly_charts(at)["exc_heatmap"]
     assert heat["layout"]["title"]["text"].startswith("SE block 3 (64 channels)")
-    z = _array(heat["data"][0]["z"])
+    z = plotly_values(heat["data"][0]["z"])
     assert z.shape == (11, 64)
     for k in range(10):
         np.testing.assert_allclose(z[k], values[labels == k].mean(0), atol=1e-6)
@@ -158,23 +142,27 @@ def test_choosing_a_block_and_a_class_updates_the_figures(saved, senet, test_spl
     # the saved ones are float16: they agree to float16's rounding.
     np.testing.assert_allclose(z[10], values.mean(0), atol=1e-5)
 
-    spread = _charts(at)["exc_spread"]
-    np.testing.assert_allclose(_array(spread["data"][1]["y"]), values[labels == 0].mean(0), 1e-6)
+    spread = plotly_charts(at)["exc_spread"]
+    np.testing.assert_allclose(
+        plotly_values(spread["data"][1]["y"]), values[labels == 0].mean(0), 1e-6
+    )
     at.selectbox(key="exc_class_mnist").select(3).run()
-    spread = _charts(at)["exc_spread"]
+    spread = plotly_charts(at)["exc_spread"]
     assert "class 3" in spread["layout"]["title"]["text"]
-    np.testing.assert_allclose(_array(spread["data"][1]["y"]), values[labels == 3].mean(0), 1e-6)
-    band = _array(spread["data"][0]["y"])
+    np.testing.assert_allclose(
+        plotly_values(spread["data"][1]["y"]), values[labels == 3].mean(0), 1e-6
+    )
+    band = plotly_values(spread["data"][0]["y"])
     np.testing.assert_allclose(band[:64], np.percentile(values[labels == 3], 90, axis=0), 1e-6)
 
     at.toggle(key="exc_relative").set_value(True).run()
-    z = _array(_charts(at)["exc_heatmap"]["data"][0]["z"])
+    z = plotly_values(plotly_charts(at)["exc_heatmap"]["data"][0]["z"])
     assert z.shape == (10, 64)
     np.testing.assert_allclose(z[3], values[labels == 3].mean(0) - values.mean(0), atol=1e-5)
 
     # The feature maps follow the block: the most excited channels of test image 0 there.
     excitation = capture_excitations(senet, test_split.images[:1])["stages.2.se"][0].numpy()
-    titles = [a["text"] for a in _charts(at)["exc_maps_most"]["layout"]["annotations"]]
+    titles = [a["text"] for a in plotly_charts(at)["exc_maps_most"]["layout"]["annotations"]]
     top = np.argsort(excitation)[::-1][:4]
     assert titles[:4] == [f"ch {c}: e = {excitation[c]:.2f}" for c in top]
 
@@ -222,8 +210,8 @@ def test_switching_every_block_off_on_the_page_gives_the_cnn_path(cnn_from_senet
         _intervention_lines(at)[2] == f"SENet with all its SE blocks removed: {_answer(expected)}"
     )
     assert any("not the Basic CNN, which was trained without SE" in t for t in _texts(at))
-    bars = _charts(at)["exc_int_bars"]["data"]
-    assert all(np.all(_array(trace["y"]) == 1.0) for trace in bars if trace["type"] == "bar")
+    bars = plotly_charts(at)["exc_int_bars"]["data"]
+    assert all(np.all(plotly_values(trace["y"]) == 1.0) for trace in bars if trace["type"] == "bar")
     assert {t["name"] for t in bars if t["type"] == "bar"} == {
         "SENet with all its SE blocks removed"
     }
@@ -311,7 +299,7 @@ def test_the_fashion_page_speaks_of_clothes(monkeypatch):
     at.run()
     assert not at.exception, at.exception
     names = list(dataset_info("fashion").class_names)
-    chart = _charts(at)["exc_int_probabilities"]
+    chart = plotly_charts(at)["exc_int_probabilities"]
     assert chart["layout"]["xaxis"]["title"]["text"] == "class"
     assert all(list(trace["x"]) == names for trace in chart["data"] if trace["type"] == "bar")
     at.radio(key="exc_source").set_value("one of the SENet's mistakes").run()
@@ -324,7 +312,7 @@ def test_without_the_dataset_the_page_says_so_and_keeps_the_class_view(tmp_path,
     monkeypatch.setenv("SE_DEMO_DATA", str(tmp_path))  # test data is cached per data root
     at = _page()
     assert any("not available" in i.value for i in at.info)
-    assert {"exc_depth", "exc_heatmap", "exc_spread"} <= set(_charts(at))
-    assert "exc_bars" not in _charts(at)
+    assert {"exc_depth", "exc_heatmap", "exc_spread"} <= set(plotly_charts(at))
+    assert "exc_bars" not in plotly_charts(at)
     assert not at.button
     assert len(at.dataframe) == 1

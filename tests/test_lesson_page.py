@@ -3,7 +3,6 @@ numbers the model computes, and a link's query parameters open that exact view."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +13,11 @@ from se_demo.checkpoints import load_checkpoint
 from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.datafiles import read_split
 from se_demo.lesson import explain_se_block
-from tests.conftest import plotly_values
+from tests.conftest import plotly_charts, plotly_values
 
 PAGE = str(PROJECT_ROOT / "app_pages" / "lesson.py")
 APP = str(PROJECT_ROOT / "app.py")
 TIMEOUT = 120
-
-
-def _charts(at: AppTest) -> dict[str, dict]:
-    return {c.proto.id.rsplit("-", 1)[1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
 
 
 def _page(**query: str) -> AppTest:
@@ -44,7 +39,7 @@ def test_the_lesson_shows_both_networks_and_every_step() -> None:
     assert len(at.get("graphviz_chart")) == 1
     assert [m.value for m in at.metric] == ["+5,544", "+10,752"]
     assert {"lesson_maps", "lesson_squeeze", "lesson_fc1", "lesson_fc2", "lesson_gate",
-            "lesson_before", "lesson_after"} <= set(_charts(at))  # fmt: skip
+            "lesson_before", "lesson_after"} <= set(plotly_charts(at))  # fmt: skip
     assert len(at.get("latex")) >= 6  # one formula per step
     text = " ".join(m.value for m in at.markdown)
     assert "24.80 % to 23.29 %" in text
@@ -66,7 +61,7 @@ def test_a_link_opens_that_block_and_test_image(
     )
     senet = load_checkpoint(CHECKPOINT_DIR / "mnist", "senet")[0]
     expected = explain_se_block(senet, images[42], "stages.2.se", dataset="mnist")
-    charts = _charts(at)
+    charts = plotly_charts(at)
     np.testing.assert_allclose(
         plotly_values(charts["lesson_gate"]["data"][0]["y"]), expected.excitation, atol=1e-6
     )
