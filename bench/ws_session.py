@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import json
 import time
 import urllib.request
@@ -54,6 +55,16 @@ class Run:
         """Each model's probabilities for digits 0-9, read from the probability chart."""
         spec = next(spec for key, spec in self.figures.items() if "draw_probabilities" in key)
         return {t["name"]: _plotly_array(t["y"]) for t in spec["data"] if t["type"] == "bar"}
+
+
+def run_blocking(coroutine: Any) -> Any:
+    """Run a coroutine to its end in a thread of its own and return its result.
+
+    Unlike a bare ``asyncio.run``, this works from a thread whose event loop is already
+    running (pytest after Playwright's sync API has started one in the main thread).
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def canvas_value(png_data_url: str, raw: dict[str, Any] | None = None) -> str:

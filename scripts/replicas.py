@@ -16,7 +16,6 @@ The replicas share the read-only checkpoints; each keeps its Training-lab runs i
 from __future__ import annotations
 
 import argparse
-import asyncio
 import shutil
 import subprocess
 import tempfile
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.appserver import AppServer, free_port, start_app
-from bench.ws_session import DrawSession
+from bench.ws_session import DrawSession, run_blocking
 from se_demo.runs import RUNS_ENV_VAR
 
 ROUTE_COOKIE = "se_route"
@@ -144,7 +143,7 @@ def start_replicas(
     _wait_healthy(deployment)
     try:
         for replica in replicas:  # the first student on each replica finds its caches warm
-            asyncio.run(_visit(replica.url, WARM_PAGE))
+            run_blocking(_visit(replica.url, WARM_PAGE))
     except BaseException:
         deployment.stop()
         raise

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bench.draw_latency import canvas_png
-from bench.ws_session import DrawSession
+from bench.ws_session import DrawSession, run_blocking
 from scripts.replicas import Deployment, start_replicas
 from se_demo.data import Split
 
@@ -54,7 +54,7 @@ def test_a_session_stays_on_one_replica(deployment: Deployment, test_split: Spli
         await again.close()
         return upstreams, answers, [label for _, label in _drawings(test_split, 3)]
 
-    upstreams, answers, labels = asyncio.run(student())
+    upstreams, answers, labels = run_blocking(student())
     assert len(set(upstreams)) == 1, upstreams
     assert upstreams[0] in replicas
     assert answers == [str(label) for label in labels]
@@ -75,6 +75,6 @@ def test_both_replicas_serve(deployment: Deployment, test_split: Split) -> None:
         return list(await asyncio.gather(*(one_student() for _ in range(count))))
 
     # 16 students without cookies, placed at random: all on one replica has p = 2 * 2^-16.
-    results = asyncio.run(class_of(16))
+    results = run_blocking(class_of(16))
     assert {upstream for upstream, _ in results} == replicas
     assert {answer for _, answer in results} == {str(label)}

@@ -83,6 +83,7 @@ def test_one_students_uploads_never_reach_another_student(
     assert _answers(drawing, 7) == first_answers
     drawing.get_by_role("button", name="Clear").click()
     expect(drawing.get_by_text(PROMPT)).to_be_visible()
+    expect(drawing.locator(CANVAS)).to_be_visible()  # the new canvas, mounted
     _draw(drawing, DIGITS[7])
     expect(drawing.locator(".st-key-draw_verdict")).to_have_text("Both models read 7.")
     assert _answers(drawing, 7) == first_answers
