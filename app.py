@@ -9,8 +9,8 @@ import streamlit as st
 from app_pages.presentation import PRESENTER_KEY, apply_page_style
 from app_pages.resources import active_model_dir, data_dir_label, load_records, load_test_images
 from se_demo.checkpoints import CheckpointError
-from se_demo.config import DATASETS
-from se_demo.results import MODEL_TITLES, recipe_line
+from se_demo.registry import DATASETS, MODEL_TITLES
+from se_demo.results import recipe_line
 from se_demo.verdicts import undertrained_note
 
 # The favicon is a local PNG: a ":material/...:" page icon is fetched from fonts.gstatic.com,

@@ -17,7 +17,7 @@ from app_pages.presentation import presenter_mode
 from app_pages.resources import active_dataset, load_models, load_results
 from se_demo.answers import UNSURE_BELOW, Answers, answer_both
 from se_demo.checkpoints import CheckpointError
-from se_demo.config import CHECKPOINT_DIR, MNIST_MEAN, MNIST_STD
+from se_demo.config import CHECKPOINT_DIR
 from se_demo.excitation import class_means
 from se_demo.plots import digit_pixels, excitation_bars, probability_bars
 from se_demo.preprocess import (
@@ -30,7 +30,7 @@ from se_demo.preprocess import (
     open_upload,
     preview,
 )
-from se_demo.results import MODEL_TITLES
+from se_demo.registry import DATASETS, MODEL_TITLES, DatasetName, ModelKind
 from se_demo.stress import stress_digit
 from se_demo.verdicts import undertrained_note
 from se_demo.words import explain, percent
@@ -40,7 +40,7 @@ DEFAULT_STROKE = 20  # a digit drawn across most of the canvas gets MNIST's 2-3 
 DRAW, UPLOAD = "Draw", "Upload an image"
 SHIPPED = "Shipped models"
 PROMPT = "Draw a digit from 0 to 9 on the black canvas; both models answer when you lift the mouse."
-MNIST_CHECKPOINTS = CHECKPOINT_DIR / "mnist"
+MNIST_CHECKPOINTS = CHECKPOINT_DIR / DatasetName.MNIST
 
 
 @st.cache_data(show_spinner=False)
@@ -49,7 +49,7 @@ def _class_mean_excitations(directory: str) -> dict[str, np.ndarray]:
     results = load_results(Path(directory))
     return {
         block: class_means(values, results.labels)
-        for block, values in results.excitations["senet"].items()
+        for block, values in results.excitations[ModelKind.SENET].items()
     }
 
 
@@ -65,7 +65,7 @@ def _clear_canvas() -> None:
 def _model_folder() -> Path:
     """The shipped MNIST models, or the MNIST run the sidebar selected (the student's pick)."""
     run = st.session_state.get("model_dir")
-    if not run or active_dataset() != "mnist":
+    if not run or active_dataset() != DatasetName.MNIST:
         return MNIST_CHECKPOINTS
     choice = st.segmented_control(
         "Models", [SHIPPED, Path(run).name], default=Path(run).name, key="draw_models"
@@ -180,7 +180,7 @@ def _details(answers: Answers, directory: Path, presenter: bool) -> None:
     with st.expander(
         "Inside the SENet: what it kept of each channel for this input", expanded=not presenter
     ):
-        predicted = answers.models["senet"].digit
+        predicted = answers.models[ModelKind.SENET].digit
         st.caption(
             "How strongly each SE block of the SENet keeps each channel for this input, its "
             "excitation (1: keep, 0: suppress); the markers show the mean over the MNIST test "
@@ -204,8 +204,8 @@ def _details(answers: Answers, directory: Path, presenter: bool) -> None:
             "anti-aliasing; as in MNIST, the strongest pixel becomes full ink.\n"
             "4. The 20-pixel digit is placed in a 28x28 field so that its centre of mass lands "
             "at the centre, as LeCun et al. did for MNIST.\n"
-            f"5. Pixels are normalised with MNIST's mean {MNIST_MEAN} and standard deviation "
-            f"{MNIST_STD}, exactly as in training."
+            f"5. Pixels are normalised with MNIST's mean {DATASETS[DatasetName.MNIST].mean} and standard deviation "
+            f"{DATASETS[DatasetName.MNIST].std}, exactly as in training."
         )
 
 
@@ -226,7 +226,7 @@ except CheckpointError as error:
 models = {name: model for name, (model, _) in loaded.items()}
 for name, (_, record) in loaded.items():
     accuracy = (record.get("test_metrics") or {}).get("accuracy")
-    note = undertrained_note(record, accuracy, "mnist") if accuracy is not None else None
+    note = undertrained_note(record, accuracy, DatasetName.MNIST) if accuracy is not None else None
     if note:
         st.warning(f"{MODEL_TITLES[name]} of this run: {note}", icon=":material/warning:")
 

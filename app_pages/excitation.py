@@ -24,7 +24,6 @@ from app_pages.resources import (
     load_test_split,
 )
 from se_demo.checkpoints import CheckpointError
-from se_demo.config import dataset_info
 from se_demo.data import normalize
 from se_demo.excitation import capture_recalibration, extreme_channels
 from se_demo.excitation_stats import class_spread
@@ -36,6 +35,7 @@ from se_demo.figures_excitation import (
     recalibration_maps,
 )
 from se_demo.plots import digit_pixels, excitation_bars
+from se_demo.registry import DatasetName, ModelKind, dataset_info
 from se_demo.words import explain, with_article
 
 BY_INDEX, BY_CLASS, MISTAKE, DRAWING = (
@@ -95,7 +95,11 @@ def choose_input(explorer: Explorer) -> ChosenInput | None:
     """The input the input view and the interventions look at, or None."""
     names, labels, split = explorer.class_names, explorer.results.labels, explorer.split
     # A drawing is a handwritten digit: it only means something to an MNIST model.
-    drawing = st.session_state.get("current_drawing") if explorer.dataset.key == "mnist" else None
+    drawing = (
+        st.session_state.get("current_drawing")
+        if explorer.dataset.key == DatasetName.MNIST
+        else None
+    )
     sources = ([BY_INDEX, BY_CLASS, MISTAKE] if split is not None else []) + (
         [DRAWING] if drawing is not None else []
     )
@@ -110,7 +114,9 @@ def choose_input(explorer: Explorer) -> ChosenInput | None:
     source = st.radio("Input", sources, horizontal=True, key="exc_source")
     if source == DRAWING:
         pixels = np.asarray(drawing, dtype=np.float32)
-        return ChosenInput(normalize(torch.from_numpy(pixels)[None]), pixels, "your drawing")
+        return ChosenInput(
+            normalize(torch.from_numpy(pixels)[None], DatasetName.MNIST), pixels, "your drawing"
+        )
     assert split is not None
     if source == BY_INDEX:
         index = int(st.number_input("Test image", 0, len(labels) - 1, 0, key="exc_index"))
@@ -125,7 +131,7 @@ def choose_input(explorer: Explorer) -> ChosenInput | None:
         nth = st.slider("Which one", 1, len(members), 1, key="exc_nth")
         index = int(members[nth - 1])
     else:
-        predicted = explorer.results.predictions("senet")
+        predicted = explorer.results.predictions(ModelKind.SENET)
         index = st.selectbox(
             "Mistake",
             np.flatnonzero(predicted != labels).tolist(),
@@ -186,7 +192,7 @@ def show_input_view(explorer: Explorer, block: str, chosen: ChosenInput) -> None
         ("Least excited channels", least, "exc_maps_least"),
     ):
         maps = capture_recalibration(
-            explorer.senet, chosen.image, block, picked, explorer.dataset.key
+            explorer.senet, chosen.image, block, picked, dataset=explorer.dataset.key
         )
         st.plotly_chart(
             recalibration_maps(maps.before, maps.after, picked, maps.excitation, title=title),
@@ -198,7 +204,7 @@ def _load_explorer() -> Explorer:
     dataset = dataset_info(active_dataset())
     directory = active_model_dir()
     try:
-        senet, record = load_models(directory)["senet"]
+        senet, record = load_models(directory)[ModelKind.SENET]
         results = load_results(directory)
     except CheckpointError as error:
         st.error(

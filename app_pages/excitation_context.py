@@ -13,12 +13,12 @@ import streamlit as st
 import torch
 
 from app_pages.resources import load_results
-from se_demo.config import DatasetInfo, dataset_info
 from se_demo.data import Split
 from se_demo.excitation import concat_batches, recording_excitations
 from se_demo.excitation_stats import BlockStatistics, block_statistics, class_means
 from se_demo.inference import predict_logits
 from se_demo.plots import block_title
+from se_demo.registry import DatasetInfo, DatasetName, ModelKind, dataset_info
 from se_demo.results import Evaluation
 
 
@@ -40,7 +40,7 @@ class Explorer:
     @property
     def saved(self) -> dict[str, np.ndarray]:
         """The saved test-set excitations {block: (N, C)}."""
-        return self.results.excitations["senet"]
+        return self.results.excitations[ModelKind.SENET]
 
     @property
     def blocks(self) -> list[str]:
@@ -74,11 +74,11 @@ def class_view(
 ) -> tuple[list[BlockStatistics], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Block statistics, class means {block: (K, C)} and test-set means {block: (C,)}."""
     results = load_results(Path(directory))
-    saved = results.excitations["senet"]
-    summary = results.record["models"]["senet"]
+    saved = results.excitations[ModelKind.SENET]
+    summary = results.record["models"][ModelKind.SENET]
     # The evaluation's float32 means when saved, else the mean of the float16 excitations.
     means = summary.get("mean_excitation") or {b: x.mean(0) for b, x in saved.items()}
-    classes = len(dataset_info(results.record.get("dataset", "mnist")).class_names)
+    classes = len(dataset_info(results.record.get("dataset", DatasetName.MNIST)).class_names)
     return (
         block_statistics(saved, results.labels, classes),
         {block: class_means(x, results.labels, classes) for block, x in saved.items()},

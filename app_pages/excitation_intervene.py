@@ -34,6 +34,7 @@ from se_demo.interventions import (
     subset_accuracy,
 )
 from se_demo.plots import excitation_bars, probability_bars
+from se_demo.registry import InterventionMode, ModelKind
 from se_demo.words import explain, percent
 
 SUGGESTED = 5  # channels offered first: those whose removal changes the accuracy most
@@ -44,7 +45,9 @@ _LOG = logging.getLogger(__name__)
 def _channel_effects(directory: str) -> dict[str, list[ChannelEffect]] | None:
     """The saved channel effects of this SENet; None when missing, stale or damaged."""
     try:
-        return load_channel_effects(Path(directory), load_models(Path(directory))["senet"][1])
+        return load_channel_effects(
+            Path(directory), load_models(Path(directory))[ModelKind.SENET][1]
+        )
     except CheckpointError as error:
         _LOG.warning("%s", error)
         return None
@@ -60,11 +63,13 @@ def _subset_accuracy(
     results = load_results(Path(directory))
     indices = stratified_subset(results.labels)
     means = class_view(directory)[2]
-    senet = load_models(Path(directory))["senet"][0]
+    senet = load_models(Path(directory))[ModelKind.SENET][0]
     measured = subset_accuracy(
-        senet, interventions, split.images, split.labels, indices, means, dataset
+        senet, interventions, split.images, split.labels, indices, means, dataset=dataset
     )
-    trained = float(np.mean(results.predictions("senet")[indices] == results.labels[indices]))
+    trained = float(
+        np.mean(results.predictions(ModelKind.SENET)[indices] == results.labels[indices])
+    )
     return measured, trained
 
 
@@ -117,13 +122,13 @@ def _show_prediction(
         probability = format_probability(float(probabilities[top]))
         lines.append(f"{title}: **{names[top]}** (probability {probability})")
     st.markdown("  \n".join(lines))
-    if interventions and interventions[0].mode == "off":
+    if interventions and interventions[0].mode == InterventionMode.OFF:
         stacked = np.concatenate([excitation[b] for b in targets])
         st.markdown(explain_switch_off(targets, stacked, logits, changed_logits, names))
     st.plotly_chart(
         probability_bars(
-            {"senet": before, "changed": after},
-            titles={"senet": "SENet as trained", "changed": label},
+            {ModelKind.SENET: before, "changed": after},
+            titles={ModelKind.SENET: "SENet as trained", "changed": label},
             class_names=names,
         ),
         key="exc_int_probabilities",
@@ -145,11 +150,11 @@ def _saved_accuracy(
     explorer: Explorer, targets: tuple[str, ...], intervention: Intervention
 ) -> float | None:
     """The full test-set accuracy of this intervention, when it was measured and saved."""
-    saved = explorer.results.record["models"]["senet"].get("se_interventions")
-    if intervention.mode in ("off", "mean") and saved:
+    saved = explorer.results.record["models"][ModelKind.SENET].get("se_interventions")
+    if intervention.mode in (InterventionMode.OFF, InterventionMode.MEAN) and saved:
         return saved[intervention.mode].get("all" if len(targets) > 1 else targets[0])
     effects = (_channel_effects(str(explorer.directory)) or {}).get(intervention.block)
-    if intervention.mode == "scale" and intervention.scale == 0 and effects:
+    if intervention.mode == InterventionMode.SCALE and intervention.scale == 0 and effects:
         return next(e.accuracy for e in effects if e.channel == intervention.channel)
     return None
 
@@ -157,7 +162,7 @@ def _saved_accuracy(
 def _show_accuracy(
     explorer: Explorer, interventions: list[Intervention], targets: tuple[str, ...], label: str
 ) -> None:
-    trained = explorer.results.metrics("senet")["accuracy"]
+    trained = explorer.results.metrics(ModelKind.SENET)["accuracy"]
     images = f"{len(explorer.results.labels):,} test images"
     if not interventions:
         st.metric("Test accuracy, SENet as trained", percent(trained, 2), help=f"all {images}")
@@ -201,8 +206,8 @@ def _show_accuracy(
 
 
 def _show_saved_table(explorer: Explorer) -> None:
-    trained = explorer.results.metrics("senet")["accuracy"]
-    summary = explorer.results.record["models"]["senet"]
+    trained = explorer.results.metrics(ModelKind.SENET)["accuracy"]
+    summary = explorer.results.record["models"][ModelKind.SENET]
     rows = intervention_rows(summary)
     st.markdown(
         "**What each block's excitation is worth**, measured once for this checkpoint on "

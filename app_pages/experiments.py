@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.resources import active_dataset
-from se_demo.config import CHECKPOINT_DIR, DATASETS
+from se_demo.config import CHECKPOINT_DIR
 from se_demo.experiments import (
     budget_line,
     format_ablation_markdown,
@@ -13,6 +13,7 @@ from se_demo.experiments import (
     load_experiment,
 )
 from se_demo.plots import ablation_bars, seed_comparison
+from se_demo.registry import DATASETS
 from se_demo.words import explain
 
 dataset = active_dataset()

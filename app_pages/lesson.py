@@ -12,14 +12,14 @@ from app_pages.lesson_steps import show_se_steps
 from app_pages.presentation import glossary_expander, presenter_mode
 from app_pages.resources import active_dataset, active_model_dir, load_models, load_test_images
 from se_demo.checkpoints import CheckpointError
-from se_demo.config import ModelConfig, dataset_info
+from se_demo.config import ModelConfig
 from se_demo.figures_lesson import (
     architecture_dot,
 )
 from se_demo.lesson import PAPER_HEADLINE, LayerRow, explain_se_block, layer_table
 from se_demo.models import build_from_config
-from se_demo.plots import MODEL_COLORS, digit_pixels
-from se_demo.results import MODEL_TITLES
+from se_demo.plots import digit_pixels
+from se_demo.registry import MODEL_COLORS, MODEL_TITLES, DatasetName, ModelKind, dataset_info
 from se_demo.words import explain, percent, with_article
 
 DRAWING, TEST_IMAGE = "the digit you drew", "a test image"
@@ -31,7 +31,7 @@ def _layer_tables(senet_config: dict[str, Any]) -> dict[str, list[LayerRow]]:
     config = ModelConfig.from_dict(senet_config)
     return {
         name: layer_table(build_from_config(ModelConfig(**{**senet_config, "name": name})))
-        for name in ("cnn", config.name)
+        for name in (ModelKind.CNN, config.name)
     }
 
 
@@ -74,7 +74,11 @@ def _link(page: str, label: str, icon: str) -> None:
 def _pick_input(dataset: str) -> tuple[np.ndarray, str] | None:
     """The input to follow through the block: the Draw page's digit, or a test image."""
     drawing = st.session_state.get("current_drawing")
-    sources = [DRAWING, TEST_IMAGE] if drawing is not None and dataset == "mnist" else [TEST_IMAGE]
+    sources = (
+        [DRAWING, TEST_IMAGE]
+        if drawing is not None and dataset == DatasetName.MNIST
+        else [TEST_IMAGE]
+    )
     source = st.segmented_control(
         "Input", sources, default=sources[0], key="lesson_source", required=True
     )
@@ -116,7 +120,7 @@ try:
 except CheckpointError as error:
     st.error(f"The models in '{directory}' could not be loaded: {error}")
     st.stop()
-senet, senet_record = models["senet"]
+senet, senet_record = models[ModelKind.SENET]
 tables = _layer_tables(dict(senet_record["model"]))
 
 st.header("1. Where the SE blocks sit", divider="gray", help=explain("SE block"))
@@ -153,7 +157,7 @@ with st.expander("Every layer in numbers"):
     )
 
 st.header("2. One SE block, step by step", divider="gray")
-se_rows = [row for row in tables["senet"] if row.is_se]
+se_rows = [row for row in tables[ModelKind.SENET] if row.is_se]
 controls, thumbnail = st.columns([5, 1], vertical_alignment="bottom")
 with controls:
     block_number = st.segmented_control(

@@ -7,6 +7,7 @@ machine). torch is imported the first time a page runs a model.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,8 +17,9 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from se_demo.checkpoints import check_model_files, load_checkpoint
-from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES, resolve_data_dir
+from se_demo.config import CHECKPOINT_DIR, SERVING_THREADS, resolve_data_dir
 from se_demo.datafiles import DatasetUnavailableError, dataset_available, read_split
+from se_demo.registry import MODEL_KINDS, DatasetName
 from se_demo.results import Evaluation, load_evaluation
 
 if TYPE_CHECKING:
@@ -26,25 +28,60 @@ if TYPE_CHECKING:
     from se_demo.data import Split
     from se_demo.jobs import JobRegistry
 
-MNIST_CHECKPOINTS = CHECKPOINT_DIR / "mnist"
+MNIST_CHECKPOINTS = CHECKPOINT_DIR / DatasetName.MNIST
 _LOG = logging.getLogger(__name__)
 
 
-@st.cache_resource(show_spinner="Checking the checkpoints...")
+def weights_key(directory: Path, names: tuple[str, ...] = MODEL_KINDS) -> tuple[str, ...]:
+    """The weights' SHA-256 each record names (empty where unreadable): what the caches
+    below are keyed by, with the folder, so that files saved again into a folder while the
+    server runs are read again, never paired with what was cached before.
+    """
+    key = []
+    for name in names:
+        try:
+            record = json.loads((Path(directory) / f"{name}.json").read_text())
+            key.append(str(record.get("weights_sha256", "")))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            key.append("")
+    return tuple(key)
+
+
 def load_records(directory: Path = MNIST_CHECKPOINTS) -> dict[str, dict[str, Any]]:
     """The records of both models, after checking their weight files (format, checksum,
     header, the model each holds) without importing torch. Raises CheckpointError.
     """
-    return {name: check_model_files(directory, name, name)[1] for name in MODEL_NAMES}
+    return _records(Path(directory), weights_key(directory))
 
 
-@st.cache_resource(show_spinner="Loading the models...")
+@st.cache_resource(show_spinner="Checking the checkpoints...")
+def _records(directory: Path, weights: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    return {name: check_model_files(directory, name, name)[1] for name in MODEL_KINDS}
+
+
 def load_models(directory: Path = MNIST_CHECKPOINTS) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
     """Both models with their records, in eval mode; shared by all sessions.
 
-    Call `load_records` first: it gives the clearer message for a damaged folder.
+    Call `load_records` first: it gives the clearer message for a damaged folder. The
+    first call also sets torch's thread count for the whole server, once.
     """
-    return {name: load_checkpoint(directory, name) for name in MODEL_NAMES}
+    _set_torch_threads()
+    return _models(Path(directory), weights_key(directory))
+
+
+@st.cache_resource(show_spinner="Loading the models...")
+def _models(
+    directory: Path, weights: tuple[str, ...]
+) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
+    return {name: load_checkpoint(directory, name) for name in MODEL_KINDS}
+
+
+@st.cache_resource(show_spinner=False)
+def _set_torch_threads() -> int:
+    import torch
+
+    torch.set_num_threads(SERVING_THREADS)
+    return SERVING_THREADS
 
 
 def load_results(directory: Path = MNIST_CHECKPOINTS) -> Evaluation:
@@ -55,32 +92,32 @@ def load_results(directory: Path = MNIST_CHECKPOINTS) -> Evaluation:
     """
     record = Path(directory) / "evaluation.json"
     version = record.stat().st_mtime_ns if record.is_file() else 0
-    return _results(Path(directory), version)
+    return _results(Path(directory), weights_key(directory, ("evaluation",)), version)
 
 
 @st.cache_resource(show_spinner="Loading the saved evaluation...", max_entries=32)
-def _results(directory: Path, version: int) -> Evaluation:
+def _results(directory: Path, weights: tuple[str, ...], version: int) -> Evaluation:
     return load_evaluation(directory)
 
 
-def load_test_images(dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray] | None:
+def load_test_images(dataset: str) -> tuple[np.ndarray, np.ndarray] | None:
     """The test images (N, 28, 28) uint8 and labels (N,), read-only, from the data root
     of this moment; None when missing or unreadable (never downloads).
     """
     return _test_images(dataset, resolve_data_dir().resolve())
 
 
-def load_test_split(dataset: str = "mnist") -> Split | None:
+def load_test_split(dataset: str) -> Split | None:
     """The same test set as tensors, for the pages that run models."""
     return _test_split(dataset, resolve_data_dir().resolve())
 
 
 @st.cache_resource(show_spinner="Loading the test images...")
 def _test_images(dataset: str, root: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    if not dataset_available(root, dataset):
+    if not dataset_available(root, dataset=dataset):
         return None
     try:
-        return read_split(False, root, dataset)
+        return read_split(False, root, dataset=dataset)
     except DatasetUnavailableError as error:  # truncated or corrupt files: the pages run
         _LOG.warning("%s", error)  # on the saved results, as without the dataset
         return None
@@ -115,7 +152,7 @@ def _registry(root: Path, data_dir: Path) -> JobRegistry:
 
 def active_dataset() -> str:
     """The dataset this session looks at (chosen in the sidebar)."""
-    return str(st.session_state.get("dataset", "mnist"))
+    return str(st.session_state.get("dataset", DatasetName.MNIST))
 
 
 def active_model_dir() -> Path:

@@ -20,7 +20,7 @@ from app_pages.resources import (
     load_test_images,
 )
 from se_demo.checkpoints import CheckpointError
-from se_demo.config import CHECKPOINT_DIR, dataset_info
+from se_demo.config import CHECKPOINT_DIR
 from se_demo.datafiles import split_checksum
 from se_demo.plots import (
     CONFUSION_VIEWS,
@@ -29,21 +29,22 @@ from se_demo.plots import (
     per_class_bars,
     selected_cell,
 )
+from se_demo.registry import MODEL_TITLES, DatasetName, ModelKind, dataset_info
 from se_demo.results import (
     IMAGE_SETS,
-    MODEL_TITLES,
-    compare_models,
     comparison_indices,
     comparison_rows,
     confusion_cell_indices,
     cost_rows,
+    evaluation_mcnemar,
     most_confused_cell,
     prediction_lines,
 )
 from se_demo.verdicts import compare_verdict
 from se_demo.words import explain, percent
 
-FIRST, SECOND = "cnn", "senet"
+FIRST: str = ModelKind.CNN
+SECOND: str = ModelKind.SENET
 GALLERY_LIMIT = 48  # images shown at once; a diagonal cell holds about a thousand
 GALLERY_COLUMNS = 8
 GALLERIES = {"cell": "of a confusion cell", "compare": "where the models differ"}
@@ -78,7 +79,7 @@ if st.session_state.get("results_cell_of") != str(model_dir):
 metrics = {name: evaluation.metrics(name) for name in (FIRST, SECOND)}
 first_title, second_title = MODEL_TITLES[FIRST], MODEL_TITLES[SECOND]
 DIFFERENCE = f"{second_title} − {first_title} (ours)"
-mcnemar = compare_models(evaluation, FIRST, SECOND)
+mcnemar = evaluation_mcnemar(evaluation, FIRST, SECOND)
 verdict = compare_verdict(
     load_records(model_dir),
     {name: metrics[name]["accuracy"] for name in (FIRST, SECOND)},
@@ -129,7 +130,7 @@ st.caption(
 st.subheader("The original study's table, side by side", help=explain("macro F1"))
 # st.table, not st.dataframe: static HTML that shows every cell at once and draws fast.
 scores = (
-    pd.DataFrame(comparison_rows(metrics, with_seed=dataset.key == "mnist"))
+    pd.DataFrame(comparison_rows(metrics, dataset.reference))
     .set_index("metric")
     .rename(index=METRIC_LABELS, columns={"SENet - CNN (ours)": DIFFERENCE})
 )
@@ -138,12 +139,12 @@ st.caption(
     (
         "Original study: the TensorFlow repository we reproduce, its published MNIST results "
         "after 100 epochs (Adam 1e-4, batch 32). "
-        if dataset.key == "mnist"
+        if dataset.key == DatasetName.MNIST
         else "The original study published MNIST results only. "
     )
     + "Ours: the models above. Macro: the unweighted mean over the ten classes."
 )
-costs = pd.DataFrame(cost_rows(evaluation.record, FIRST, SECOND)).set_index("model")
+costs = pd.DataFrame(cost_rows(evaluation, FIRST, SECOND)).set_index("model")
 costs.index = pd.Index(
     [first_title, second_title, DIFFERENCE.removesuffix(" (ours)")], name="model"
 )
@@ -157,8 +158,10 @@ st.table(
 st.caption(
     "FLOPs: one forward pass of one 28×28 image, counted by torch.utils.flop_counter (a "
     "multiply-add is 2 FLOPs). Latency: the fastest of 200 single-image forward passes (batch 1) "
-    f"on the CPU of the machine that ran the evaluation ({evaluation.record['cpu']}, "
-    f"{evaluation.record['threads']} torch threads); it changes with the machine and its load.",
+    f"on the CPU of the machine that ran the evaluation "
+    f"({evaluation.measurements.get('cpu', 'not recorded')}, "
+    f"{evaluation.measurements.get('threads', '?')} torch threads); "
+    "it changes with the machine and its load.",
     help=explain("FLOPs"),
 )
 

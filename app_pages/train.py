@@ -7,17 +7,10 @@ import time
 import streamlit as st
 
 from app_pages.resources import active_dataset, active_model_dir, training_registry
-from se_demo.config import (
-    CHECKPOINT_DIR,
-    DATASETS,
-    GATES,
-    SQUEEZE_OPERATORS,
-    ModelConfig,
-    TrainConfig,
-)
-from se_demo.jobs import ACTIVE, Job, describe_wait, new_owner_token, queue_rows
+from se_demo.config import CHECKPOINT_DIR, ModelConfig, TrainConfig
+from se_demo.jobs import ACTIVE, Job, JobState, describe_wait, new_owner_token, queue_rows
 from se_demo.plots import training_curves
-from se_demo.results import MODEL_TITLES
+from se_demo.registry import DATASETS, GATES, MODEL_TITLES, SQUEEZES, ModelKind
 from se_demo.runs import RunRequest, list_runs
 from se_demo.verdicts import undertrained_note
 from se_demo.words import explain, percent
@@ -38,7 +31,7 @@ with st.form("train_form"):
     with left:
         models = st.radio(
             "Models",
-            ["both", "senet", "cnn"],
+            ["both", ModelKind.SENET, ModelKind.CNN],
             key="train_models",
             horizontal=True,
             format_func=lambda m: "both" if m == "both" else MODEL_TITLES[m],
@@ -71,9 +64,7 @@ with st.form("train_form"):
             key="train_reduction",
             help=explain("reduction ratio"),
         )
-        squeeze = st.selectbox(
-            "SE squeeze", SQUEEZE_OPERATORS, key="train_squeeze", help=explain("squeeze")
-        )
+        squeeze = st.selectbox("SE squeeze", SQUEEZES, key="train_squeeze", help=explain("squeeze"))
         gate = st.selectbox("SE gate", GATES, key="train_gate", help=explain("gate"))
     start = st.form_submit_button("Queue this run", type="primary")
 
@@ -81,7 +72,7 @@ registry = training_registry()
 owner = st.session_state.setdefault("owner_token", new_owner_token())
 if start:
     request = RunRequest(
-        ("cnn", "senet") if models == "both" else (models,),
+        (ModelKind.CNN, ModelKind.SENET) if models == "both" else (models,),
         ModelConfig(reduction_ratio=reduction, squeeze=squeeze, gate=gate),
         TrainConfig(
             epochs=epochs,
@@ -100,7 +91,7 @@ def _progress_line(job: Job) -> str:
     if p is None:
         return "loading the data..."
     return (
-        f"{MODEL_TITLES[job.model or 'cnn']}: epoch {p.epoch}, step {p.step}/"
+        f"{MODEL_TITLES[job.model or ModelKind.CNN]}: epoch {p.epoch}, step {p.step}/"
         f"{p.steps_per_epoch}, loss {p.loss:.4f}, training accuracy {percent(p.accuracy, 2)}, "
         f"{p.images_per_second:,.0f} images/s. {job.message}"
     )
@@ -109,17 +100,17 @@ def _progress_line(job: Job) -> str:
 def _show_run(job: Job, mine: bool) -> None:
     """One run: its state, progress, live curves and (for its owner) the cancel button."""
     who = "Your run" if mine else "A run queued by another session"
-    if job.state == "running":
+    if job.state == JobState.RUNNING:
         share = job.images_done / job.request.images
         st.progress(min(share, 1.0), text=f"{who}: {_progress_line(job)}")
-    elif job.state == "finished":
+    elif job.state == JobState.FINISHED:
         st.success(f"{who} finished: {job.message}.", icon=":material/check_circle:")
         run = next((r for r in list_runs(dataset) if r.path == job.run_dir), None)
         for name in job.request.models:
             note = run and undertrained_note(run.records[name], run.accuracy[name], dataset)
             if note:
                 st.warning(f"{MODEL_TITLES[name]}: {note}", icon=":material/warning:")
-    elif job.state == "queued":
+    elif job.state == JobState.QUEUED:
         st.info(f"{who} is waiting in the queue.")
     else:
         st.info(f"{who}: {job.message}.")
@@ -171,8 +162,8 @@ else:
             {
                 "run": run.name,
                 "trained": ", ".join(MODEL_TITLES[m] for m in run.trained),
-                "CNN accuracy": run.accuracy["cnn"],
-                "SENet accuracy": run.accuracy["senet"],
+                "CNN accuracy": run.accuracy[ModelKind.CNN],
+                "SENet accuracy": run.accuracy[ModelKind.SENET],
                 "epochs": run.train["epochs"],
                 "images": run.train["train_subset"] or 60_000,
                 "SE": f"r={run.model['reduction_ratio']}, {run.model['squeeze']}, {run.model['gate']}",

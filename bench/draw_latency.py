@@ -26,10 +26,11 @@ from PIL import Image
 
 from se_demo.answers import answer_both
 from se_demo.checkpoints import load_checkpoint
-from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES
+from se_demo.config import CHECKPOINT_DIR
 from se_demo.data import load_split
 from se_demo.evaluate import cpu_name
 from se_demo.preprocess import drawing_to_mnist
+from se_demo.registry import MODEL_KINDS, DatasetName
 
 CANVAS = 280
 TARGET_P95_MS = 20.0
@@ -57,7 +58,9 @@ def decode(data_url: str) -> np.ndarray:
 def time_drawings(
     drawings: list[str], models: dict[str, torch.nn.Module], warmup: int, threads: int
 ) -> dict[str, np.ndarray]:
-    """Milliseconds per stage for every drawing after the first ``warmup``."""
+    """Milliseconds per stage for every drawing after the first ``warmup``, answering
+    on ``threads`` torch threads (set for the process, as the app does once)."""
+    torch.set_num_threads(threads)
     times: dict[str, list[float]] = {"decode": [], "prepare": [], "answer": []}
     for i, drawing in enumerate(drawings):
         start = time.perf_counter()
@@ -66,7 +69,7 @@ def time_drawings(
         digit = drawing_to_mnist(rgba)
         prepared = time.perf_counter()
         assert digit is not None
-        answer_both(models, digit, threads=threads)
+        answer_both(models, digit)
         answered = time.perf_counter()
         if i >= warmup:
             times["decode"].append((decoded - start) * 1000)
@@ -95,8 +98,12 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    models = {name: load_checkpoint(CHECKPOINT_DIR / "mnist", name)[0] for name in MODEL_NAMES}
-    images = load_split(False, args.data_dir, download=False).images.numpy()
+    models = {
+        name: load_checkpoint(CHECKPOINT_DIR / DatasetName.MNIST, name)[0] for name in MODEL_KINDS
+    }
+    images = load_split(
+        False, args.data_dir, download=False, dataset=DatasetName.MNIST
+    ).images.numpy()
     rng = np.random.default_rng(0)
     drawings = [canvas_png(images[i], rng) for i in range(args.warmup + args.runs)]
 

@@ -27,6 +27,7 @@ from bench.appserver import start_app
 from bench.draw_latency import canvas_png
 from bench.ws_session import DrawSession
 from se_demo.data import load_split
+from se_demo.registry import DatasetName
 
 
 async def visit(url: str, page: str, drawing: str) -> float:
@@ -56,7 +57,11 @@ def main() -> None:
     )
     parser.add_argument("--data-dir", default=None, help="MNIST root (default: $SE_DEMO_DATA)")
     args = parser.parse_args()
-    digit = load_split(False, args.data_dir, download=False).images[0].numpy()
+    digit = (
+        load_split(False, args.data_dir, download=False, dataset=DatasetName.MNIST)
+        .images[0]
+        .numpy()
+    )
     drawing = canvas_png(digit, np.random.default_rng(0))
     print(f"{'page':<11} {'run':>3} {'first s':>8} {'later s':>8}  load avg")
     for page in args.pages:

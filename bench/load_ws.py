@@ -45,6 +45,7 @@ from bench.server_stats import ServerStats
 from bench.ws_session import DrawSession, SessionError
 from se_demo.data import load_split
 from se_demo.preprocess import drawing_problem
+from se_demo.registry import DatasetName
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TARGET_P95_S = 1.0
@@ -154,7 +155,7 @@ def _check_loopback(url: str) -> None:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    images = load_split(False, args.data_dir, download=False)
+    images = load_split(False, args.data_dir, download=False, dataset=DatasetName.MNIST)
     rng = np.random.default_rng(0)
     indices = rng.choice(len(images.labels), size=args.digits, replace=False)
     drawings = [(canvas_png(images.images[i].numpy(), rng), int(images.labels[i])) for i in indices]

@@ -20,10 +20,11 @@ from functools import partial
 import numpy as np
 
 from se_demo.checkpoints import load_checkpoint
-from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES
+from se_demo.config import CHECKPOINT_DIR
 from se_demo.corruptions import SEVERITIES, corrupt, corruptions_for
 from se_demo.datafiles import read_split
 from se_demo.evaluate import cpu_name
+from se_demo.registry import MODEL_KINDS
 from se_demo.robustness import EVERY, run_robustness
 
 
@@ -45,8 +46,8 @@ def main() -> None:
         f"{'load before/after':>20}"
     )
     for dataset in args.datasets:
-        images, labels = read_split(False, args.data_dir, dataset)
-        models = {n: load_checkpoint(CHECKPOINT_DIR / dataset, n)[0] for n in MODEL_NAMES}
+        images, labels = read_split(False, args.data_dir, dataset=dataset)
+        models = {n: load_checkpoint(CHECKPOINT_DIR / dataset, n)[0] for n in MODEL_KINDS}
         subset = np.ascontiguousarray(images[::EVERY])
         parts: dict[str, Callable[[], object]] = {
             "corruptions": partial(_corrupt_all, subset, dataset),

@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 
 from se_demo.checkpoints import load_checkpoint
-from se_demo.config import MODEL_NAMES, ModelConfig, TrainConfig
+from se_demo.config import ModelConfig, TrainConfig
 from se_demo.jobs import JobRegistry, new_owner_token
+from se_demo.registry import MODEL_KINDS
 from se_demo.results import load_evaluation
 from se_demo.runs import RunRequest
 
@@ -59,7 +60,7 @@ def main() -> None:
             assert job.completed_at is not None
             start = time.perf_counter()
             load_evaluation(job.run_dir)
-            for name in MODEL_NAMES:
+            for name in MODEL_KINDS:
                 load_checkpoint(job.run_dir, name)
             load_s = time.perf_counter() - start
             row = (

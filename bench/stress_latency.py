@@ -14,12 +14,14 @@ import os
 import time
 
 import numpy as np
+import torch
 
 from se_demo.answers import answer_both
 from se_demo.checkpoints import load_checkpoint
-from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES
+from se_demo.config import CHECKPOINT_DIR, SERVING_THREADS
 from se_demo.datafiles import read_split
 from se_demo.evaluate import cpu_name
+from se_demo.registry import MODEL_KINDS, DatasetName
 from se_demo.stress import stress_digit
 
 TARGET_P95_MS = 20.0
@@ -31,8 +33,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
-    models = {n: load_checkpoint(CHECKPOINT_DIR / "mnist", n)[0] for n in MODEL_NAMES}
-    images = read_split(False, args.data_dir)[0].astype(np.float32) / 255
+    torch.set_num_threads(SERVING_THREADS)  # as the app does once
+    models = {n: load_checkpoint(CHECKPOINT_DIR / DatasetName.MNIST, n)[0] for n in MODEL_KINDS}
+    images = read_split(False, args.data_dir, dataset=DatasetName.MNIST)[0].astype(np.float32) / 255
     rng = np.random.default_rng(0)
     stress_ms, total_ms = [], []
     for i in range(args.runs + args.warmup):
@@ -47,7 +50,7 @@ def main() -> None:
             seed=i,
         )
         stressed_at = time.perf_counter()
-        answer_both(models, stressed, threads=1)
+        answer_both(models, stressed)
         done = time.perf_counter()
         if i >= args.warmup:
             stress_ms.append((stressed_at - start) * 1000)

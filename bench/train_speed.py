@@ -24,6 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from se_demo.config import ModelConfig, TrainConfig
 from se_demo.data import load_split
 from se_demo.models import build_from_config
+from se_demo.registry import DatasetName
 from se_demo.train import train_model
 
 
@@ -65,7 +66,7 @@ def main() -> None:
     parser.add_argument("--peak-gflops", type=float, default=2 * 2.45 * 32, help="CPU peak GFLOP/s")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
-    train = load_split(True, args.data_dir)
+    train = load_split(True, args.data_dir, dataset=DatasetName.MNIST)
     threads = torch.get_num_threads()
     gemm = {1: sgemm_gflops(1), threads: sgemm_gflops(threads)}
     print(

@@ -18,16 +18,7 @@ from se_demo.checkpoints import (
     save_checkpoint,
     write_json_atomic,
 )
-from se_demo.config import (
-    CHECKPOINT_DIR,
-    DATASETS,
-    GATES,
-    MODEL_NAMES,
-    SQUEEZE_OPERATORS,
-    ModelConfig,
-    TrainConfig,
-    to_dict,
-)
+from se_demo.config import CHECKPOINT_DIR, ModelConfig, TrainConfig, to_dict
 from se_demo.data import load_split
 from se_demo.datafiles import DatasetUnavailableError
 from se_demo.evaluate import evaluate_models, save_evaluation
@@ -37,7 +28,17 @@ from se_demo.experiments import (
     format_ablation_markdown,
     format_comparison_markdown,
 )
-from se_demo.results import MODEL_TITLES, format_comparison, format_seed_report
+from se_demo.registry import (
+    DATASETS,
+    GATES,
+    MODEL_KINDS,
+    MODEL_TITLES,
+    SQUEEZES,
+    DatasetName,
+    ModelKind,
+    dataset_info,
+)
+from se_demo.results import format_comparison, format_reference_report
 from se_demo.robustness import run_robustness, save_robustness
 from se_demo.robustness_results import format_robustness_table
 from se_demo.train import TrainProgress, train_model, training_record
@@ -45,7 +46,7 @@ from se_demo.train import TrainProgress, train_model, training_record
 
 def _add_common(parser: argparse.ArgumentParser, dataset_flag: bool = True) -> None:
     if dataset_flag:
-        parser.add_argument("--dataset", choices=tuple(DATASETS), default="mnist")
+        parser.add_argument("--dataset", choices=tuple(DATASETS), default=DatasetName.MNIST)
     parser.add_argument(
         "--data-dir",
         default=None,
@@ -95,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     train.add_argument(
-        "--model", choices=(*MODEL_NAMES, "both"), default="both", help="which model(s) to train"
+        "--model", choices=(*MODEL_KINDS, "both"), default="both", help="which model(s) to train"
     )
     _add_train_flags(train)
     model_defaults = ModelConfig()
@@ -107,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--squeeze",
-        choices=SQUEEZE_OPERATORS,
+        choices=SQUEEZES,
         default=model_defaults.squeeze,
         help="SE squeeze: the paper's mean, the seed's sum, or max",
     )
@@ -179,7 +180,7 @@ def _train(args: argparse.Namespace) -> int:
         train_config = TrainConfig(**{**to_dict(train_config), "epochs": 1, "train_subset": 512})
     train_split = load_split(True, args.data_dir, dataset=train_config.dataset)
     test_split = load_split(False, args.data_dir, dataset=train_config.dataset)
-    names = MODEL_NAMES if args.model == "both" else (args.model,)
+    names = MODEL_KINDS if args.model == "both" else (args.model,)
     for name in names:
         model_config = ModelConfig(
             name=name, reduction_ratio=args.reduction_ratio, squeeze=args.squeeze, gate=args.gate
@@ -237,14 +238,14 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     directory = _checkpoint_dir(args)
-    models = {name: load_checkpoint(directory, name)[0] for name in MODEL_NAMES}
+    models = {name: load_checkpoint(directory, name)[0] for name in MODEL_KINDS}
     test_split = load_split(False, args.data_dir, dataset=args.dataset)
     evaluation = evaluate_models(models, test_split, args.dataset)
     for name in models:
-        print(format_seed_report(MODEL_TITLES[name], evaluation.metrics(name)))
+        print(format_reference_report(MODEL_TITLES[name], evaluation.metrics(name)))
         print()
     metrics = {name: evaluation.metrics(name) for name in models}
-    print(format_comparison(metrics, with_seed=args.dataset == "mnist"))
+    print(format_comparison(metrics, dataset_info(args.dataset).reference))
     path = save_evaluation(evaluation, directory)
     print(f"\nsaved {path}")
     return 0
@@ -252,7 +253,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _robustness(args: argparse.Namespace) -> int:
     directory = _checkpoint_dir(args)
-    models = {name: load_checkpoint(directory, name)[0] for name in MODEL_NAMES}
+    models = {name: load_checkpoint(directory, name)[0] for name in MODEL_KINDS}
     test_split = load_split(False, args.data_dir, dataset=args.dataset)
     start = time.perf_counter()
     bar = tqdm(desc="settings", unit="setting", leave=False)
@@ -275,7 +276,7 @@ def _channels(args: argparse.Namespace) -> int:
     from se_demo import channel_effects as effects
 
     directory = _checkpoint_dir(args)
-    senet, senet_record = load_checkpoint(directory, "senet")
+    senet, senet_record = load_checkpoint(directory, ModelKind.SENET)
     test_split = load_split(False, args.data_dir, dataset=args.dataset)
     trained, removed = effects.measure_channel_effects(
         senet,  # type: ignore[arg-type]

@@ -7,8 +7,6 @@ of `se_demo.excitation`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +16,7 @@ from torch import nn
 from se_demo.data import normalize
 from se_demo.evaluate import predict
 from se_demo.excitation import concat_batches, recording_excitations
-from se_demo.results import MODEL_TITLES
+from se_demo.registry import MODEL_TITLES, DatasetName
 from se_demo.words import percent
 
 # A top probability under this is reported as "unsure", not as an answer. Trained with
@@ -34,7 +32,7 @@ MAX_DIGIT_INK = 230.0
 class ModelAnswer:
     """One model's answer: its probabilities over the ten digits."""
 
-    name: str  # "cnn" or "senet"
+    name: str  # a ModelKind
     probabilities: np.ndarray  # (10,), sums to 1
     doubtful_input: bool = False  # the input is unlike any MNIST digit (see `MAX_DIGIT_INK`)
 
@@ -89,31 +87,13 @@ class Answers:
         return f"Both models lean towards {digit}, but {' and '.join(unsure)} is unsure."
 
 
-@contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    """Run the block with ``threads`` intra-op threads, then restore the previous count.
-
-    With torch's OpenMP backend the count belongs to the calling thread: other threads
-    (other sessions, a training run) keep theirs.
-    """
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def answer_both(
-    models: dict[str, nn.Module], digit: np.ndarray, threads: int | None = 1
-) -> Answers:
+def answer_both(models: dict[str, nn.Module], digit: np.ndarray) -> Answers:
     """Classify one MNIST-like digit (28, 28) in [0, 1] with every model.
 
     The SE blocks' excitations are recorded during the SE model's own forward pass.
-    ``threads``: torch threads for this call (None: leave as is). One image gains nothing
-    from more, and on a busy two-core server more make the slowest answers 20 times
-    slower (bench/draw_latency.py).
+    Runs on the process's torch threads: torch's count is one setting for the whole
+    process (setting it in any thread changes it for all), so the app sets it once when
+    it first loads the models (`se_demo.config.SERVING_THREADS`).
     """
     ink = float(np.sum(digit))
     warning = (
@@ -122,12 +102,13 @@ def answer_both(
         if ink > MAX_DIGIT_INK
         else None
     )
-    image = normalize(torch.from_numpy(np.asarray(digit, dtype=np.float32))[None])  # (1, 1, 28, 28)
+    pixels = torch.from_numpy(np.asarray(digit, dtype=np.float32))[None]
+    image = normalize(pixels, DatasetName.MNIST)  # a drawing is read as an MNIST digit
     answers: dict[str, ModelAnswer] = {}
     excitations: dict[str, np.ndarray] = {}
     for name, model in models.items():
-        with _torch_threads(threads), recording_excitations(model) as store:
-            probabilities = predict(model, image)[0].numpy()
+        with recording_excitations(model) as store:
+            probabilities = predict(model, image, dataset=DatasetName.MNIST)[0].numpy()
         answers[name] = ModelAnswer(name, probabilities, doubtful_input=warning is not None)
         for block, values in concat_batches(store).items():
             excitations[block] = values[0].numpy()

@@ -27,16 +27,17 @@ from se_demo.checkpoints import (
     write_json_atomic,
 )
 from se_demo.data import Split, normalize
-from se_demo.models import SeedCNN, Stage
+from se_demo.models import ReferenceCNN, Stage
+from se_demo.registry import se_block_name
 
 NAME = "channel_effects"  # channel_effects.json in the checkpoint folder
 
 
 @torch.no_grad()
 def measure_channel_effects(
-    model: SeedCNN,
+    model: ReferenceCNN,
     split: Split,
-    dataset: str = "mnist",
+    dataset: str,
     batch_size: int = 500,
     on_block: Callable[[str], None] | None = None,
 ) -> tuple[int, dict[str, list[int]]]:
@@ -55,7 +56,7 @@ def measure_channel_effects(
         for index, stage in enumerate(stages):
             features = stage.features(x)  # (n, C, H, W): what the SE block receives
             scaled = stage.se(features)
-            block = f"stages.{index}.se"
+            block = se_block_name(index)
             if isinstance(stage.se, torch.nn.Identity):
                 x = stage.pool(scaled)
                 continue

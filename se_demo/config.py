@@ -1,7 +1,7 @@
-"""Configuration dataclasses and the constants every part of se-demo shares.
+"""Configuration dataclasses and the paths and sizes every part of se-demo shares.
 
-One source of truth: the normalisation constants, the data root resolution and the
-default training recipe live here and nowhere else.
+The data root resolution and the default training recipe live here; what each model
+kind and dataset is (titles, normalisation, class names) lives in `se_demo.registry`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,16 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-# MNIST pixel statistics over the 60,000 training images (pixels scaled to [0, 1]).
-MNIST_MEAN = 0.1307
-MNIST_STD = 0.3081
+from se_demo.registry import (
+    DatasetName,
+    Gate,
+    ModelKind,
+    Squeeze,
+    dataset_name,
+    gate_option,
+    model_kind,
+    squeeze_option,
+)
 
 NUM_CLASSES = 10
 IMAGE_SIZE = 28
@@ -23,53 +30,12 @@ DEFAULT_DATA_DIR = Path("data")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints"
 RUNS_DIR = PROJECT_ROOT / "runs"
-
-MODEL_NAMES = ("cnn", "senet")
-SQUEEZE_OPERATORS = ("mean", "sum", "max")
-GATES = ("sigmoid", "tanh", "relu")
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """A dataset se-demo can train on: where torchvision keeps it, and how to normalise it."""
-
-    key: str  # the name used in flags, folders and records
-    title: str
-    folder: str  # torchvision's folder under the data root
-    mean: float  # pixel mean over the training images, pixels in [0, 1]
-    std: float
-    class_names: tuple[str, ...]
-
-
-DATASETS = {
-    "mnist": DatasetInfo("mnist", "MNIST", "MNIST", MNIST_MEAN, MNIST_STD, tuple("0123456789")),
-    "fashion": DatasetInfo(
-        "fashion",
-        "Fashion-MNIST",
-        "FashionMNIST",
-        0.2860,
-        0.3530,
-        (
-            "T-shirt/top",
-            "Trouser",
-            "Pullover",
-            "Dress",
-            "Coat",
-            "Sandal",
-            "Shirt",
-            "Sneaker",
-            "Bag",
-            "Ankle boot",
-        ),
-    ),
-}
-
-
-def dataset_info(key: str) -> DatasetInfo:
-    """The `DatasetInfo` of ``"mnist"`` or ``"fashion"``; anything else raises ValueError."""
-    if key not in DATASETS:
-        raise ValueError(f"unknown dataset {key!r}; expected one of {tuple(DATASETS)}")
-    return DATASETS[key]
+# torch's thread count for the dashboard's whole process, set once when it first loads
+# the models (torch has one count per process: setting it in any thread changes it for
+# all). One thread per answer: on a busy 2-core server two made the slowest answers 20
+# times slower (bench/draw_latency.py), and a lab run trains on one core, leaving the
+# other to the students drawing.
+SERVING_THREADS = 1
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -84,20 +50,16 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
 class ModelConfig:
     """What `build_model` needs to rebuild a network; saved in every checkpoint."""
 
-    name: str = "senet"  # "cnn": the seed's basic CNN; "senet": the same CNN with SE blocks
-    reduction_ratio: int = 2  # r in the paper; the seed used C -> C/2
-    squeeze: str = "mean"  # global pooling of the squeeze: the paper's mean, the seed's sum
-    gate: str = "sigmoid"  # excitation non-linearity: sigmoid as in the paper
+    name: str = ModelKind.SENET  # a ModelKind once built
+    reduction_ratio: int = 2  # r in the paper; the original study used C -> C/2
+    squeeze: str = Squeeze.MEAN  # the paper's mean; the original study summed
+    gate: str = Gate.SIGMOID  # excitation non-linearity: sigmoid as in the paper
 
     def __post_init__(self) -> None:
-        if self.name not in MODEL_NAMES:
-            raise ValueError(f"unknown model {self.name!r}; expected one of {MODEL_NAMES}")
-        if self.squeeze not in SQUEEZE_OPERATORS:
-            raise ValueError(
-                f"unknown squeeze operator {self.squeeze!r}; expected one of {SQUEEZE_OPERATORS}"
-            )
-        if self.gate not in GATES:
-            raise ValueError(f"unknown gate {self.gate!r}; expected one of {GATES}")
+        # Strings from flags and saved records become the registry's members (or fail).
+        object.__setattr__(self, "name", model_kind(self.name))
+        object.__setattr__(self, "squeeze", squeeze_option(self.squeeze))
+        object.__setattr__(self, "gate", gate_option(self.gate))
         if not isinstance(self.reduction_ratio, int) or self.reduction_ratio < 1:
             raise ValueError(
                 f"reduction ratio must be a positive integer, got {self.reduction_ratio!r}"
@@ -115,7 +77,9 @@ class TrainConfig:
 
     epochs: int = field(
         default=6,
-        metadata={"help": "the seed trained 100; OneCycle + augmentation needs far fewer"},
+        metadata={
+            "help": "the original study trained 100; OneCycle + augmentation needs far fewer"
+        },
     )
     batch_size: int = field(
         default=128, metadata={"help": "large enough to keep both CPU cores busy"}
@@ -134,7 +98,9 @@ class TrainConfig:
         default=2.0, metadata={"help": "pixels of random translation in augmentation"}
     )
     max_scale: float = field(default=0.1, metadata={"help": "relative random zoom in augmentation"})
-    dataset: str = field(default="mnist", metadata={"help": "mnist or fashion (Fashion-MNIST)"})
+    dataset: str = field(
+        default=DatasetName.MNIST, metadata={"help": "mnist or fashion (Fashion-MNIST)"}
+    )
     seed: int = field(
         default=0, metadata={"help": "seeds initialisation, shuffling and augmentation"}
     )
@@ -152,7 +118,7 @@ class TrainConfig:
             raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
         if self.lr <= 0:
             raise ValueError(f"learning rate must be positive, got {self.lr}")
-        dataset_info(self.dataset)
+        object.__setattr__(self, "dataset", dataset_name(self.dataset))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:

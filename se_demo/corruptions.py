@@ -62,6 +62,7 @@ import numpy as np
 
 from se_demo import corruption_ops as ops
 from se_demo.corruption_ops import SIZE, Streams
+from se_demo.registry import DatasetName, dataset_name
 
 
 class CorruptionName(StrEnum):
@@ -132,10 +133,10 @@ SEVERITIES = (1, 2, 3)
 
 
 def corruptions_for(dataset: str) -> tuple[Corruption, ...]:
-    """The corruptions that make sense for ``"mnist"`` or ``"fashion"``, in MNIST-C's order."""
-    if dataset not in ("mnist", "fashion"):
-        raise ValueError(f"unknown dataset {dataset!r}; expected 'mnist' or 'fashion'")
-    return tuple(c for c in CORRUPTIONS.values() if dataset == "mnist" or c.fashion)
+    """The corruptions that make sense for a dataset, in MNIST-C's order; unknown
+    datasets raise ValueError."""
+    dataset = dataset_name(dataset)
+    return tuple(c for c in CORRUPTIONS.values() if dataset == DatasetName.MNIST or c.fashion)
 
 
 def _streams(seed: int, name: str, severity: int, stream: int) -> np.random.Generator:

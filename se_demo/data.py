@@ -12,13 +12,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from se_demo.config import dataset_info, resolve_data_dir
+from se_demo.config import resolve_data_dir
 from se_demo.datafiles import (
     SPLIT_SIZES,
     DatasetUnavailableError,
     missing_message,
     split_checksum,
 )
+from se_demo.registry import DatasetName, dataset_info
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,9 @@ def load_split(
     data_dir: str | os.PathLike[str] | None = None,
     *,
     download: bool = True,
-    dataset: str = "mnist",
+    dataset: str,
 ) -> Split:
-    """Load one split of MNIST (or ``dataset="fashion"``) into memory, downloading it if missing.
+    """Load one split of MNIST (or another `DatasetName`) into memory, downloading it if missing.
 
     Raises DatasetUnavailableError, naming the root and the expected files, when the
     files are absent and cannot be downloaded, or are truncated.
@@ -57,7 +58,9 @@ def load_split(
     from torchvision import datasets  # here: the app's pages need normalize(), not torchvision
 
     root = resolve_data_dir(data_dir)
-    source = {"mnist": datasets.MNIST, "fashion": datasets.FashionMNIST}[dataset_info(dataset).key]
+    source = {DatasetName.MNIST: datasets.MNIST, DatasetName.FASHION: datasets.FashionMNIST}[
+        dataset_info(dataset).key
+    ]
     try:
         loaded = source(root, train=train, download=download)
     except RuntimeError as error:  # torchvision: "Dataset not found" or failed download
@@ -80,7 +83,7 @@ def load_split(
     return Split(images.contiguous(), labels.long().contiguous())
 
 
-def normalize(images: torch.Tensor, dataset: str = "mnist") -> torch.Tensor:
+def normalize(images: torch.Tensor, dataset: str) -> torch.Tensor:
     """uint8 images (N, 28, 28) or floats in [0, 1] -> normalised float (N, 1, 28, 28).
 
     Uses the dataset's training-set mean and std: the one normalisation that training,
@@ -101,7 +104,7 @@ def random_affine(
     max_rotation: float,
     max_shift: float,
     max_scale: float,
-    dataset: str = "mnist",
+    dataset: str,
 ) -> torch.Tensor:
     """Small random rotation, zoom and shift, drawn per image, for a normalised batch.
 

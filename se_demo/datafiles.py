@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from se_demo.config import DATA_ENV_VAR, dataset_info, resolve_data_dir
+from se_demo.config import DATA_ENV_VAR, resolve_data_dir
+from se_demo.registry import dataset_info
 
 MNIST_FILES = (
     "train-images-idx3-ubyte",
@@ -47,9 +48,7 @@ def missing_message(root: Path, dataset: str, reason: str) -> str:
     )
 
 
-def dataset_available(
-    data_dir: str | os.PathLike[str] | None = None, dataset: str = "mnist"
-) -> bool:
+def dataset_available(data_dir: str | os.PathLike[str] | None = None, *, dataset: str) -> bool:
     """Whether both splits are on disk, without downloading anything."""
     raw = resolve_data_dir(data_dir) / dataset_info(dataset).folder / "raw"
     return all((raw / name).is_file() or (raw / f"{name}.gz").is_file() for name in MNIST_FILES)
@@ -77,7 +76,7 @@ def read_idx(path: Path) -> np.ndarray:
 
 
 def read_split(
-    train: bool, data_dir: str | os.PathLike[str] | None = None, dataset: str = "mnist"
+    train: bool, data_dir: str | os.PathLike[str] | None = None, *, dataset: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """One split from disk: images (N, 28, 28) uint8 and labels (N,) int64; never downloads.
 

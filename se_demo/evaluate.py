@@ -21,7 +21,8 @@ from se_demo.excitation import concat_batches, recording_excitations
 from se_demo.inference import predict
 from se_demo.interventions import intervention_accuracies
 from se_demo.models import count_parameters
-from se_demo.results import Evaluation, mcnemar_exact
+from se_demo.registry import ModelKind
+from se_demo.results import MEASUREMENTS_FILE, Evaluation, mcnemar_exact
 
 
 def compute_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str, Any]:
@@ -99,7 +100,7 @@ def measure_latency_ms(model: nn.Module, repeats: int = 200) -> float:
 def evaluate_models(
     models: dict[str, nn.Module],
     test_split: Split,
-    dataset: str = "mnist",
+    dataset: str,
     *,
     interventions: bool = True,
     latency_repeats: int = 200,
@@ -117,12 +118,15 @@ def evaluate_models(
     # Cost first, on a quiet process: right after the test-set passes and scikit-learn's
     # metrics, other thread pools still spin on the cores and doubled the latency we saw.
     summary: dict[str, Any] = {
-        name: {
-            "parameters": count_parameters(model),
-            "flops": count_flops(model),
-            "latency_ms": measure_latency_ms(model, latency_repeats),
-        }
+        name: {"parameters": count_parameters(model), "flops": count_flops(model)}
         for name, model in models.items()
+    }
+    measurements = {
+        "cpu": cpu_name(),
+        "threads": torch.get_num_threads(),
+        "latency_ms": {
+            name: measure_latency_ms(model, latency_repeats) for name, model in models.items()
+        },
     }
     for name, model in models.items():
         with recording_excitations(model) as store:
@@ -141,27 +145,34 @@ def evaluate_models(
         "dataset": dataset,
         "data_sha256": test_split.checksum(),
         "test_images": len(labels),
-        "cpu": cpu_name(),
-        "threads": torch.get_num_threads(),
         "models": summary,
     }
-    if {"cnn", "senet"} <= set(models):  # the Results page's question, answered once here
-        right = {name: probabilities[name].argmax(1) == labels for name in ("cnn", "senet")}
-        test = mcnemar_exact(right["cnn"], right["senet"])
-        record["mcnemar"] = {"first": "cnn", "second": "senet", **asdict(test)}
-    return Evaluation(labels, probabilities, excitations, record)
+    if {ModelKind.CNN, ModelKind.SENET} <= set(
+        models
+    ):  # the Results page's question, answered once here
+        right = {
+            name: probabilities[name].argmax(1) == labels
+            for name in (ModelKind.CNN, ModelKind.SENET)
+        }
+        test = mcnemar_exact(right[ModelKind.CNN], right[ModelKind.SENET])
+        record["mcnemar"] = {"first": ModelKind.CNN, "second": ModelKind.SENET, **asdict(test)}
+    return Evaluation(labels, probabilities, excitations, record, measurements)
 
 
 def save_evaluation(evaluation: Evaluation, directory: Path) -> Path:
-    """Save an evaluation atomically next to the checkpoints (safetensors + JSON record)."""
+    """Save an evaluation atomically next to the checkpoints: safetensors + JSON record,
+    and its machine-dependent measurements in their own small JSON, so that evaluating
+    unchanged models again changes no file but that one."""
     tensors = {"labels": evaluation.labels.astype(np.int64)}
     for name, probs in evaluation.probabilities.items():
         tensors[f"{name}/probabilities"] = probs.astype(np.float32)
         for block, values in evaluation.excitations.get(name, {}).items():
             tensors[f"{name}/excitation/{block}"] = values.astype(np.float16)
-    return save_tensors(
+    path = save_tensors(
         tensors, {"kind": "evaluation", **evaluation.record}, directory, "evaluation"
     )
+    write_json_atomic(Path(directory) / MEASUREMENTS_FILE, evaluation.measurements)
+    return path
 
 
 def add_interventions(directory: Path, models: dict[str, nn.Module], test_split: Split) -> None:

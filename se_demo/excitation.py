@@ -71,11 +71,12 @@ def concat_batches(store: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tens
 
 
 def capture_excitations(
-    model: nn.Module, images: torch.Tensor, batch_size: int = 1000
+    model: nn.Module, images: torch.Tensor, batch_size: int = 1000, *, dataset: str
 ) -> dict[str, torch.Tensor]:
-    """Excitations {block name: (N, C)} of every SE block for uint8 or normalised images."""
+    """Excitations {block name: (N, C)} of every SE block for uint8 (normalised as
+    ``dataset``'s) or already normalised images."""
     with recording_excitations(model) as store:
-        predict(model, images, batch_size=batch_size)
+        predict(model, images, batch_size=batch_size, dataset=dataset)
     return concat_batches(store)
 
 
@@ -118,7 +119,8 @@ def capture_recalibration(
     image: torch.Tensor,
     block: str,
     channels: Sequence[int] | None = None,
-    dataset: str = "mnist",
+    *,
+    dataset: str,
 ) -> Recalibration:
     """Feature maps of SE ``block`` before and after its channel scaling, for one input.
 

@@ -13,16 +13,12 @@ from typing import Any
 import numpy as np
 
 from se_demo.excitation_stats import SATURATED_ABOVE, SUPPRESSED_BELOW, BlockStatistics
-
-
-def block_number(block: str) -> str:
-    """The block's position in depth order, counted from 1: "stages.2.se" -> "3"."""
-    return str(int(block.split(".")[1]) + 1) if block.startswith("stages.") else block
+from se_demo.registry import InterventionMode, se_block_number
 
 
 def _listing(values: Sequence[str], blocks: Sequence[str]) -> str:
     """'a in block 1, b in block 2 and c in block 3'."""
-    parts = [f"{v} in block {block_number(b)}" for v, b in zip(values, blocks, strict=True)]
+    parts = [f"{v} in block {se_block_number(b)}" for v, b in zip(values, blocks, strict=True)]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
@@ -47,8 +43,8 @@ def describe_depth(stats: Sequence[BlockStatistics]) -> str:
             )
             if abs(steps[-1]) < 0.05:
                 lines.append(
-                    f"It levels off between block {block_number(stats[-2].block)} and "
-                    f"block {block_number(last.block)}."
+                    f"It levels off between block {se_block_number(stats[-2].block)} and "
+                    f"block {se_block_number(last.block)}."
                 )
         else:
             lines.append(
@@ -63,11 +59,11 @@ def describe_depth(stats: Sequence[BlockStatistics]) -> str:
             + " on average."
         )
         if quiet:
-            which = " and ".join(block_number(b) for b in quiet)
+            which = " and ".join(se_block_number(b) for b in quiet)
             plural = "s" if len(quiet) > 1 else ""
             lines.append(
                 f"In block{plural} {which} these differences are less than half as large as "
-                f"in block {block_number(loudest.block)}: closer to class-agnostic, as the "
+                f"in block {se_block_number(loudest.block)}: closer to class-agnostic, as the "
                 "paper's early blocks are."
             )
     if last.saturated > 0.5:
@@ -127,7 +123,7 @@ def describe_interventions(summary: Mapping[str, Any]) -> str:
         lines.append(
             "As in the SE paper, where the saturated last blocks could be removed at a "
             "marginal cost, removing the last block costs less than removing "
-            f"block {block_number(costliest)}."
+            f"block {se_block_number(costliest)}."
         )
     return " ".join(lines)
 
@@ -163,8 +159,8 @@ def network_label(
     Switching SE off does not give the Basic CNN: those weights were trained with SE in
     place, the Basic CNN was trained without it; the long form (``short=False``) says so.
     """
-    where = "all its SE blocks" if len(blocks) > 1 else f"block {block_number(blocks[0])}'s SE"
-    if mode == "off":
+    where = "all its SE blocks" if len(blocks) > 1 else f"block {se_block_number(blocks[0])}'s SE"
+    if mode == InterventionMode.OFF:
         label = f"SENet with {where} removed"
         return (
             label
@@ -173,9 +169,9 @@ def network_label(
                 f"{label} (excitations fixed at 1), not the Basic CNN, which was trained without SE"
             )
         )
-    if mode == "mean":
+    if mode == InterventionMode.MEAN:
         return f"SENet with {where} fixed at its test-set mean excitation"
-    which = f"channel {channel} of block {block_number(blocks[0])}"
+    which = f"channel {channel} of block {se_block_number(blocks[0])}"
     return (
         f"SENet with {which} removed (excitation 0)"
         if scale == 0
@@ -210,7 +206,7 @@ def explain_switch_off(
     label = int(before.argmax())
     name = class_names[label]
     where, whose = (
-        (f"block {block_number(blocks[0])}", "that block's")
+        (f"block {se_block_number(blocks[0])}", "that block's")
         if len(blocks) == 1
         else ("all SE blocks", "their")
     )
@@ -262,7 +258,7 @@ def intervention_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
         off, mean = saved["off"][key], saved["mean"][key]
         rows.append(
             {
-                "SE block": "all blocks" if key == "all" else f"block {block_number(key)}",
+                "SE block": "all blocks" if key == "all" else f"block {se_block_number(key)}",
                 "accuracy, SE off (%)": 100 * off,
                 "change, SE off (pp)": 100 * (off - baseline),
                 "accuracy, mean excitation (%)": 100 * mean,

@@ -25,6 +25,7 @@ from se_demo.config import ModelConfig, TrainConfig, to_dict
 from se_demo.data import Split
 from se_demo.evaluate import compute_metrics, predict
 from se_demo.models import build_from_config, count_parameters
+from se_demo.registry import MODEL_KINDS, ModelKind, Squeeze
 from se_demo.train import TrainProgress, train_model
 from se_demo.words import percent
 
@@ -38,14 +39,17 @@ class Variant:
     config: ModelConfig
 
 
-DEFAULT_SE = ModelConfig(name="senet")
+DEFAULT_SE = ModelConfig(name=ModelKind.SENET)
 ABLATION_VARIANTS: tuple[Variant, ...] = (
-    Variant("baseline", "no SE (basic CNN)", ModelConfig(name="cnn")),
+    Variant("baseline", "no SE (basic CNN)", ModelConfig(name=ModelKind.CNN)),
     *(
         Variant("reduction ratio", f"r = {r}", replace(DEFAULT_SE, reduction_ratio=r))
         for r in (1, 2, 4, 8, 16)
     ),
-    *(Variant("squeeze", s, replace(DEFAULT_SE, squeeze=s)) for s in ("mean", "max", "sum")),
+    *(
+        Variant("squeeze", s, replace(DEFAULT_SE, squeeze=s))
+        for s in (Squeeze.MEAN, Squeeze.MAX, Squeeze.SUM)
+    ),
     *(Variant("gate", g, replace(DEFAULT_SE, gate=g)) for g in ("sigmoid", "tanh", "relu")),
 )
 
@@ -149,7 +153,7 @@ def compare_models(
     ``backend`` runs the trainings (default: `InProcess`; `RayBackend` for Ray).
     """
     start = time.perf_counter()
-    names = ("cnn", "senet")
+    names = MODEL_KINDS
     jobs = [(ModelConfig(name=n), replace(train_config, seed=s)) for s in seeds for n in names]
     labels = [(name, seed) for seed in seeds for name in names]
     results = _run_all(backend, jobs, labels, train_split, test_split, on_progress)
@@ -157,7 +161,7 @@ def compare_models(
         name: [r for (n, _), r in zip(labels, results, strict=True) if n == name] for name in names
     }
     stats = paired_statistics(
-        [r["accuracy"] for r in runs["cnn"]], [r["accuracy"] for r in runs["senet"]]
+        [r["accuracy"] for r in runs[ModelKind.CNN]], [r["accuracy"] for r in runs[ModelKind.SENET]]
     )
     return {
         "kind": "comparison",
@@ -166,7 +170,9 @@ def compare_models(
         "seeds": list(seeds),
         "runs": runs,
         "accuracy": stats,
-        "f1": paired_statistics([r["f1"] for r in runs["cnn"]], [r["f1"] for r in runs["senet"]]),
+        "f1": paired_statistics(
+            [r["f1"] for r in runs[ModelKind.CNN]], [r["f1"] for r in runs[ModelKind.SENET]]
+        ),
         "summary": describe_comparison(stats),
         "wall_time_s": round(time.perf_counter() - start, 1),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -253,7 +259,9 @@ def format_comparison_markdown(record: dict[str, Any], with_summary: bool = True
         "| seed | Basic CNN | SENet | SENet - CNN |",
         "| ---: | ---: | ---: | ---: |",
     ]
-    for cnn, senet in zip(record["runs"]["cnn"], record["runs"]["senet"], strict=True):
+    for cnn, senet in zip(
+        record["runs"][ModelKind.CNN], record["runs"][ModelKind.SENET], strict=True
+    ):
         lines.append(
             f"| {cnn['seed']} | {cnn['accuracy']:.4f} | {senet['accuracy']:.4f} | "
             f"{senet['accuracy'] - cnn['accuracy']:+.4f} |"

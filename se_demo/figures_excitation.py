@@ -13,7 +13,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from se_demo.excitation_text import format_share
-from se_demo.plots import MODEL_COLORS, block_title
+from se_demo.plots import block_title
+from se_demo.registry import MODEL_COLORS, ModelKind
 
 
 def class_mean_heatmap(
@@ -97,7 +98,7 @@ def class_spread_chart(
             x=channels,
             y=np.asarray(mean, float),
             mode="lines+markers",
-            line={"color": MODEL_COLORS["senet"]},
+            line={"color": MODEL_COLORS[ModelKind.SENET]},
             name=f"class {class_name}: mean",
             hovertemplate="channel %{x}<br>class mean %{y:.3f}<extra></extra>",
         )
@@ -150,7 +151,7 @@ def depth_profile(stats: list[dict[str, Any]]) -> go.Figure:
         go.Bar(
             x=names,
             y=[s["specificity"] for s in stats],
-            marker_color=MODEL_COLORS["senet"],
+            marker_color=MODEL_COLORS[ModelKind.SENET],
             name="class-specificity (eta squared)",
             hovertemplate="%{x}<br>explained by class %{y:.1%}<extra></extra>",
         ),

@@ -14,7 +14,7 @@ from se_demo.data import normalize
 
 @torch.no_grad()
 def predict_logits(
-    model: nn.Module, images: torch.Tensor, batch_size: int = 1000, dataset: str = "mnist"
+    model: nn.Module, images: torch.Tensor, batch_size: int = 1000, *, dataset: str
 ) -> torch.Tensor:
     """Logits (N, 10) for uint8 images (N, 28, 28) or normalised (N, 1, 28, 28).
 
@@ -36,7 +36,7 @@ def predict_logits(
 
 
 def predict(
-    model: nn.Module, images: torch.Tensor, batch_size: int = 1000, dataset: str = "mnist"
+    model: nn.Module, images: torch.Tensor, batch_size: int = 1000, *, dataset: str
 ) -> torch.Tensor:
     """Class probabilities (N, 10): the softmax of `predict_logits`."""
-    return torch.softmax(predict_logits(model, images, batch_size, dataset), dim=1)
+    return torch.softmax(predict_logits(model, images, batch_size, dataset=dataset), dim=1)

@@ -24,11 +24,12 @@ from torch import nn
 from se_demo.excitation import find_block, gate_channels
 from se_demo.inference import predict_logits
 from se_demo.models import build_from_config, config_of, se_blocks
+from se_demo.registry import InterventionMode
 
 INTERVENTION_MODES = {
-    "off": "switch SE off (excitation = 1)",
-    "mean": "replace by its test-set mean (input-independent)",
-    "scale": "scale one channel",
+    InterventionMode.OFF: "switch SE off (excitation = 1)",
+    InterventionMode.MEAN: "replace by its test-set mean (input-independent)",
+    InterventionMode.SCALE: "scale one channel",
 }
 
 
@@ -37,7 +38,7 @@ class Intervention:
     """A change to one SE block's excitation; hashable, so it can key a cache."""
 
     block: str  # e.g. "stages.2.se"
-    mode: str  # one of `INTERVENTION_MODES`
+    mode: str  # an `InterventionMode`
     channel: int | None = None  # "scale" only: which channel
     scale: float = 1.0  # "scale" only: factor on that channel's excitation
 
@@ -46,7 +47,8 @@ class Intervention:
             raise ValueError(
                 f"unknown intervention {self.mode!r}; expected one of {tuple(INTERVENTION_MODES)}"
             )
-        if self.mode == "scale" and self.channel is None:
+        object.__setattr__(self, "mode", InterventionMode(self.mode))
+        if self.mode == InterventionMode.SCALE and self.channel is None:
             raise ValueError("a 'scale' intervention needs a channel")
         if self.scale < 0:
             raise ValueError(f"scale must not be negative, got {self.scale}")
@@ -65,9 +67,9 @@ class OverriddenGate(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         excitation = self.trained(x)
-        if self.intervention.mode == "off":
+        if self.intervention.mode == InterventionMode.OFF:
             return torch.ones_like(excitation)
-        if self.intervention.mode == "mean":
+        if self.intervention.mode == InterventionMode.MEAN:
             assert self.mean is not None
             return self.mean.to(excitation).expand_as(excitation)
         factor = torch.ones(excitation.shape[1], dtype=excitation.dtype)
@@ -83,7 +85,7 @@ def _mean_of(
     channels: int,
     mean_excitations: Mapping[str, Sequence[float] | np.ndarray] | None,
 ) -> torch.Tensor | None:
-    if intervention.mode != "mean":
+    if intervention.mode != InterventionMode.MEAN:
         return None
     if mean_excitations is None or intervention.block not in mean_excitations:
         raise ValueError(f"no mean excitation given for {intervention.block!r}")
@@ -129,7 +131,8 @@ def intervened_accuracy(
     images: torch.Tensor,
     labels: torch.Tensor,
     mean_excitations: Mapping[str, Sequence[float] | np.ndarray] | None = None,
-    dataset: str = "mnist",
+    *,
+    dataset: str,
 ) -> float:
     """Accuracy on (images, labels) of ``model`` with the interventions (on a copy)."""
     clone = intervened_model(model, interventions, mean_excitations)
@@ -142,7 +145,7 @@ def intervention_accuracies(
     images: torch.Tensor,
     labels: torch.Tensor,
     mean_excitations: Mapping[str, Sequence[float] | np.ndarray],
-    dataset: str = "mnist",
+    dataset: str,
 ) -> dict[str, dict[str, float]]:
     """Accuracy with each SE block (and all at once, key "all") switched off or set to its mean.
 
@@ -159,11 +162,11 @@ def intervention_accuracies(
                 images,
                 labels,
                 mean_excitations,
-                dataset,
+                dataset=dataset,
             )
             for key, group in groups.items()
         }
-        for mode in ("off", "mean")
+        for mode in (InterventionMode.OFF, InterventionMode.MEAN)
     }
 
 
@@ -222,7 +225,8 @@ def subset_accuracy(
     labels: torch.Tensor,
     indices: np.ndarray,
     mean_excitations: Mapping[str, Sequence[float] | np.ndarray] | None = None,
-    dataset: str = "mnist",
+    *,
+    dataset: str,
 ) -> SubsetAccuracy:
     """Accuracy of the intervened ``model`` on ``images[indices]``, with its interval."""
     picked = torch.as_tensor(np.asarray(indices), dtype=torch.long)

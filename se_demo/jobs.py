@@ -17,10 +17,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from se_demo.results import MODEL_TITLES
+from se_demo.registry import MODEL_TITLES
 from se_demo.runs import RunRequest, RunStopped, TrainedRun, complete_run, train_run
 from se_demo.train import TrainProgress
 
@@ -29,7 +30,19 @@ from se_demo.train import TrainProgress
 DEFAULT_IMAGES_PER_S = 1_000.0
 DEFAULT_OVERHEAD_S = 30.0  # loading data, evaluating, saving, interventions: per run
 MAX_CURVE_POINTS = 200  # per model: every step for short runs, thinned for long ones
-ACTIVE = ("queued", "running")
+
+
+class JobState(StrEnum):
+    """Where a training run is: queued -> running -> finished, cancelled or failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+ACTIVE = (JobState.QUEUED, JobState.RUNNING)
 
 
 def new_owner_token() -> str:
@@ -44,7 +57,7 @@ class Job:
     id: str
     owner: str
     request: RunRequest
-    state: str = "queued"  # queued, running, finished, cancelled or failed
+    state: JobState = JobState.QUEUED
     model: str | None = None  # the model training now
     progress: TrainProgress | None = None
     curve: list[dict[str, Any]] = field(default_factory=list)  # one point per logged step
@@ -109,8 +122,8 @@ class JobRegistry:
             job = self._jobs[job_id]
             if job.owner != owner:
                 raise PermissionError("only the session that queued a run can cancel it")
-            if job.state == "queued":
-                job.state, job.message = "cancelled", "cancelled before it started"
+            if job.state == JobState.QUEUED:
+                job.state, job.message = JobState.CANCELLED, "cancelled before it started"
                 job.completed_at = self._clock()
             self._stops[job_id].set()
 
@@ -144,9 +157,9 @@ class JobRegistry:
             end_s = statistics.median(self._overheads) if self._overheads else DEFAULT_OVERHEAD_S
             ahead, result = 0.0, dict[str, tuple[int, float]]()
             for job in self._jobs.values():
-                if job.state == "running":
+                if job.state == JobState.RUNNING:
                     ahead += (job.request.images - job.images_done) / speed + end_s
-                elif job.state == "queued":
+                elif job.state == JobState.QUEUED:
                     result[job.id] = (len(result) + 1, ahead)
                     ahead += job.request.images / speed + end_s
             return result
@@ -165,11 +178,11 @@ class JobRegistry:
     def _work(self) -> None:
         while True:
             with self._wake:
-                job = next((j for j in self._jobs.values() if j.state == "queued"), None)
+                job = next((j for j in self._jobs.values() if j.state == JobState.QUEUED), None)
                 if job is None:
                     self._worker = None
                     return
-                job.state, job.started_at = "running", self._clock()
+                job.state, job.started_at = JobState.RUNNING, self._clock()
             self._run(job)
             with self._wake:
                 self._wake.notify_all()
@@ -188,11 +201,14 @@ class JobRegistry:
             complete_run(trained)
         except RunStopped:
             with self._lock:
-                job.state, job.message = "cancelled", "cancelled by its owner; nothing was saved"
+                job.state, job.message = (
+                    JobState.CANCELLED,
+                    "cancelled by its owner; nothing was saved",
+                )
         except Exception as error:  # shown in the page; the worker must go on
             with self._lock:
-                if job.state == "running":
-                    job.state = "failed"
+                if job.state == JobState.RUNNING:
+                    job.state = JobState.FAILED
                 job.message = f"{type(error).__name__}: {error}"
         finally:
             with self._lock:
@@ -201,7 +217,7 @@ class JobRegistry:
 
     def _measure(self, job: Job) -> None:
         """Keep a finished run's training speed and overhead for later estimates."""
-        if job.state != "finished" or job.progress is None or job.started_at is None:
+        if job.state != JobState.FINISHED or job.progress is None or job.started_at is None:
             return
         speed = job.progress.images_per_second
         self._speeds.append(speed)
@@ -225,7 +241,7 @@ class JobRegistry:
 
     def _on_saved(self, job: Job, trained: TrainedRun) -> None:
         with self._lock:
-            job.state, job.run_dir, job.usable_at = "finished", trained.path, self._clock()
+            job.state, job.run_dir, job.usable_at = JobState.FINISHED, trained.path, self._clock()
             job.message = f"saved as {trained.path.name}"
 
 
@@ -254,11 +270,11 @@ def queue_rows(jobs: list[Job], waits: dict[str, tuple[int, float]], owner: str)
         position, seconds = waits.get(job.id, (0, 0.0))
         rows.append(
             {
-                "place": "training" if job.state == "running" else f"{position} in queue",
+                "place": "training" if job.state == JobState.RUNNING else f"{position} in queue",
                 "queued by": "you" if job.owner == owner else "another session",
                 "models": " + ".join(MODEL_TITLES[m] for m in job.request.models),
                 "recipe": f"{config.epochs} epochs x {config.train_subset or 60_000:,} images",
-                "starts in": "now" if job.state == "running" else f"~{_duration(seconds)}",
+                "starts in": "now" if job.state == JobState.RUNNING else f"~{_duration(seconds)}",
             }
         )
     return rows

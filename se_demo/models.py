@@ -1,13 +1,13 @@
-"""The seed's CNN for MNIST, with an optional Squeeze-and-Excitation layer passed in.
+"""The original study's CNN for MNIST, with an optional Squeeze-and-Excitation layer passed in.
 
 Squeeze-and-Excitation: Hu, Shen, Albanie, Sun, Wu. "Squeeze-and-Excitation Networks",
 CVPR 2018 / TPAMI 2019, arXiv:1709.01507.
 
-Departures from the paper, all switchable: the squeeze may be a sum (as in the seed's
-TensorFlow code) or a max (the paper's ablation, Table 11) instead of the mean, and the
+Departures from the paper, all switchable: the squeeze may be a sum (as in the original
+study's TensorFlow code) or a max (the paper's ablation, Table 11) instead of the mean, and the
 gate may be tanh or ReLU (Table 12) instead of the sigmoid.
 
-Layout (the seed's, kept exactly so results compare):
+Layout (the original study's, kept exactly so results compare):
     stage 1: conv3x3 1->16, ReLU, conv3x3 16->16, ReLU, [SE], maxpool 2x2   28x28 -> 14x14
     stage 2: conv3x3 16->32, ReLU, conv3x3 32->32, ReLU, [SE], maxpool 2x2  14x14 -> 7x7
     stage 3: conv3x3 32->64, ReLU, conv3x3 64->64, ReLU, [SE]                7x7
@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from se_demo.config import NUM_CLASSES, ModelConfig
+from se_demo.registry import MODELS, Gate, ModelKind, Squeeze, gate_option, squeeze_option
 
 
 class SqueezeExcitation(nn.Module):
@@ -38,25 +39,19 @@ class SqueezeExcitation(nn.Module):
         self,
         channels: int,
         reduction_ratio: int = 2,
-        squeeze: str = "mean",
-        gate: str = "sigmoid",
+        squeeze: str = Squeeze.MEAN,
+        gate: str = Gate.SIGMOID,
     ) -> None:
         super().__init__()
         if channels % reduction_ratio:
             raise ValueError(
                 f"reduction ratio {reduction_ratio} does not divide {channels} channels"
             )
-        if squeeze not in _SQUEEZES:
-            raise ValueError(
-                f"unknown squeeze operator {squeeze!r}; expected one of {tuple(_SQUEEZES)}"
-            )
-        if gate not in _GATES:
-            raise ValueError(f"unknown gate {gate!r}; expected one of {tuple(_GATES)}")
-        self.squeeze = squeeze
+        self.squeeze = squeeze_option(squeeze)
         self.fc1 = nn.Linear(channels, channels // reduction_ratio)
         self.relu = nn.ReLU(inplace=True)
         self.fc2 = nn.Linear(channels // reduction_ratio, channels)
-        self.gate = _GATES[gate]()
+        self.gate = _GATES[gate_option(gate)]()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         squeezed = _SQUEEZES[self.squeeze](x)  # (N, C, H, W) -> (N, C)
@@ -67,12 +62,16 @@ class SqueezeExcitation(nn.Module):
         return f"squeeze={self.squeeze}"
 
 
-_SQUEEZES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "mean": lambda x: x.mean(dim=(2, 3)),
-    "sum": lambda x: x.sum(dim=(2, 3)),
-    "max": lambda x: x.amax(dim=(2, 3)),
+_SQUEEZES: dict[Squeeze, Callable[[torch.Tensor], torch.Tensor]] = {
+    Squeeze.MEAN: lambda x: x.mean(dim=(2, 3)),
+    Squeeze.SUM: lambda x: x.sum(dim=(2, 3)),
+    Squeeze.MAX: lambda x: x.amax(dim=(2, 3)),
 }
-_GATES: dict[str, type[nn.Module]] = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
+_GATES: dict[Gate, type[nn.Module]] = {
+    Gate.SIGMOID: nn.Sigmoid,
+    Gate.TANH: nn.Tanh,
+    Gate.RELU: nn.ReLU,
+}
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ class StageSpec:
     pool: bool  # 2x2 max-pool at the end of the stage
 
 
-SEED_STAGES = (StageSpec(16, pool=True), StageSpec(32, pool=True), StageSpec(64, pool=False))
+REFERENCE_STAGES = (StageSpec(16, pool=True), StageSpec(32, pool=True), StageSpec(64, pool=False))
 
 
 class Stage(nn.Module):
@@ -109,12 +108,12 @@ class Stage(nn.Module):
         return self.pool(self.se(self.features(x)))
 
 
-class SeedCNN(nn.Module):
-    """The seed's MNIST CNN; pass ``se_layer`` to make it an SENet."""
+class ReferenceCNN(nn.Module):
+    """The original study's MNIST CNN; pass ``se_layer`` to make it an SENet."""
 
     def __init__(
         self,
-        stages: tuple[StageSpec, ...] = SEED_STAGES,
+        stages: tuple[StageSpec, ...] = REFERENCE_STAGES,
         *,
         se_layer: Callable[[int], nn.Module] | None = None,
         in_channels: int = 1,
@@ -147,8 +146,8 @@ class SeedCNN(nn.Module):
         return self.classifier(self.stages(x))
 
 
-def build_model(name: str = "senet", **config: Any) -> SeedCNN:
-    """Build ``"cnn"`` or ``"senet"``; SE settings: reduction_ratio, squeeze, gate.
+def build_model(name: str = ModelKind.SENET, **config: Any) -> ReferenceCNN:
+    """Build a `ModelKind` by name; SE settings: reduction_ratio, squeeze, gate.
 
     Unknown names or settings raise ValueError naming them.
     """
@@ -165,28 +164,28 @@ def _check_keys(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def build_from_config(config: ModelConfig) -> SeedCNN:
+def build_from_config(config: ModelConfig) -> ReferenceCNN:
     """Build the network a `ModelConfig` describes."""
-    if config.name == "cnn":
-        return SeedCNN()
+    if not MODELS[config.name].has_se:
+        return ReferenceCNN()
     se_layer = partial(
         SqueezeExcitation,
         reduction_ratio=config.reduction_ratio,
         squeeze=config.squeeze,
         gate=config.gate,
     )
-    return SeedCNN(se_layer=se_layer)
+    return ReferenceCNN(se_layer=se_layer)
 
 
-def config_of(model: SeedCNN) -> ModelConfig:
+def config_of(model: ReferenceCNN) -> ModelConfig:
     """The `ModelConfig` that `build_from_config` turns into a network like ``model``."""
     blocks = list(se_blocks(model).values())
     if not blocks:
-        return ModelConfig(name="cnn")
+        return ModelConfig(name=ModelKind.CNN)
     block = blocks[0]
     gates = {gate: name for name, gate in _GATES.items()}
     return ModelConfig(
-        name="senet",
+        name=ModelKind.SENET,
         reduction_ratio=block.fc1.in_features // block.fc1.out_features,
         squeeze=block.squeeze,
         gate=gates[type(block.gate)],

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-MODEL_COLORS = {"cnn": "#636EFA", "senet": "#EF553B"}
+from se_demo.registry import MODEL_COLORS, ModelKind
 
 
 def block_title(block: str, channels: int) -> str:
@@ -62,7 +63,7 @@ def excitation_bars(
         axes = {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}", "showlegend": row == 1}
         data.append(
             {"type": "bar", "x": channels, "y": np.asarray(excitations[block], dtype=float),
-             "name": label, "marker": {"color": MODEL_COLORS["senet"]},
+             "name": label, "marker": {"color": MODEL_COLORS[ModelKind.SENET]},
              "hovertemplate": "channel %{x}<br>excitation %{y:.3f}<extra></extra>", **axes}
         )  # fmt: skip
         if reference is not None and block in reference:
@@ -85,7 +86,7 @@ def excitation_bars(
 
 def probability_bars(
     probabilities: dict[str, np.ndarray],
-    titles: dict[str, str] | None = None,
+    titles: Mapping[str, str] | None = None,
     threshold: float | None = None,
     class_names: list[str] | None = None,
 ) -> go.Figure:
@@ -151,7 +152,7 @@ def digit_pixels(image: np.ndarray, height: int = 280) -> go.Figure:
 # --- Training lab: live curves, multi-seed comparison, ablations -------------------------
 
 
-def training_curves(curve: list[dict[str, Any]], titles: dict[str, str]) -> go.Figure:
+def training_curves(curve: list[dict[str, Any]], titles: Mapping[str, str]) -> go.Figure:
     """Live training loss and accuracy (%) against the training step, one series per model.
 
     ``curve``: points with keys model, step, loss, accuracy (running means over the epoch,
@@ -197,7 +198,7 @@ def seed_comparison(record: dict[str, Any]) -> go.Figure:
     """Paired test accuracies over seeds: one line per seed from CNN to SENet."""
     fig = go.Figure()
     runs = record["runs"]
-    for cnn, senet in zip(runs["cnn"], runs["senet"], strict=True):
+    for cnn, senet in zip(runs[ModelKind.CNN], runs[ModelKind.SENET], strict=True):
         better = senet["accuracy"] > cnn["accuracy"]
         fig.add_trace(
             go.Scatter(
@@ -205,7 +206,11 @@ def seed_comparison(record: dict[str, Any]) -> go.Figure:
                 y=[cnn["accuracy"], senet["accuracy"]],
                 mode="lines+markers",
                 name=f"seed {cnn['seed']}",
-                line={"color": MODEL_COLORS["senet"] if better else MODEL_COLORS["cnn"]},
+                line={
+                    "color": MODEL_COLORS[ModelKind.SENET]
+                    if better
+                    else MODEL_COLORS[ModelKind.CNN]
+                },
                 hovertemplate="seed " + str(cnn["seed"]) + ": %{y:.4f}<extra></extra>",
             )
         )
@@ -227,7 +232,9 @@ def ablation_bars(record: dict[str, Any]) -> go.Figure:
             y=[row["mean_accuracy"] for row in rows],
             error_y={"type": "data", "array": [row["std_accuracy"] for row in rows]},
             marker_color=[
-                MODEL_COLORS["cnn"] if row["group"] == "baseline" else MODEL_COLORS["senet"]
+                MODEL_COLORS[ModelKind.CNN]
+                if row["group"] == "baseline"
+                else MODEL_COLORS[ModelKind.SENET]
                 for row in rows
             ],
             hovertemplate="%{x}<br>accuracy %{y:.4f}<extra></extra>",
@@ -347,7 +354,7 @@ def confusion_heatmaps(
     *,
     view: str = "counts",
     mute_diagonal: bool = False,
-    titles: dict[str, str] | None = None,
+    titles: Mapping[str, str] | None = None,
     class_names: list[str] | None = None,
     height: int = 440,
 ) -> go.Figure:
@@ -531,7 +538,7 @@ def confusion_difference_heatmap(
 def per_class_bars(
     per_class: dict[str, dict[str, list[float]]],
     *,
-    titles: dict[str, str] | None = None,
+    titles: Mapping[str, str] | None = None,
     class_names: list[str] | None = None,
     height: int = 360,
 ) -> go.Figure:

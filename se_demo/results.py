@@ -1,5 +1,5 @@
 """Reading saved results, without torch: the evaluation of both models on a test set,
-the seed's table and report, McNemar's test, and the images behind each number.
+the original study's table and report, McNemar's test, and the images behind each number.
 
 Everything the Results page needs lives here, so that the page never imports torch,
 torchvision or scikit-learn (together about 5 s on a 2-core machine).
@@ -7,7 +7,9 @@ torchvision or scikit-learn (together about 5 s on a 2-core machine).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +17,8 @@ import numpy as np
 
 from se_demo.checkpoints import CheckpointError, load_tensors
 from se_demo.config import NUM_CLASSES
+from se_demo.registry import ModelKind, model_title
 from se_demo.words import percent
-
-SEED_RESULTS: dict[str, dict[str, float]] = {
-    # The seed's published MNIST test results after 100 epochs (Adam 1e-4, batch 32).
-    "cnn": {"accuracy": 0.99340, "precision": 0.99339, "recall": 0.99329, "f1": 0.99334},
-    "senet": {"accuracy": 0.99350, "precision": 0.99344, "recall": 0.99342, "f1": 0.99342},
-}
-MODEL_TITLES = {"cnn": "Basic CNN", "senet": "SENet"}
 
 
 def recipe_line(record: dict[str, Any]) -> str:
@@ -42,8 +38,8 @@ def recipe_line(record: dict[str, Any]) -> str:
     )
 
 
-def format_seed_report(title: str, metrics: dict[str, Any]) -> str:
-    """The seed's report: confusion matrix, per-class P/R/F1 (five decimals), total line."""
+def format_reference_report(title: str, metrics: dict[str, Any]) -> str:
+    """The original study's report: confusion matrix, per-class P/R/F1 (five decimals), total line."""
     lines = [title, "Confusion matrix (rows: true class, columns: predicted class)"]
     lines.append("     " + "".join(f"{c:>6}" for c in range(NUM_CLASSES)))
     for c, row in enumerate(metrics["confusion"]):
@@ -64,30 +60,31 @@ def format_seed_report(title: str, metrics: dict[str, Any]) -> str:
 
 
 def comparison_rows(
-    metrics: dict[str, dict[str, Any]], with_seed: bool = True
+    metrics: dict[str, dict[str, Any]], reference: Mapping[str, Mapping[str, float]]
 ) -> list[dict[str, Any]]:
-    """Rows of the seed-versus-ours table: one per metric, seed and ours for each model.
+    """Rows of the original-study-versus-ours table: one per metric, the original study's
+    number (``reference``, a `DatasetInfo.reference`) and ours for each model.
 
-    ``with_seed=False`` drops the seed's columns (it published MNIST results only).
+    An empty ``reference`` drops the original study's columns (it published MNIST only).
     """
     rows = []
     for key in ("accuracy", "precision", "recall", "f1"):
         row: dict[str, Any] = {"metric": key}
         for name in metrics:
-            if with_seed:
-                row[f"{MODEL_TITLES.get(name, name)} (original study)"] = SEED_RESULTS.get(
-                    name, {}
-                ).get(key)
-            row[f"{MODEL_TITLES.get(name, name)} (ours)"] = metrics[name][key]
-        if {"cnn", "senet"} <= set(metrics):
-            row["SENet - CNN (ours)"] = metrics["senet"][key] - metrics["cnn"][key]
+            if reference:
+                row[f"{model_title(name)} (original study)"] = reference.get(name, {}).get(key)
+            row[f"{model_title(name)} (ours)"] = metrics[name][key]
+        if {ModelKind.CNN, ModelKind.SENET} <= set(metrics):
+            row["SENet - CNN (ours)"] = metrics[ModelKind.SENET][key] - metrics[ModelKind.CNN][key]
         rows.append(row)
     return rows
 
 
-def format_comparison(metrics: dict[str, dict[str, Any]], with_seed: bool = True) -> str:
-    """The side-by-side table of the seed's README, with our numbers beside the seed's."""
-    rows = comparison_rows(metrics, with_seed)
+def format_comparison(
+    metrics: dict[str, dict[str, Any]], reference: Mapping[str, Mapping[str, float]]
+) -> str:
+    """The side-by-side table of the original study's README, ours beside its numbers."""
+    rows = comparison_rows(metrics, reference)
     columns = list(rows[0])
     widths = [max(len(c), 9) for c in columns]
     out = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
@@ -134,7 +131,10 @@ class Evaluation:
     labels: np.ndarray  # (N,) true classes
     probabilities: dict[str, np.ndarray]  # model name -> (N, 10)
     excitations: dict[str, dict[str, np.ndarray]]  # model name -> block -> (N, C)
-    record: dict[str, Any]  # metrics, flops, latency, parameters per model; data checksum
+    record: dict[str, Any]  # metrics, flops, parameters per model; data checksum
+    # What depends on the machine and its load, kept out of the record (and so out of
+    # evaluation.json): {"cpu", "threads", "latency_ms": {model: ms}}, in measurements.json.
+    measurements: dict[str, Any] = field(default_factory=dict)
 
     def predictions(self, name: str) -> np.ndarray:
         """Predicted classes (N,) of one model."""
@@ -157,14 +157,29 @@ def load_evaluation(directory: Path) -> Evaluation:
         prefix = f"{name}/excitation/"
         blocks = sorted(k for k in tensors if k.startswith(prefix))
         excitations[name] = {k[len(prefix) :]: tensors[k].astype(np.float32) for k in blocks}
-    return Evaluation(tensors["labels"], probabilities, excitations, record)
+    return Evaluation(
+        tensors["labels"], probabilities, excitations, record, read_measurements(directory)
+    )
+
+
+MEASUREMENTS_FILE = "measurements.json"
+
+
+def read_measurements(directory: Path) -> dict[str, Any]:
+    """An evaluation's machine-dependent measurements (`Evaluation.measurements`); empty
+    when the file is missing or unreadable (they are shown, never relied on)."""
+    try:
+        measurements = json.loads((Path(directory) / MEASUREMENTS_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return measurements if isinstance(measurements, dict) else {}
 
 
 IMAGE_SETS = ("disagree", "only_first_correct", "only_second_correct")
 
 
-def compare_models(
-    evaluation: Evaluation, first: str = "cnn", second: str = "senet"
+def evaluation_mcnemar(
+    evaluation: Evaluation, first: str = ModelKind.CNN, second: str = ModelKind.SENET
 ) -> McNemarResult:
     """McNemar's exact test on the per-image correctness of two models in an evaluation.
 
@@ -182,14 +197,20 @@ def compare_models(
 
 
 def cost_rows(
-    record: dict[str, Any], first: str = "cnn", second: str = "senet"
+    evaluation: Evaluation, first: str = ModelKind.CNN, second: str = ModelKind.SENET
 ) -> list[dict[str, Any]]:
-    """Parameters, FLOPs per image and CPU latency per image (ms): one row per model,
-    then a row of ``second - first``. ``record`` is `Evaluation.record`.
+    """Parameters, FLOPs per image and CPU latency per image (ms; NaN when not measured):
+    one row per model, then a row of ``second - first``.
     """
     keys = ("parameters", "flops", "latency_ms")
+    latency = evaluation.measurements.get("latency_ms", {})
     rows = [
-        {"model": MODEL_TITLES.get(name, name), **{k: record["models"][name][k] for k in keys}}
+        {
+            "model": model_title(name),
+            "parameters": evaluation.record["models"][name]["parameters"],
+            "flops": evaluation.record["models"][name]["flops"],
+            "latency_ms": float(latency.get(name, float("nan"))),
+        }
         for name in (first, second)
     ]
     difference = {k: rows[1][k] - rows[0][k] for k in keys}
@@ -213,7 +234,10 @@ def most_confused_cell(confusion: np.ndarray) -> tuple[int, int]:
 
 
 def comparison_indices(
-    evaluation: Evaluation, which: str = "disagree", first: str = "cnn", second: str = "senet"
+    evaluation: Evaluation,
+    which: str = "disagree",
+    first: str = ModelKind.CNN,
+    second: str = ModelKind.SENET,
 ) -> np.ndarray:
     """Indices (ascending) of the images in one of `IMAGE_SETS` of two models' predictions.
 
@@ -250,6 +274,6 @@ def prediction_lines(
         predicted = int(probabilities[index].argmax())
         mark = RIGHT if predicted == label else WRONG
         confidence = float(probabilities[index, predicted])
-        title = MODEL_TITLES.get(name, name)
+        title = model_title(name)
         lines.append(f"{title}: {names[predicted]} ({percent(confidence, 1)}) {mark}")
     return lines

@@ -54,14 +54,14 @@ def run_robustness(
     models: dict[str, nn.Module],
     images: np.ndarray,
     labels: np.ndarray,
-    dataset: str = "mnist",
+    dataset: str,
     *,
     seed: int = SEED,
     every: int = EVERY,
     only: Sequence[str] | None = None,
     on_setting: Callable[[str, int], None] | None = None,
 ) -> Robustness:
-    """Run ``models`` ("cnn", "senet") on every corruption of ``dataset`` at severities 0-3.
+    """Run ``models`` (by `ModelKind`) on every corruption of ``dataset`` at severities 0-3.
 
     ``images``: the whole test set, uint8 (N, 28, 28); ``labels`` (N,). Every ``every``-th
     image is used. ``only`` limits the sweep to some corruptions (the Holm correction then

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from se_demo.checkpoints import CheckpointError, load_tensors
-from se_demo.results import MODEL_TITLES
+from se_demo.registry import MODEL_TITLES, ModelKind
 
-FIRST, SECOND = "cnn", "senet"
+FIRST, SECOND = ModelKind.CNN, ModelKind.SENET
 ALPHA = 0.05
 
 

@@ -32,9 +32,10 @@ from se_demo.checkpoints import (
     read_record,
     save_checkpoint,
 )
-from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES, RUNS_DIR, ModelConfig, TrainConfig
+from se_demo.config import CHECKPOINT_DIR, RUNS_DIR, ModelConfig, TrainConfig
 from se_demo.data import Split, load_split
 from se_demo.evaluate import add_interventions, evaluate_models, save_evaluation
+from se_demo.registry import MODEL_KINDS, ModelKind
 from se_demo.train import TrainProgress, train_model, training_record
 
 RUNS_ENV_VAR = "SE_DEMO_RUNS"
@@ -59,9 +60,9 @@ class RunRequest:
     train_config: TrainConfig
 
     def __post_init__(self) -> None:
-        unknown = set(self.models) - set(MODEL_NAMES)
+        unknown = set(self.models) - set(MODEL_KINDS)
         if not self.models or unknown:
-            raise ValueError(f"models must be some of {MODEL_NAMES}, got {self.models}")
+            raise ValueError(f"models must be some of {MODEL_KINDS}, got {self.models}")
 
     @property
     def images(self) -> int:
@@ -117,7 +118,7 @@ def train_run(
     shipped = CHECKPOINT_DIR / dataset
     models = {
         name: trained[name][1].model if name in trained else load_checkpoint(shipped, name)[0]
-        for name in MODEL_NAMES
+        for name in MODEL_KINDS
     }
     evaluation = evaluate_models(
         models, test_split, dataset, interventions=False, latency_repeats=LATENCY_REPEATS
@@ -128,7 +129,7 @@ def train_run(
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=final.parent))
     try:
-        for name in MODEL_NAMES:
+        for name in MODEL_KINDS:
             if name in trained:
                 config, result = trained[name]
                 metrics = evaluation.metrics(name)
@@ -180,18 +181,18 @@ def list_runs(dataset: str, root: Path | None = None) -> list[RunInfo]:
     for path in sorted(folder.glob("[!.]*"), reverse=True):
         try:
             evaluation = read_record(path, "evaluation")
-            records = {name: read_record(path, name) for name in MODEL_NAMES}
+            records = {name: read_record(path, name) for name in MODEL_KINDS}
         except (OSError, CheckpointError):
             continue
-        trained = tuple(n for n in MODEL_NAMES if records[n].get("command") == "dashboard")
-        reference = records[trained[0]] if trained else records["senet"]
+        trained = tuple(n for n in MODEL_KINDS if records[n].get("command") == "dashboard")
+        reference = records[trained[0]] if trained else records[ModelKind.SENET]
         runs.append(
             RunInfo(
                 path=path,
                 name=path.name,
                 dataset=dataset,
                 trained=trained,
-                accuracy={n: evaluation["models"][n]["metrics"]["accuracy"] for n in MODEL_NAMES},
+                accuracy={n: evaluation["models"][n]["metrics"]["accuracy"] for n in MODEL_KINDS},
                 train=reference["train"],
                 model=reference["model"],
                 records=records,

@@ -96,23 +96,14 @@ def train_model(
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=train_config.lr, total_steps=train_config.epochs * steps_per_epoch
     )
+    loop = _EpochLoop(
+        model, images, labels, optimizer, schedule, train_config, generator, progress, should_stop
+    )
     result = TrainResult(model=model)
     start = time.perf_counter()
     try:
         for epoch in range(1, train_config.epochs + 1):
-            record = _train_epoch(
-                model,
-                images,
-                labels,
-                optimizer,
-                schedule,
-                train_config,
-                generator,
-                epoch,
-                steps_per_epoch,
-                progress,
-                should_stop,
-            )
+            record = loop.run_epoch(epoch)
             if test_split is not None and (evaluate_last_epoch or epoch < train_config.epochs):
                 probs = predict(model, test_split.images, dataset=train_config.dataset)
                 record["test_accuracy"] = float(
@@ -138,19 +129,33 @@ def train_model(
     return result
 
 
-def _train_epoch(
-    model: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    optimizer: torch.optim.Optimizer,
-    schedule: torch.optim.lr_scheduler.LRScheduler,
-    config: TrainConfig,
-    generator: torch.Generator,
-    epoch: int,
-    steps_per_epoch: int,
-    progress: Callable[[TrainProgress], None] | None,
-    should_stop: Callable[[], bool] | None,
-) -> dict[str, float]:
+@dataclass
+class _EpochLoop:
+    """What every training step needs, gathered once per run."""
+
+    model: nn.Module
+    images: torch.Tensor  # normalised, (N, 1, 28, 28), channels_last
+    labels: torch.Tensor
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    config: TrainConfig
+    generator: torch.Generator  # data order and augmentation
+    progress: Callable[[TrainProgress], None] | None
+    should_stop: Callable[[], bool] | None
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.labels) // self.config.batch_size)
+
+    def run_epoch(self, epoch: int) -> dict[str, float]:
+        """One pass over the training images in a fresh random order; raises _Stopped."""
+        return _train_epoch(self, epoch)
+
+
+def _train_epoch(loop: _EpochLoop, epoch: int) -> dict[str, float]:
+    model, images, labels, config = loop.model, loop.images, loop.labels, loop.config
+    optimizer, schedule, generator = loop.optimizer, loop.schedule, loop.generator
+    progress, should_stop, steps_per_epoch = loop.progress, loop.should_stop, loop.steps_per_epoch
     model.train()
     order = torch.randperm(len(labels), generator=generator)
     total_loss, correct, seen = 0.0, 0, 0

@@ -11,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from se_demo.config import dataset_info
-from se_demo.results import MODEL_TITLES, McNemarResult
+from se_demo.registry import MODEL_TITLES, DatasetName, ModelKind, dataset_info
+from se_demo.results import McNemarResult
 from se_demo.words import percent
 
 TRAIN_IMAGES = 60_000  # both MNIST and Fashion-MNIST have 60,000 training images
-MIN_ACCURACY = {"mnist": 0.98, "fashion": 0.88}  # the shipped models reach 99.6 % and 92 %
+MIN_ACCURACY: dict[str, float] = {
+    DatasetName.MNIST: 0.98,
+    DatasetName.FASHION: 0.88,
+}  # the shipped models reach 99.6 % and 92 %
 SEEDS_PAGE = "Seeds and ablations"
 ALPHA = 0.05
 
@@ -65,8 +68,8 @@ def compare_verdict(
     accuracies: dict[str, float],
     dataset: str,
     mcnemar: McNemarResult,
-    first: str = "cnn",
-    second: str = "senet",
+    first: str = ModelKind.CNN,
+    second: str = ModelKind.SENET,
 ) -> Verdict:
     """McNemar's reading for two models, worded for what it can claim.
 

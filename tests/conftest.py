@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR
 from se_demo.data import Split, load_split
 from se_demo.datafiles import MNIST_FILES
+from se_demo.registry import DatasetName
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / "mnist"
@@ -50,12 +51,12 @@ def truncated_data(mnist_copy: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def train_split(data_dir: Path) -> Split:
-    return load_split(True, data_dir, download=False)
+    return load_split(True, data_dir, download=False, dataset=DatasetName.MNIST)
 
 
 @pytest.fixture(scope="session")
 def test_split(data_dir: Path) -> Split:
-    return load_split(False, data_dir, download=False)
+    return load_split(False, data_dir, download=False, dataset=DatasetName.MNIST)
 
 
 @pytest.fixture(autouse=True)

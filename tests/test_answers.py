@@ -116,14 +116,15 @@ def test_verdict_names_the_unsure_model() -> None:
     assert none.verdict() == "Both models lean towards 3, but neither is sure."
 
 
-def test_one_thread_answers_the_same_and_restores_the_thread_count(
+def test_one_thread_answers_as_two_threads_do(
     models: dict[str, nn.Module], test_split: Split
 ) -> None:
-    torch.set_num_threads(2)  # the autouse fixture restores the original count
     digit = _digit(test_split, 7)
-    single = answer_both(models, digit, threads=1)
-    assert torch.get_num_threads() == 2
-    default = answer_both(models, digit, threads=None)
+    torch.set_num_threads(1)  # the autouse fixture restores the original count
+    single = answer_both(models, digit)
+    assert torch.get_num_threads() == 1  # answering leaves the process's setting alone
+    torch.set_num_threads(2)
+    default = answer_both(models, digit)
     for name in single.models:
         np.testing.assert_allclose(
             single.models[name].probabilities, default.models[name].probabilities, atol=1e-5

@@ -12,6 +12,7 @@ import pytest
 
 from se_demo.corruptions import CORRUPTIONS, SEVERITIES, corrupt, corruptions_for
 from se_demo.datafiles import read_split
+from se_demo.registry import DatasetName
 from se_demo.stress import stress_digit
 
 SETTINGS = [(str(name), s) for name in CORRUPTIONS for s in SEVERITIES]
@@ -19,7 +20,7 @@ SETTINGS = [(str(name), s) for name in CORRUPTIONS for s in SEVERITIES]
 
 @pytest.fixture(scope="module")
 def digits(data_dir) -> np.ndarray:
-    return read_split(False, data_dir)[0][:64].copy()
+    return read_split(False, data_dir, dataset=DatasetName.MNIST)[0][:64].copy()
 
 
 @pytest.mark.parametrize(("name", "severity"), SETTINGS)

@@ -18,6 +18,7 @@ from se_demo.datafiles import (
     read_split,
     split_checksum,
 )
+from se_demo.registry import DatasetName
 
 
 def test_data_root_precedence(monkeypatch, tmp_path):
@@ -48,19 +49,19 @@ def test_real_mnist_loads_as_tensors(train_split, test_split):
 def test_missing_data_offline_gives_one_clear_message(tmp_path):
     # This machine has no internet: the download fails fast and must be explained.
     with pytest.raises(DatasetUnavailableError) as info:
-        load_split(False, tmp_path, download=True)
+        load_split(False, tmp_path, download=True, dataset=DatasetName.MNIST)
     message = str(info.value)
     assert str(tmp_path) in message
     assert all(name in message for name in MNIST_FILES)
     assert "SE_DEMO_DATA" in message
-    assert not dataset_available(tmp_path)
+    assert not dataset_available(tmp_path, dataset=DatasetName.MNIST)
 
 
 def test_truncated_dataset_file(truncated_data):
     with pytest.raises(DatasetUnavailableError, match="t10k-images-idx3-ubyte"):
-        load_split(False, truncated_data, download=False)
+        load_split(False, truncated_data, download=False, dataset=DatasetName.MNIST)
     with pytest.raises(DatasetUnavailableError, match="truncated or damaged"):
-        read_split(False, truncated_data)
+        read_split(False, truncated_data, dataset=DatasetName.MNIST)
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "fashion"])
@@ -87,30 +88,34 @@ def test_numpy_reader_reads_gz_and_refuses_other_files(tmp_path, data_dir):
     with pytest.raises(ValueError, match="truncated or damaged"):
         read_idx(tmp_path / "long")
     with pytest.raises(DatasetUnavailableError, match="files missing"):
-        read_split(False, tmp_path)
+        read_split(False, tmp_path, dataset=DatasetName.MNIST)
 
 
 def test_normalize_and_augment_keep_the_background():
     images = torch.zeros(4, 28, 28, dtype=torch.uint8)
-    x = normalize(images)
+    x = normalize(images, DatasetName.MNIST)
     assert x.shape == (4, 1, 28, 28)
     generator = torch.Generator().manual_seed(0)
-    y = random_affine(x, generator, max_rotation=10, max_shift=2, max_scale=0.1)
+    y = random_affine(
+        x, generator, max_rotation=10, max_shift=2, max_scale=0.1, dataset=DatasetName.MNIST
+    )
     torch.testing.assert_close(y, x)  # a black image stays black wherever it moves
     images[:, 10:18, 10:18] = 255
     a = random_affine(
-        normalize(images),
+        normalize(images, DatasetName.MNIST),
         torch.Generator().manual_seed(3),
         max_rotation=10,
         max_shift=2,
         max_scale=0.1,
+        dataset=DatasetName.MNIST,
     )
     b = random_affine(
-        normalize(images),
+        normalize(images, DatasetName.MNIST),
         torch.Generator().manual_seed(3),
         max_rotation=10,
         max_shift=2,
         max_scale=0.1,
+        dataset=DatasetName.MNIST,
     )
     torch.testing.assert_close(a, b)  # reproducible from the generator
     assert not torch.equal(a[0], a[1])  # drawn per image

@@ -4,17 +4,19 @@ tests/browser, since AppTest cannot draw)."""
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
 from app_pages import resources
 from se_demo.answers import answer_both
-from se_demo.checkpoints import CheckpointError, load_checkpoint
+from se_demo.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.data import Split
 from se_demo.preprocess import upload_to_mnist
@@ -176,7 +178,7 @@ def test_models_that_cannot_be_built_are_explained(monkeypatch: pytest.MonkeyPat
         raise CheckpointError(f"weights of checkpoint '{name}' do not fit the architecture")
 
     monkeypatch.setattr(resources, "load_checkpoint", cannot_build)
-    resources.load_models.clear()
+    resources._models.clear()
     try:
         at = _page()
         assert not at.exception, at.exception
@@ -186,7 +188,7 @@ def test_models_that_cannot_be_built_are_explained(monkeypatch: pytest.MonkeyPat
         assert "do not fit the architecture" in at.error[0].value
         assert not at.get("plotly_chart")
     finally:
-        resources.load_models.clear()
+        resources._models.clear()
 
 
 def test_stress_sliders_change_what_the_models_see_and_answer(test_split: Split) -> None:
@@ -206,3 +208,19 @@ def test_stress_sliders_change_what_the_models_see_and_answer(test_split: Split)
         "unsure" if a.unsure else str(a.digit) for a in expected.models.values()
     ]
     np.testing.assert_array_equal(at.session_state["current_drawing"], drawing)  # kept unstressed
+
+
+def test_models_saved_again_into_a_folder_are_read_again(tmp_path: Path) -> None:
+    # The server's caches are keyed by the weights' SHA-256, not only by the folder.
+    folder = tmp_path / "mnist"
+    shutil.copytree(MNIST_CHECKPOINTS, folder)
+    first = resources.load_models(folder)
+    assert resources.load_models(folder) is first  # unchanged files: the cached models
+    cnn, record = load_checkpoint(folder, "cnn")
+    with torch.no_grad():
+        cnn.classifier[-1].bias.add_(1.0)
+    save_checkpoint(cnn, record, folder, "cnn")
+    second = resources.load_models(folder)
+    assert second is not first
+    assert torch.equal(second["cnn"][0].classifier[-1].bias, cnn.classifier[-1].bias)
+    assert second["cnn"][1]["weights_sha256"] != first["cnn"][1]["weights_sha256"]

@@ -12,14 +12,13 @@ import pytest
 from sklearn.metrics import f1_score
 
 from se_demo.checkpoints import load_checkpoint
-from se_demo.config import MODEL_NAMES
 from se_demo.evaluate import compute_metrics, predict
 from se_demo.excitation import capture_excitations
+from se_demo.registry import DATASETS, MODEL_KINDS, DatasetName
 from se_demo.results import (
-    SEED_RESULTS,
-    compare_models,
+    evaluation_mcnemar,
     format_comparison,
-    format_seed_report,
+    format_reference_report,
     load_evaluation,
     mcnemar_exact,
 )
@@ -28,22 +27,25 @@ from tests.conftest import MNIST_CHECKPOINTS
 
 @pytest.fixture(scope="module")
 def shipped():
-    return {name: load_checkpoint(MNIST_CHECKPOINTS, name) for name in MODEL_NAMES}
+    return {name: load_checkpoint(MNIST_CHECKPOINTS, name) for name in MODEL_KINDS}
 
 
 @pytest.fixture(scope="module")
 def fresh_probabilities(shipped, test_split):
-    return {name: predict(model, test_split.images).numpy() for name, (model, _) in shipped.items()}
+    return {
+        name: predict(model, test_split.images, dataset=DatasetName.MNIST).numpy()
+        for name, (model, _) in shipped.items()
+    }
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", MODEL_KINDS)
 def test_shipped_checkpoint_beats_the_seed_in_few_epochs(
     name, shipped, fresh_probabilities, test_split
 ):
     _, record = shipped[name]
     accuracy = float(np.mean(fresh_probabilities[name].argmax(1) == test_split.labels.numpy()))
     assert accuracy >= 0.9950, accuracy
-    assert accuracy > SEED_RESULTS[name]["accuracy"]
+    assert accuracy > DATASETS[DatasetName.MNIST].reference[name]["accuracy"]
     assert record["epochs"] <= 8
     assert record["test_metrics"]["accuracy"] == pytest.approx(accuracy, abs=1e-9)
     assert record["test_data_sha256"] == test_split.checksum()
@@ -54,14 +56,16 @@ def test_saved_evaluation_equals_a_fresh_one(shipped, fresh_probabilities, test_
     labels = test_split.labels.numpy()
     np.testing.assert_array_equal(saved.labels, labels)
     assert saved.record["data_sha256"] == test_split.checksum()
-    for name in MODEL_NAMES:
+    for name in MODEL_KINDS:
         np.testing.assert_allclose(saved.probabilities[name], fresh_probabilities[name], atol=1e-5)
         fresh = compute_metrics(labels, fresh_probabilities[name].argmax(1))
         assert saved.metrics(name) == fresh
-    right = {name: fresh_probabilities[name].argmax(1) == labels for name in MODEL_NAMES}
-    assert compare_models(saved) == mcnemar_exact(right["cnn"], right["senet"])
+    right = {name: fresh_probabilities[name].argmax(1) == labels for name in MODEL_KINDS}
+    assert evaluation_mcnemar(saved) == mcnemar_exact(right["cnn"], right["senet"])
     assert saved.record["mcnemar"]["first"] == "cnn"  # read from the record, not recomputed
-    excitations = capture_excitations(shipped["senet"][0], test_split.images)
+    excitations = capture_excitations(
+        shipped["senet"][0], test_split.images, dataset=DatasetName.MNIST
+    )
     assert list(saved.excitations["senet"]) == list(excitations)
     for block, values in excitations.items():
         np.testing.assert_allclose(saved.excitations["senet"][block], values.numpy(), atol=1e-3)
@@ -103,7 +107,7 @@ def test_mcnemar_against_a_hand_computed_case():
 
 def test_seed_report_layout(shipped, fresh_probabilities, test_split):
     metrics = compute_metrics(test_split.labels.numpy(), fresh_probabilities["cnn"].argmax(1))
-    report = format_seed_report("Basic CNN", metrics)
+    report = format_reference_report("Basic CNN", metrics)
     lines = report.splitlines()
     assert lines[0] == "Basic CNN"
     matrix_rows = [line.split() for line in lines if len(line.split()) == 11]
@@ -112,7 +116,7 @@ def test_seed_report_layout(shipped, fresh_probabilities, test_split):
     assert len(class_rows) == 10
     assert all(len(value.split(".")[1]) == 5 for row in class_rows for value in row[1:4])
     assert f"total accuracy {metrics['accuracy']:.5f}" in report
-    table = format_comparison({"cnn": metrics, "senet": metrics})
+    table = format_comparison({"cnn": metrics, "senet": metrics}, DATASETS["mnist"].reference)
     assert "0.99340" in table
     assert "0.99350" in table
     assert "+0.00000" in table  # SENet - CNN
@@ -144,7 +148,7 @@ def test_cli_evaluate_prints_the_report_and_saves_results(tmp_path, data_dir):
     assert "SENet - CNN" in run.stdout
     saved = load_evaluation(tmp_path)
     shipped_eval = load_evaluation(MNIST_CHECKPOINTS)
-    for name in MODEL_NAMES:
+    for name in MODEL_KINDS:
         assert saved.metrics(name) == shipped_eval.metrics(name)
 
 

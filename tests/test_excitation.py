@@ -37,6 +37,7 @@ from se_demo.excitation_stats import (
 from se_demo.excitation_text import describe_depth, describe_interventions, intervention_rows
 from se_demo.interventions import Intervention, intervened_accuracy, intervened_model
 from se_demo.models import build_model
+from se_demo.registry import DatasetName
 from se_demo.results import load_evaluation
 from tests.conftest import MNIST_CHECKPOINTS
 
@@ -80,13 +81,13 @@ def recorded(monkeypatch) -> list[int]:
 def _assert_no_hooks_left(model: torch.nn.Module, images: torch.Tensor, recorded) -> None:
     """A forward pass after the capture calls none of the capture's hooks."""
     count = len(recorded)
-    predict(model, images[:2])
+    predict(model, images[:2], dataset=DatasetName.MNIST)
     assert len(recorded) == count
 
 
 def _reference_forward(model, images: torch.Tensor) -> dict[str, torch.Tensor]:
     """The SE excitations computed by hand, stage by stage, without hooks."""
-    x = normalize(images)
+    x = normalize(images, DatasetName.MNIST)
     excitations = {}
     with torch.no_grad():
         for index, stage in enumerate(model.stages):
@@ -103,7 +104,7 @@ def _reference_forward(model, images: torch.Tensor) -> dict[str, torch.Tensor]:
 
 def test_captured_excitations_are_n_by_c_in_the_open_unit_interval(senet, images, recorded):
     before = _snapshot(senet)
-    captured = capture_excitations(senet, images)
+    captured = capture_excitations(senet, images, dataset=DatasetName.MNIST)
     assert list(captured) == BLOCKS
     reference = _reference_forward(senet, images)
     for block, channels in zip(BLOCKS, (16, 32, 64), strict=True):
@@ -116,7 +117,10 @@ def test_captured_excitations_are_n_by_c_in_the_open_unit_interval(senet, images
 
 
 def test_saved_statistics_match_a_fresh_capture_of_the_test_set(senet, saved, test_split):
-    fresh = {b: x.numpy() for b, x in capture_excitations(senet, test_split.images).items()}
+    fresh = {
+        b: x.numpy()
+        for b, x in capture_excitations(senet, test_split.images, dataset=DatasetName.MNIST).items()
+    }
     labels = test_split.labels.numpy()
     for a, b in zip(
         block_statistics(fresh, labels),
@@ -135,8 +139,12 @@ def test_saved_statistics_match_a_fresh_capture_of_the_test_set(senet, saved, te
 
 def test_recalibration_is_the_block_input_times_its_excitation(senet, images, recorded):
     image = images[3]
-    most, least = extreme_channels(capture_excitations(senet, image[None])["stages.1.se"][0], 3)
-    maps = capture_recalibration(senet, image, "stages.1.se", most + least)
+    most, least = extreme_channels(
+        capture_excitations(senet, image[None], dataset=DatasetName.MNIST)["stages.1.se"][0], 3
+    )
+    maps = capture_recalibration(
+        senet, image, "stages.1.se", most + least, dataset=DatasetName.MNIST
+    )
     assert maps.channels == tuple(most + least)
     assert maps.before.shape == (6, 14, 14)
     np.testing.assert_array_equal(maps.after, maps.before * maps.excitation[:, None, None])
@@ -145,12 +153,14 @@ def test_recalibration_is_the_block_input_times_its_excitation(senet, images, re
     # The block's input, computed by hand: stage 2's second conv after ReLU.
     with torch.no_grad():
         stage0, stage1 = senet.stages[0], senet.stages[1]
-        x = stage0(normalize(image[None]))
+        x = stage0(normalize(image[None], DatasetName.MNIST))
         h = stage1.relu2(stage1.conv2(stage1.relu1(stage1.conv1(x))))
     np.testing.assert_allclose(maps.before, h[0, list(maps.channels)].numpy(), atol=1e-5)
     _assert_no_hooks_left(senet, images, recorded)
     switched_off = intervened_model(senet, [Intervention("stages.1.se", "off")])
-    off = capture_recalibration(switched_off, image, "stages.1.se", [0, 1])
+    off = capture_recalibration(
+        switched_off, image, "stages.1.se", [0, 1], dataset=DatasetName.MNIST
+    )
     np.testing.assert_array_equal(off.after, off.before)
     np.testing.assert_array_equal(off.excitation, [1.0, 1.0])
 
@@ -278,31 +288,34 @@ def test_switching_every_block_off_is_the_cnn_without_the_se_multiplication(sene
     cnn = build_model("cnn")
     cnn.load_state_dict({k: v for k, v in senet.state_dict().items() if ".se." not in k})
     switched_off = intervened_model(senet, [Intervention(b, "off") for b in BLOCKS])
-    expected = predict(cnn, images)
-    assert torch.equal(predict(switched_off, images), expected)
-    assert not torch.allclose(predict(senet, images), expected, atol=1e-3)
+    expected = predict(cnn, images, dataset=DatasetName.MNIST)
+    assert torch.equal(predict(switched_off, images, dataset=DatasetName.MNIST), expected)
+    assert not torch.allclose(
+        predict(senet, images, dataset=DatasetName.MNIST), expected, atol=1e-3
+    )
 
 
 def test_an_intervention_leaves_the_given_model_unchanged(senet, images, recorded):
     before = _snapshot(senet)
-    reference = predict(senet, images)
+    reference = predict(senet, images, dataset=DatasetName.MNIST)
     copy = intervened_model(
         senet,
         [Intervention("stages.2.se", "scale", channel=5, scale=0.0)],
     )
     assert copy is not senet
-    predict(copy, images)
+    predict(copy, images, dataset=DatasetName.MNIST)
     _assert_no_hooks_left(senet, images, recorded)
     assert all(torch.equal(before[k], v) for k, v in senet.state_dict().items())
-    assert torch.equal(predict(senet, images), reference)
+    assert torch.equal(predict(senet, images, dataset=DatasetName.MNIST), reference)
 
 
 def test_mean_and_scale_interventions_change_only_their_block(senet, images):
-    original = capture_excitations(senet, images)
+    original = capture_excitations(senet, images, dataset=DatasetName.MNIST)
     mean = original["stages.1.se"].mean(0)
     replaced = capture_excitations(
         intervened_model(senet, [Intervention("stages.1.se", "mean")], {"stages.1.se": mean}),
         images,
+        dataset=DatasetName.MNIST,
     )
     torch.testing.assert_close(replaced["stages.0.se"], original["stages.0.se"], rtol=0, atol=0)
     assert torch.equal(replaced["stages.1.se"], mean.expand(len(images), -1))
@@ -311,6 +324,7 @@ def test_mean_and_scale_interventions_change_only_their_block(senet, images):
     scaled = capture_excitations(
         intervened_model(senet, [Intervention("stages.2.se", "scale", channel=7, scale=2.5)]),
         images,
+        dataset=DatasetName.MNIST,
     )
     expected = original["stages.2.se"].clone()
     expected[:, 7] *= 2.5
@@ -336,8 +350,8 @@ def test_invalid_interventions_are_refused(senet):
 def test_interventions_in_one_thread_leave_another_threads_predictions_unchanged(
     senet, images, recorded
 ):
-    baseline_probs = predict(senet, images)
-    baseline_excitations = capture_excitations(senet, images)
+    baseline_probs = predict(senet, images, dataset=DatasetName.MNIST)
+    baseline_excitations = capture_excitations(senet, images, dataset=DatasetName.MNIST)
     barrier = threading.Barrier(2)
     failures: list[BaseException] = []
     results: dict[str, list] = {"plain": [], "intervened": []}
@@ -346,15 +360,17 @@ def test_interventions_in_one_thread_leave_another_threads_predictions_unchanged
         barrier.wait()
         for _ in range(6):
             with recording_excitations(senet) as store:
-                probs = predict(senet, images, batch_size=100)
+                probs = predict(senet, images, batch_size=100, dataset=DatasetName.MNIST)
             results["plain"].append((probs, concat_batches(store)))
 
     def intervening() -> None:
         barrier.wait()
         for block in [*BLOCKS, *BLOCKS]:
             copy = intervened_model(senet, [Intervention(block, "off")])
-            results["intervened"].append(predict(copy, images, batch_size=100))
-            capture_recalibration(copy, images[0], block, [0])
+            results["intervened"].append(
+                predict(copy, images, batch_size=100, dataset=DatasetName.MNIST)
+            )
+            capture_recalibration(copy, images[0], block, [0], dataset=DatasetName.MNIST)
 
     def guarded(target):
         def run() -> None:
@@ -392,5 +408,6 @@ def test_saved_switch_off_accuracies_equal_a_fresh_run(senet, saved, test_split)
             test_split.images,
             test_split.labels,
             means,
+            dataset=DatasetName.MNIST,
         )
         assert fresh == pytest.approx(interventions[mode]["stages.2.se"], abs=1.5e-4)

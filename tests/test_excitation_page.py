@@ -15,7 +15,6 @@ from streamlit.testing.v1 import AppTest
 
 from se_demo.channel_effects import load_channel_effects
 from se_demo.checkpoints import load_checkpoint
-from se_demo.config import dataset_info
 from se_demo.evaluate import predict
 from se_demo.excitation import capture_excitations
 from se_demo.excitation_text import format_probability, intervention_rows
@@ -26,6 +25,7 @@ from se_demo.interventions import (
     subset_accuracy,
 )
 from se_demo.models import build_model
+from se_demo.registry import DatasetName, dataset_info
 from se_demo.results import load_evaluation
 from tests.conftest import MNIST_CHECKPOINTS, plotly_charts, plotly_values
 
@@ -90,7 +90,7 @@ def test_the_page_shows_every_view_without_exception(senet, test_split, saved):
         "exc_int_probabilities",
     } <= set(plotly_charts(at))
     # Test image 0 by default: the page's answer is a fresh forward pass's.
-    fresh = predict(senet, test_split.images[:1])[0]
+    fresh = predict(senet, test_split.images[:1], dataset=DatasetName.MNIST)[0]
     label = int(test_split.labels[0])
     assert f"SENet predicts {_answer(fresh)}; it is test image 0, a {label}" in _texts(at)
     # The depth chart shows one class-specificity per block, each a share in [0, 1].
@@ -161,7 +161,9 @@ def test_choosing_a_block_and_a_class_updates_the_figures(saved, senet, test_spl
     np.testing.assert_allclose(z[3], values[labels == 3].mean(0) - values.mean(0), atol=1e-5)
 
     # The feature maps follow the block: the most excited channels of test image 0 there.
-    excitation = capture_excitations(senet, test_split.images[:1])["stages.2.se"][0].numpy()
+    excitation = capture_excitations(senet, test_split.images[:1], dataset=DatasetName.MNIST)[
+        "stages.2.se"
+    ][0].numpy()
     titles = [a["text"] for a in plotly_charts(at)["exc_maps_most"]["layout"]["annotations"]]
     top = np.argsort(excitation)[::-1][:4]
     assert titles[:4] == [f"ch {c}: e = {excitation[c]:.2f}" for c in top]
@@ -174,7 +176,7 @@ def test_inputs_by_class_from_the_mistakes_and_the_drawing(saved, senet, test_sp
     at.selectbox(key="exc_input_class_mnist").select(4).run()
     at.slider(key="exc_nth").set_value(2).run()
     index = int(np.flatnonzero(labels == 4)[1])
-    fresh = predict(senet, test_split.images[index : index + 1])[0]
+    fresh = predict(senet, test_split.images[index : index + 1], dataset=DatasetName.MNIST)[0]
     assert f"SENet predicts {_answer(fresh)}; it is test image {index}, a 4" in _texts(at)
 
     at.radio(key="exc_source").set_value("one of the SENet's mistakes").run()
@@ -185,7 +187,7 @@ def test_inputs_by_class_from_the_mistakes_and_the_drawing(saved, senet, test_sp
     ]
     last = mistakes[-1]
     at.selectbox(key="exc_mistake_mnist").select(last).run()
-    fresh = predict(senet, test_split.images[last : last + 1])[0]
+    fresh = predict(senet, test_split.images[last : last + 1], dataset=DatasetName.MNIST)[0]
     assert int(fresh.argmax()) != labels[last]
     assert f"SENet predicts {_answer(fresh)}; it is test image {last}, {_a(labels[last])}" in (
         _texts(at)
@@ -197,7 +199,7 @@ def test_inputs_by_class_from_the_mistakes_and_the_drawing(saved, senet, test_sp
     at.run()
     at.radio(key="exc_source").set_value("the current drawing").run()
     assert not at.exception, at.exception
-    fresh = predict(senet, test_split.images[7:8])[0]
+    fresh = predict(senet, test_split.images[7:8], dataset=DatasetName.MNIST)[0]
     assert f"SENet predicts {_answer(fresh)}" in _texts(at)
 
 
@@ -205,7 +207,7 @@ def test_switching_every_block_off_on_the_page_gives_the_cnn_path(cnn_from_senet
     at = _page()
     at.radio(key="exc_int_mode").set_value("off").run()
     at.toggle(key="exc_int_all").set_value(True).run()
-    expected = predict(cnn_from_senet, test_split.images[:1])[0]
+    expected = predict(cnn_from_senet, test_split.images[:1], dataset=DatasetName.MNIST)[0]
     assert (
         _intervention_lines(at)[2] == f"SENet with all its SE blocks removed: {_answer(expected)}"
     )
@@ -220,7 +222,7 @@ def test_switching_every_block_off_on_the_page_gives_the_cnn_path(cnn_from_senet
 def test_an_intervention_in_one_session_leaves_another_sessions_predictions_unchanged(
     senet, test_split
 ):
-    answer = _answer(predict(senet, test_split.images[:1])[0])
+    answer = _answer(predict(senet, test_split.images[:1], dataset=DatasetName.MNIST)[0])
     other = _page()
     before = _intervention_lines(other)
     assert before[1:] == [f"SENet as trained: {answer}", f"SENet as trained: {answer}"]
@@ -262,6 +264,7 @@ def test_the_test_set_accuracy_of_an_intervention(saved, senet, test_split):
         [Intervention("stages.2.se", "scale", channel=channel, scale=0.0)],
         test_split.images,
         test_split.labels,
+        dataset=DatasetName.MNIST,
     )
     assert at.metric[0].value == f"{100 * removed:.2f} %"
     assert not at.button
@@ -272,7 +275,9 @@ def test_the_test_set_accuracy_of_an_intervention(saved, senet, test_split):
     assert not at.exception, at.exception
     indices = stratified_subset(saved.labels)
     change = [Intervention("stages.2.se", "scale", channel=channel, scale=0.5)]
-    result = subset_accuracy(senet, change, test_split.images, test_split.labels, indices)
+    result = subset_accuracy(
+        senet, change, test_split.images, test_split.labels, indices, dataset=DatasetName.MNIST
+    )
     assert at.metric[0].value == f"{100 * result.accuracy:.1f} %"
     caption = next(c.value for c in at.caption if "Wilson" in c.value)
     assert f"subset of {len(indices):,} of the 10,000 test images" in caption

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from se_demo.checkpoints import load_checkpoint
-from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES
+from se_demo.config import CHECKPOINT_DIR
 from se_demo.data import load_split
 from se_demo.evaluate import compute_metrics, predict
+from se_demo.registry import MODEL_KINDS
 from se_demo.results import load_evaluation
 
 FASHION = CHECKPOINT_DIR / "fashion"
@@ -29,7 +30,7 @@ def test_fashion_checkpoints_and_saved_evaluation(fashion_test):
     assert saved.record["dataset"] == "fashion"
     assert saved.record["data_sha256"] == fashion_test.checksum()
     labels = fashion_test.labels.numpy()
-    for name in MODEL_NAMES:
+    for name in MODEL_KINDS:
         model, record = load_checkpoint(FASHION, name)
         assert record["dataset"] == "fashion"
         probs = predict(model, fashion_test.images, dataset="fashion").numpy()

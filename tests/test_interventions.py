@@ -22,7 +22,7 @@ from se_demo.channel_effects import (
     save_channel_effects,
 )
 from se_demo.checkpoints import CheckpointError, load_checkpoint
-from se_demo.config import CHECKPOINT_DIR, GATES, SQUEEZE_OPERATORS, ModelConfig
+from se_demo.config import CHECKPOINT_DIR, ModelConfig
 from se_demo.data import Split
 from se_demo.excitation import capture_excitations
 from se_demo.excitation_text import (
@@ -41,6 +41,7 @@ from se_demo.interventions import (
     wilson_interval,
 )
 from se_demo.models import build_from_config, config_of, se_blocks
+from se_demo.registry import GATES, SQUEEZES, DatasetName
 from se_demo.words import with_article
 from tests.conftest import MNIST_CHECKPOINTS
 
@@ -60,7 +61,7 @@ def senet(senet_and_record) -> torch.nn.Module:
 @pytest.mark.parametrize(
     ("name", "ratio", "squeeze", "gate"),
     [("cnn", 2, "mean", "sigmoid")]
-    + [("senet", r, s, g) for r, s, g in itertools.product((2, 4), SQUEEZE_OPERATORS, GATES)],
+    + [("senet", r, s, g) for r, s, g in itertools.product((2, 4), SQUEEZES, GATES)],
 )
 def test_config_of_rebuilds_the_same_architecture(name, ratio, squeeze, gate):
     config = ModelConfig(name=name, reduction_ratio=ratio, squeeze=squeeze, gate=gate)
@@ -76,11 +77,13 @@ def test_an_intervened_copy_is_built_fresh_and_its_gate_swapped(senet, test_spli
     assert not any(isinstance(g, OverriddenGate) for n, g in gates.items() if n != "stages.2.se")
     assert all(isinstance(b.gate, torch.nn.Sigmoid) for b in se_blocks(senet).values())
     # Its own tensors: changing the copy's weights leaves the shared model alone.
-    before = predict_logits(senet, test_split.images[:20])
+    before = predict_logits(senet, test_split.images[:20], dataset=DatasetName.MNIST)
     with torch.no_grad():
         for parameter in copy.parameters():
             parameter.zero_()
-    assert torch.equal(predict_logits(senet, test_split.images[:20]), before)
+    assert torch.equal(
+        predict_logits(senet, test_split.images[:20], dataset=DatasetName.MNIST), before
+    )
 
 
 def test_no_code_reads_torchs_private_hook_dictionaries():
@@ -117,10 +120,16 @@ def test_wilson_interval_equals_scipys(correct, total):
 def test_subset_accuracy_is_the_intervened_accuracy_on_those_images(senet, test_split):
     change = [Intervention("stages.1.se", "scale", channel=4, scale=0.3)]
     indices = stratified_subset(test_split.labels.numpy(), 300)
-    result = subset_accuracy(senet, change, test_split.images, test_split.labels, indices)
+    result = subset_accuracy(
+        senet, change, test_split.images, test_split.labels, indices, dataset=DatasetName.MNIST
+    )
     picked = torch.as_tensor(indices)
     expected = intervened_accuracy(
-        senet, change, test_split.images[picked], test_split.labels[picked]
+        senet,
+        change,
+        test_split.images[picked],
+        test_split.labels[picked],
+        dataset=DatasetName.MNIST,
     )
     assert result.total == 300
     assert result.accuracy == expected
@@ -129,8 +138,13 @@ def test_subset_accuracy_is_the_intervened_accuracy_on_those_images(senet, test_
 
 def test_channel_effects_equal_removing_the_channel_through_an_intervention(senet, test_split):
     few = Split(test_split.images[:200], test_split.labels[:200])
-    trained, effects = measure_channel_effects(senet, few, batch_size=64)  # 4 batches
-    assert trained == intervened_accuracy(senet, [], few.images, few.labels) * 200
+    trained, effects = measure_channel_effects(
+        senet, few, DatasetName.MNIST, batch_size=64
+    )  # 4 batches
+    assert (
+        trained
+        == intervened_accuracy(senet, [], few.images, few.labels, dataset=DatasetName.MNIST) * 200
+    )
     assert {b: len(c) for b, c in effects.items()} == {
         "stages.0.se": 16,
         "stages.1.se": 32,
@@ -141,7 +155,9 @@ def test_channel_effects_equal_removing_the_channel_through_an_intervention(sene
         ("stages.2.se", 63),
     ]:
         change = [Intervention(block, "scale", channel=channel, scale=0.0)]
-        expected = intervened_accuracy(senet, change, few.images, few.labels)
+        expected = intervened_accuracy(
+            senet, change, few.images, few.labels, dataset=DatasetName.MNIST
+        )
         assert effects[block][channel] == round(expected * 200)
 
 
@@ -168,7 +184,9 @@ def test_the_saved_largest_effect_equals_a_fresh_run_on_the_test_set(senet, test
     assert effects is not None
     top = effects["stages.0.se"][0]
     change = [Intervention("stages.0.se", "scale", channel=top.channel, scale=0.0)]
-    fresh = intervened_accuracy(senet, change, test_split.images, test_split.labels)
+    fresh = intervened_accuracy(
+        senet, change, test_split.images, test_split.labels, dataset=DatasetName.MNIST
+    )
     assert fresh == top.accuracy
 
 
@@ -207,10 +225,10 @@ def test_switched_off_networks_are_not_called_the_basic_cnn():
 
 def test_a_confidence_rise_is_explained_from_the_inputs_own_gates(senet, test_split):
     image = test_split.images[:1]
-    gates = capture_excitations(senet, image)["stages.2.se"][0].numpy()
-    before = predict_logits(senet, image)[0].numpy()
+    gates = capture_excitations(senet, image, dataset=DatasetName.MNIST)["stages.2.se"][0].numpy()
+    before = predict_logits(senet, image, dataset=DatasetName.MNIST)[0].numpy()
     off = intervened_model(senet, [Intervention("stages.2.se", "off")])
-    after = predict_logits(off, image)[0].numpy()
+    after = predict_logits(off, image, dataset=DatasetName.MNIST)[0].numpy()
     text = explain_switch_off(["stages.2.se"], gates, before, after, list("0123456789"))
     probabilities = [np.exp(x - x.max()) / np.exp(x - x.max()).sum() for x in (before, after)]
     assert probabilities[1][7] > probabilities[0][7]  # test image 0, a 7: the case

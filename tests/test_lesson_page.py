@@ -54,7 +54,7 @@ def test_a_link_opens_that_block_and_test_image(
     assert not at.exception, at.exception
     assert at.segmented_control(key="block").value == 3
     assert at.number_input(key="image").value == 42
-    images, labels = read_split(False, data_dir, "mnist")
+    images, labels = read_split(False, data_dir, dataset="mnist")
     assert any(
         f"test image 42 (a {labels[42]}) through SE block 3 (64 channels)" in c.value
         for c in at.caption

@@ -11,7 +11,6 @@ from sklearn.metrics import confusion_matrix
 
 from se_demo.plots import (
     CONFUSION_VIEWS,
-    MODEL_COLORS,
     block_title,
     confusion_difference_heatmap,
     confusion_heatmaps,
@@ -22,7 +21,8 @@ from se_demo.plots import (
     selected_cell,
     training_curves,
 )
-from se_demo.results import MODEL_TITLES, load_evaluation
+from se_demo.registry import MODEL_COLORS, MODEL_TITLES
+from se_demo.results import load_evaluation
 from tests.conftest import MNIST_CHECKPOINTS
 
 SKLEARN_NORMALIZE = {"counts": None, "recall": "true", "precision": "pred"}

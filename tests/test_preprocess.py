@@ -24,6 +24,7 @@ from se_demo.preprocess import (
     open_upload,
     upload_to_mnist,
 )
+from se_demo.registry import DatasetName
 from tests.conftest import MNIST_CHECKPOINTS
 
 CANVAS = 280
@@ -311,11 +312,11 @@ def test_mnist_digits_drawn_back_keep_their_predictions(test_split: Split) -> No
         np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(originals, redrawn, strict=True)
     ]
     assert np.median(correlation) > 0.95
-    redrawn_batch = normalize(torch.from_numpy(np.stack(redrawn)))
+    redrawn_batch = normalize(torch.from_numpy(np.stack(redrawn)), DatasetName.MNIST)
     for name in ("cnn", "senet"):
         model, _ = load_checkpoint(MNIST_CHECKPOINTS, name)
-        before = predict(model, images).argmax(1)
-        after = predict(model, redrawn_batch).argmax(1)
+        before = predict(model, images, dataset=DatasetName.MNIST).argmax(1)
+        after = predict(model, redrawn_batch, dataset=DatasetName.MNIST).argmax(1)
         kept = float((before == after).float().mean())
         print(f"{name}: {kept:.3f} of {ROUND_TRIP_DIGITS} MNIST test digits keep their prediction")
         assert kept >= MIN_KEPT

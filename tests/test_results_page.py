@@ -18,15 +18,14 @@ from streamlit.testing.v1 import AppTest
 from se_demo.checkpoints import load_checkpoint
 from se_demo.config import CHECKPOINT_DIR
 from se_demo.models import count_parameters
+from se_demo.registry import DATASETS, MODEL_TITLES, DatasetName
 from se_demo.results import (
-    MODEL_TITLES,
     RIGHT,
-    SEED_RESULTS,
     WRONG,
-    compare_models,
     comparison_indices,
     confusion_cell_indices,
     cost_rows,
+    evaluation_mcnemar,
     load_evaluation,
     most_confused_cell,
     prediction_lines,
@@ -97,7 +96,7 @@ def test_comparison_sets_are_mcnemars_counts(evaluation):
     assert comparison_indices(evaluation, "only_second_correct").tolist() == only_senet
     assert comparison_indices(evaluation, "disagree").tolist() == disagree
     assert set(only_cnn) | set(only_senet) <= set(disagree)
-    result = compare_models(evaluation)
+    result = evaluation_mcnemar(evaluation)
     assert (result.only_first_correct, result.only_second_correct) == (
         len(only_cnn),
         len(only_senet),
@@ -108,14 +107,14 @@ def test_comparison_sets_are_mcnemars_counts(evaluation):
 
 
 def test_cost_rows_are_the_saved_record(evaluation):
-    cnn, senet, difference = cost_rows(evaluation.record)
+    cnn, senet, difference = cost_rows(evaluation)
     for row, name in ((cnn, "cnn"), (senet, "senet")):
         saved = evaluation.record["models"][name]
         assert row["model"] == MODEL_TITLES[name]
         assert (row["parameters"], row["flops"], row["latency_ms"]) == (
             saved["parameters"],
             saved["flops"],
-            saved["latency_ms"],
+            evaluation.measurements["latency_ms"][name],
         )
     assert difference["model"] == "SENet - Basic CNN"
     assert difference["parameters"] == senet["parameters"] - cnn["parameters"] > 0
@@ -150,7 +149,7 @@ def test_most_confused_cell_is_the_largest_error():
 def _verdict(evaluation, dataset: str) -> Verdict:
     records = {n: load_checkpoint(CHECKPOINT_DIR / dataset, n)[1] for n in ("cnn", "senet")}
     accuracies = {n: evaluation.metrics(n)["accuracy"] for n in records}
-    return compare_verdict(records, accuracies, dataset, compare_models(evaluation))
+    return compare_verdict(records, accuracies, dataset, evaluation_mcnemar(evaluation))
 
 
 def _assert_tables_equal_the_saved_results(at: AppTest, evaluation) -> None:
@@ -162,7 +161,9 @@ def _assert_tables_equal_the_saved_results(at: AppTest, evaluation) -> None:
         for name in ("cnn", "senet"):
             title = MODEL_TITLES[name]
             assert row[f"{title} (ours)"] == evaluation.metrics(name)[key]
-            assert row[f"{title} (original study)"] == SEED_RESULTS[name][key]
+            assert (
+                row[f"{title} (original study)"] == DATASETS[DatasetName.MNIST].reference[name][key]
+            )
         assert row["SENet − Basic CNN (ours)"] == pytest.approx(
             evaluation.metrics("senet")[key] - evaluation.metrics("cnn")[key], abs=1e-15
         )
@@ -175,7 +176,7 @@ def _assert_tables_equal_the_saved_results(at: AppTest, evaluation) -> None:
         assert costs.loc[MODEL_TITLES[name]].tolist() == [
             saved["parameters"],
             saved["flops"],
-            saved["latency_ms"],
+            evaluation.measurements["latency_ms"][name],
         ]
     np.testing.assert_allclose(
         costs.iloc[2], costs.loc["SENet"] - costs.loc["Basic CNN"], rtol=0, atol=1e-12
@@ -184,7 +185,7 @@ def _assert_tables_equal_the_saved_results(at: AppTest, evaluation) -> None:
     assert accuracies == [
         f"{evaluation.metrics(n)['accuracy'] * 100:.2f} %" for n in ("cnn", "senet")
     ]
-    result = compare_models(evaluation)
+    result = evaluation_mcnemar(evaluation)
     assert at.metric[2].value == f"{result.only_first_correct} vs {result.only_second_correct}"
     verdicts = [e.value for e in (*at.info, *at.success, *at.warning)]
     assert _verdict(evaluation, "mnist").text in verdicts
@@ -326,7 +327,7 @@ def test_page_explains_a_missing_evaluation(with_data, tmp_path):
 
 def test_fashion_page_names_the_significantly_better_model(with_data):
     fashion = load_evaluation(CHECKPOINT_DIR / "fashion")
-    result = compare_models(fashion)
+    result = evaluation_mcnemar(fashion)
     assert result.significant()  # the shipped Fashion-MNIST pair: 235 vs 167, p < 0.001
     at = AppTest.from_file(PAGE, default_timeout=120)
     at.session_state["dataset"] = "fashion"

@@ -15,11 +15,12 @@ from streamlit.testing.v1 import AppTest
 
 from se_demo.__main__ import main
 from se_demo.checkpoints import load_checkpoint
-from se_demo.config import CHECKPOINT_DIR, MODEL_NAMES
+from se_demo.config import CHECKPOINT_DIR
 from se_demo.corruptions import corrupt, corruptions_for
 from se_demo.datafiles import read_split
 from se_demo.evaluate import predict
 from se_demo.figures_robustness import difference_heatmap, severity_curves
+from se_demo.registry import MODEL_KINDS
 from se_demo.results import load_evaluation, mcnemar_exact
 from se_demo.robustness import run_robustness, save_robustness
 from se_demo.robustness_results import (
@@ -47,7 +48,7 @@ def test_holm_matches_a_hand_computed_case():
 @pytest.fixture(scope="module", params=DATASETS)
 def saved(request, data_dir):
     dataset = request.param
-    images, labels = read_split(False, data_dir, dataset)
+    images, labels = read_split(False, data_dir, dataset=dataset)
     return dataset, load_robustness(CHECKPOINT_DIR / dataset), images, labels
 
 
@@ -55,7 +56,7 @@ def test_the_clean_row_reproduces_the_saved_evaluation_exactly(saved):
     dataset, sweep, _, labels = saved
     evaluation = load_evaluation(CHECKPOINT_DIR / dataset)
     np.testing.assert_array_equal(sweep.labels, labels[sweep.indices])
-    for name in MODEL_NAMES:
+    for name in MODEL_KINDS:
         expected = evaluation.predictions(name)[sweep.indices]
         np.testing.assert_array_equal(sweep.predictions[name][0], expected)
         assert sweep.accuracy(name, "fog", 0) == np.mean(expected == sweep.labels)
@@ -66,7 +67,7 @@ def test_saved_numbers_follow_from_the_saved_predictions(saved):
     record = sweep.record
     assert record["data_sha256"] == load_evaluation(CHECKPOINT_DIR / dataset).record["data_sha256"]
     assert list(record["corruptions"]) == [str(c.name) for c in corruptions_for(dataset)]
-    for name in MODEL_NAMES:
+    for name in MODEL_KINDS:
         right = sweep.predictions[name] == sweep.labels
         np.testing.assert_array_equal(record["accuracy"][name], right.mean(1))
     tests = record["mcnemar"]
@@ -113,10 +114,10 @@ def test_examples_put_the_disagreements_first(saved):
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_severity_zero_reproduces_the_saved_clean_accuracy_on_the_whole_test_set(data_dir, dataset):
-    images, labels = read_split(False, data_dir, dataset)
+    images, labels = read_split(False, data_dir, dataset=dataset)
     evaluation = load_evaluation(CHECKPOINT_DIR / dataset)
     clean = torch.from_numpy(corrupt(images, "zigzag" if dataset == "mnist" else "fog", 0))
-    for name in MODEL_NAMES:
+    for name in MODEL_KINDS:
         model, _ = load_checkpoint(CHECKPOINT_DIR / dataset, name)
         predictions = predict(model, clean, dataset=dataset).argmax(1).numpy()
         assert np.mean(predictions == labels) == evaluation.metrics(name)["accuracy"]
@@ -125,15 +126,15 @@ def test_severity_zero_reproduces_the_saved_clean_accuracy_on_the_whole_test_set
 @pytest.mark.slow
 def test_saved_results_equal_a_fresh_run(data_dir):
     # Two corruptions (one random, one not) of the 15: the rest run the same code.
-    images, labels = read_split(False, data_dir, "mnist")
+    images, labels = read_split(False, data_dir, dataset="mnist")
     saved = load_robustness(CHECKPOINT_DIR / "mnist")
-    models = {name: load_checkpoint(CHECKPOINT_DIR / "mnist", name)[0] for name in MODEL_NAMES}
+    models = {name: load_checkpoint(CHECKPOINT_DIR / "mnist", name)[0] for name in MODEL_KINDS}
     only = ("impulse_noise", "brightness")
     fresh = run_robustness(models, images, labels, "mnist", only=only)
     np.testing.assert_array_equal(fresh.indices, saved.indices)
     for i, (name, severity) in enumerate(fresh.settings):
         row = saved.row(name, severity)
-        for model in MODEL_NAMES:
+        for model in MODEL_KINDS:
             np.testing.assert_array_equal(
                 fresh.predictions[model][i], saved.predictions[model][row]
             )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from se_demo.config import CHECKPOINT_DIR
-from se_demo.results import compare_models, load_evaluation, mcnemar_exact
+from se_demo.results import evaluation_mcnemar, load_evaluation, mcnemar_exact
 from se_demo.verdicts import compare_verdict, undertrained_note
 
 
@@ -17,7 +17,7 @@ def _shipped(dataset: str):
     records = {n: json.loads((folder / f"{n}.json").read_text()) for n in ("cnn", "senet")}
     evaluation = load_evaluation(folder)
     accuracies = {n: evaluation.metrics(n)["accuracy"] for n in records}
-    return records, accuracies, compare_models(evaluation)
+    return records, accuracies, evaluation_mcnemar(evaluation)
 
 
 def test_shipped_mnist_models_are_not_undertrained_and_not_significant():
