@@ -18,7 +18,7 @@ from app_pages.resources import active_dataset, load_models, load_results
 from se_demo.answers import UNSURE_BELOW, Answers, answer_both
 from se_demo.checkpoints import CheckpointError
 from se_demo.config import CHECKPOINT_DIR
-from se_demo.excitation import class_means
+from se_demo.excitation_stats import class_means
 from se_demo.plots import digit_pixels, excitation_bars, probability_bars
 from se_demo.preprocess import (
     MAX_UPLOAD_BYTES,

@@ -22,21 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from se_demo.excitation_stats import class_means
 from se_demo.inference import predict
 from se_demo.models import SqueezeExcitation, se_blocks
-
-__all__ = [  # class_means is re-exported for app_pages/draw.py
-    "Recalibration",
-    "capture_excitations",
-    "capture_recalibration",
-    "class_means",
-    "concat_batches",
-    "extreme_channels",
-    "find_block",
-    "gate_channels",
-    "recording_excitations",
-]
 
 
 def _record(

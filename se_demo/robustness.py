@@ -24,7 +24,8 @@ from se_demo.checkpoints import save_tensors
 from se_demo.corruptions import SEVERITIES, corrupt, corruptions_for
 from se_demo.datafiles import split_checksum
 from se_demo.evaluate import predict
-from se_demo.excitation import class_means, concat_batches, recording_excitations
+from se_demo.excitation import concat_batches, recording_excitations
+from se_demo.excitation_stats import class_means
 from se_demo.results import mcnemar_exact
 from se_demo.robustness_results import FIRST, SECOND, Robustness, holm
 
