@@ -7,6 +7,8 @@ into a temporary folder and prints, per run: queue -> first batch, -> last batch
 last batch -> usable (the run saved with its evaluation: every page can show it), and
 last batch -> complete (the SE interventions added). Then loads the run the way the pages
 do (records, evaluation, models) and times that too. Medians over runs at the end.
+Runs on the app's torch thread count (`se_demo.config.SERVING_THREADS`) unless
+``--threads`` says otherwise.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 from se_demo.checkpoints import load_checkpoint
-from se_demo.config import ModelConfig, TrainConfig
+from se_demo.config import SERVING_THREADS, ModelConfig, TrainConfig
 from se_demo.jobs import JobRegistry, new_owner_token
 from se_demo.registry import MODEL_KINDS
 from se_demo.results import load_evaluation
@@ -33,7 +37,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--images", type=int, default=1_000)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--threads", type=int, default=SERVING_THREADS)
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)  # one setting per process, as the app sets it
     rows = []
     with tempfile.TemporaryDirectory() as root:
         registry = JobRegistry(data_dir=args.data_dir, root=Path(root))
