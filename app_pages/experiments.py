@@ -12,7 +12,7 @@ from se_demo.experiments import (
     format_comparison_markdown,
     load_experiment,
 )
-from se_demo.plots import ablation_bars, seed_comparison
+from se_demo.figures.experiments import ablation_bars, seed_comparison
 from se_demo.words import explain
 
 dataset = active_dataset()

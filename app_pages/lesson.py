@@ -13,12 +13,13 @@ from app_pages.presentation import glossary_expander, presenter_mode
 from app_pages.resources import active_dataset, active_model_dir, load_models, load_test_images
 from se_demo.checkpoints import CheckpointError
 from se_demo.config import ModelConfig, dataset_info
-from se_demo.figures_lesson import (
+from se_demo.figures.common import MODEL_COLORS
+from se_demo.figures.draw import digit_pixels
+from se_demo.figures.lesson import (
     architecture_dot,
 )
 from se_demo.lesson import PAPER_HEADLINE, LayerRow, explain_se_block, layer_table
 from se_demo.models import build_from_config
-from se_demo.plots import MODEL_COLORS, digit_pixels
 from se_demo.results import MODEL_TITLES
 from se_demo.words import explain, percent, with_article
 

@@ -8,16 +8,25 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
-from se_demo.plots import (
-    CONFUSION_VIEWS,
-    confusion_difference_heatmap,
-    confusion_heatmaps,
-    per_class_bars,
-    selected_cell,
-)
-from se_demo.results import MODEL_TITLES
+from se_demo.figures.confusion import confusion_difference_heatmap, confusion_heatmaps
+from se_demo.figures.results import per_class_bars
+from se_demo.results import CONFUSION_VIEWS, MODEL_TITLES
+
+
+def selected_cell(figure: go.Figure, points: list[dict]) -> tuple[str, int, int] | None:
+    """(model name, true class, predicted class) of the last clicked cell, or None.
+
+    ``points`` is the ``selection["points"]`` list of a streamlit plotly event on a
+    figure from `confusion_heatmaps`.
+    """
+    for point in reversed(points):
+        trace = figure.data[point["curve_number"]]
+        if isinstance(trace, go.Scatter) and trace.meta is not None:
+            return str(trace.meta), int(point["y"]), int(point["x"])
+    return None
 
 
 def show_confusions(

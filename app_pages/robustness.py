@@ -18,7 +18,7 @@ from se_demo.checkpoints import CheckpointError
 from se_demo.config import dataset_info
 from se_demo.corruptions import corrupt
 from se_demo.datafiles import split_checksum
-from se_demo.figures_robustness import difference_heatmap, excitation_shift_bars, severity_curves
+from se_demo.figures.robustness import difference_heatmap, excitation_shift_bars, severity_curves
 from se_demo.results import MODEL_TITLES, RIGHT, WRONG
 from se_demo.robustness_results import (
     ALPHA,

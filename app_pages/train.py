@@ -15,8 +15,8 @@ from se_demo.config import (
     ModelConfig,
     TrainConfig,
 )
+from se_demo.figures.training import training_curves
 from se_demo.jobs import ACTIVE, Job, describe_wait, new_owner_token, queue_rows
-from se_demo.plots import training_curves
 from se_demo.results import MODEL_TITLES
 from se_demo.runs import RunRequest, list_runs
 from se_demo.verdicts import undertrained_note

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from se_demo.plots import MODEL_COLORS
+from se_demo.figures.common import MODEL_COLORS
 from se_demo.results import MODEL_TITLES
 from se_demo.robustness_results import ALPHA, FIRST, SECOND, Robustness
 
