@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_pages.resources import active_dataset
 from se_demo.config import CHECKPOINT_DIR, DATASETS
-from se_demo.experiments import (
+from se_demo.experiment_results import (
     budget_line,
     format_ablation_markdown,
     format_comparison_markdown,

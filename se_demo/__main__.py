@@ -31,12 +31,8 @@ from se_demo.config import (
 from se_demo.data import load_split
 from se_demo.datafiles import DatasetUnavailableError
 from se_demo.evaluate import evaluate_models, save_evaluation
-from se_demo.experiments import (
-    ablate,
-    compare_models,
-    format_ablation_markdown,
-    format_comparison_markdown,
-)
+from se_demo.experiment_results import format_ablation_markdown, format_comparison_markdown
+from se_demo.experiments import ablate, compare_models
 from se_demo.results import MODEL_TITLES, format_comparison, format_seed_report
 from se_demo.robustness import run_robustness, save_robustness
 from se_demo.robustness_results import format_robustness_table

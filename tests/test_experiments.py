@@ -11,16 +11,12 @@ import pytest
 from scipy.stats import t as student_t
 
 from se_demo.config import ModelConfig, TrainConfig
-from se_demo.experiments import (
-    ABLATION_VARIANTS,
-    PAPER_IMAGENET,
-    Variant,
-    ablate,
-    compare_models,
+from se_demo.experiment_results import (
     format_ablation_markdown,
     format_comparison_markdown,
     paired_statistics,
 )
+from se_demo.experiments import ABLATION_VARIANTS, PAPER_IMAGENET, Variant, ablate, compare_models
 
 
 def test_paired_statistics_by_hand():
