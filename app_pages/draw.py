@@ -19,7 +19,7 @@ from se_demo.answers import UNSURE_BELOW, Answers, answer_both
 from se_demo.checkpoints import CheckpointError
 from se_demo.config import CHECKPOINT_DIR
 from se_demo.excitation_stats import class_means
-from se_demo.plots import digit_pixels, excitation_bars, probability_bars
+from se_demo.figures.draw import digit_pixels, excitation_bars, probability_bars
 from se_demo.preprocess import (
     MAX_UPLOAD_BYTES,
     ImageRejectedError,

@@ -28,13 +28,13 @@ from se_demo.data import normalize
 from se_demo.excitation import capture_recalibration, extreme_channels
 from se_demo.excitation_stats import class_spread
 from se_demo.excitation_text import describe_depth, format_probability
-from se_demo.figures_excitation import (
+from se_demo.figures.draw import digit_pixels, excitation_bars
+from se_demo.figures.excitation import (
     class_mean_heatmap,
     class_spread_chart,
     depth_profile,
     recalibration_maps,
 )
-from se_demo.plots import digit_pixels, excitation_bars
 from se_demo.registry import DatasetName, ModelKind, dataset_info
 from se_demo.words import explain, with_article
 

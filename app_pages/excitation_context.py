@@ -16,8 +16,8 @@ from app_pages.resources import load_results
 from se_demo.data import Split
 from se_demo.excitation import concat_batches, recording_excitations
 from se_demo.excitation_stats import BlockStatistics, block_statistics, class_means
+from se_demo.figures.common import block_title
 from se_demo.inference import predict_logits
-from se_demo.plots import block_title
 from se_demo.registry import DatasetInfo, DatasetName, ModelKind, dataset_info
 from se_demo.results import Evaluation
 

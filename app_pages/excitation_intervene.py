@@ -24,6 +24,7 @@ from se_demo.excitation_text import (
     intervention_rows,
     network_label,
 )
+from se_demo.figures.draw import excitation_bars, probability_bars
 from se_demo.interventions import (
     INTERVENTION_MODES,
     SUBSET_SIZE,
@@ -33,7 +34,6 @@ from se_demo.interventions import (
     stratified_subset,
     subset_accuracy,
 )
-from se_demo.plots import excitation_bars, probability_bars
 from se_demo.registry import InterventionMode, ModelKind
 from se_demo.words import explain, percent
 

@@ -6,13 +6,13 @@ import streamlit as st
 
 from app_pages.resources import active_dataset
 from se_demo.config import CHECKPOINT_DIR
-from se_demo.experiments import (
+from se_demo.experiment_results import (
     budget_line,
     format_ablation_markdown,
     format_comparison_markdown,
     load_experiment,
 )
-from se_demo.plots import ablation_bars, seed_comparison
+from se_demo.figures.experiments import ablation_bars, seed_comparison
 from se_demo.registry import DATASETS
 from se_demo.words import explain
 

@@ -13,12 +13,10 @@ from app_pages.presentation import glossary_expander, presenter_mode
 from app_pages.resources import active_dataset, active_model_dir, load_models, load_test_images
 from se_demo.checkpoints import CheckpointError
 from se_demo.config import ModelConfig
-from se_demo.figures_lesson import (
-    architecture_dot,
-)
+from se_demo.figures.draw import digit_pixels
+from se_demo.figures.lesson import architecture_dot
 from se_demo.lesson import PAPER_HEADLINE, LayerRow, explain_se_block, layer_table
 from se_demo.models import build_from_config
-from se_demo.plots import digit_pixels
 from se_demo.registry import MODEL_COLORS, MODEL_TITLES, DatasetName, ModelKind, dataset_info
 from se_demo.words import explain, percent, with_article
 

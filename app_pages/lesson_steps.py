@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from se_demo.figures_lesson import KEPT_COLOR, SUPPRESSED_COLOR, channel_montage, step_bars
+from se_demo.figures.common import block_title
+from se_demo.figures.lesson import KEPT_COLOR, SUPPRESSED_COLOR, channel_montage, step_bars
 from se_demo.lesson import SEBlockSteps
-from se_demo.plots import block_title
 from se_demo.words import explain, percent
 
 HIGHLIGHTED = 3  # channels framed as most and least kept

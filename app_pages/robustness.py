@@ -17,7 +17,7 @@ from app_pages.resources import active_dataset, active_model_dir, data_dir_label
 from se_demo.checkpoints import CheckpointError
 from se_demo.corruptions import corrupt
 from se_demo.datafiles import split_checksum
-from se_demo.figures_robustness import difference_heatmap, excitation_shift_bars, severity_curves
+from se_demo.figures.robustness import difference_heatmap, excitation_shift_bars, severity_curves
 from se_demo.registry import MODEL_TITLES, dataset_info
 from se_demo.results import RIGHT, WRONG
 from se_demo.robustness_results import (

@@ -8,8 +8,8 @@ import streamlit as st
 
 from app_pages.resources import active_dataset, active_model_dir, training_registry
 from se_demo.config import CHECKPOINT_DIR, ModelConfig, TrainConfig
+from se_demo.figures.training import training_curves
 from se_demo.jobs import ACTIVE, Job, JobState, describe_wait, new_owner_token, queue_rows
-from se_demo.plots import training_curves
 from se_demo.registry import DATASETS, GATES, MODEL_TITLES, SQUEEZES, ModelKind
 from se_demo.runs import RunRequest, list_runs
 from se_demo.verdicts import undertrained_note

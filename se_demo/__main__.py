@@ -4,44 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import fields
 from pathlib import Path
 
-from tqdm import tqdm
-
-from se_demo.backends import Backend, InProcess, RayBackend, import_ray
-from se_demo.checkpoints import (
-    CheckpointError,
-    library_versions,
-    load_checkpoint,
-    save_checkpoint,
-    write_json_atomic,
+from se_demo.checkpoints import CheckpointError
+from se_demo.commands import (
+    channels_command,
+    evaluate_command,
+    experiment_command,
+    robustness_command,
+    train_command,
 )
-from se_demo.config import CHECKPOINT_DIR, ModelConfig, TrainConfig, to_dict
-from se_demo.data import load_split
+from se_demo.config import ModelConfig, TrainConfig
 from se_demo.datafiles import DatasetUnavailableError
-from se_demo.evaluate import evaluate_models, save_evaluation
-from se_demo.experiments import (
-    ablate,
-    compare_models,
-    format_ablation_markdown,
-    format_comparison_markdown,
-)
-from se_demo.registry import (
-    DATASETS,
-    GATES,
-    MODEL_KINDS,
-    MODEL_TITLES,
-    SQUEEZES,
-    DatasetName,
-    ModelKind,
-    dataset_info,
-)
-from se_demo.results import format_comparison, format_reference_report
-from se_demo.robustness import run_robustness, save_robustness
-from se_demo.robustness_results import format_robustness_table
-from se_demo.train import TrainProgress, train_model, training_record
+from se_demo.registry import DATASETS, GATES, MODEL_KINDS, SQUEEZES, DatasetName
 
 
 def _add_common(parser: argparse.ArgumentParser, dataset_flag: bool = True) -> None:
@@ -60,10 +36,6 @@ def _add_common(parser: argparse.ArgumentParser, dataset_flag: bool = True) -> N
     )
 
 
-def _checkpoint_dir(args: argparse.Namespace) -> Path:
-    return args.checkpoint_dir or CHECKPOINT_DIR / args.dataset
-
-
 def _add_train_flags(parser: argparse.ArgumentParser, **overrides: object) -> None:
     """One flag per TrainConfig field, with the dataclass default unless overridden."""
     defaults = TrainConfig()
@@ -78,12 +50,6 @@ def _add_train_flags(parser: argparse.ArgumentParser, **overrides: object) -> No
             default=default,
             help=f.metadata["help"],
         )
-
-
-def _train_config(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(
-        **{f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
-    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -174,181 +140,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _train(args: argparse.Namespace) -> int:
-    train_config = _train_config(args)
-    if args.dry_run:
-        train_config = TrainConfig(**{**to_dict(train_config), "epochs": 1, "train_subset": 512})
-    train_split = load_split(True, args.data_dir, dataset=train_config.dataset)
-    test_split = load_split(False, args.data_dir, dataset=train_config.dataset)
-    names = MODEL_KINDS if args.model == "both" else (args.model,)
-    for name in names:
-        model_config = ModelConfig(
-            name=name, reduction_ratio=args.reduction_ratio, squeeze=args.squeeze, gate=args.gate
-        )
-        bar = tqdm(
-            total=train_config.epochs, desc=f"{name} epoch", unit="epoch", dynamic_ncols=True
-        )
-        inner: dict[str, tqdm] = {}
-
-        def show(p: TrainProgress, bar: tqdm = bar, inner: dict[str, tqdm] = inner) -> None:
-            if p.step == 1 and p.test_accuracy is None:
-                inner["steps"] = tqdm(
-                    total=p.steps_per_epoch, desc=f"  epoch {p.epoch}", leave=False, unit="batch"
-                )
-            steps = inner["steps"]
-            if p.test_accuracy is None:
-                steps.set_postfix(
-                    loss=f"{p.loss:.4f}",
-                    acc=f"{p.accuracy:.4f}",
-                    img_s=f"{p.images_per_second:.0f}",
-                    refresh=False,
-                )
-                steps.update(1)
-            if p.step == p.steps_per_epoch and p.test_accuracy is not None:
-                steps.close()
-                bar.update(1)
-                bar.set_postfix(
-                    loss=f"{p.loss:.4f}",
-                    test_acc=f"{p.test_accuracy:.4f}",
-                    img_s=f"{p.images_per_second:.0f}",
-                )
-
-        result = train_model(model_config, train_config, train_split, test_split, progress=show)
-        bar.close()
-        record = training_record(
-            model_config,
-            train_config,
-            result,
-            train_split,
-            test_split,
-            command="python -m se_demo " + " ".join(sys.argv[1:]),
-        )
-        print(
-            f"{MODEL_TITLES[name]}: test accuracy {record['test_metrics']['accuracy']:.5f} "
-            f"after {train_config.epochs} epochs in {result.wall_time_s:.0f} s"
-        )
-        if args.dry_run:
-            print("dry run: nothing saved")
-            continue
-        directory = args.checkpoint_dir or CHECKPOINT_DIR / train_config.dataset
-        path = save_checkpoint(result.model, record, directory, name)
-        print(f"saved {path}")
-    return 0
-
-
-def _evaluate(args: argparse.Namespace) -> int:
-    directory = _checkpoint_dir(args)
-    models = {name: load_checkpoint(directory, name)[0] for name in MODEL_KINDS}
-    test_split = load_split(False, args.data_dir, dataset=args.dataset)
-    evaluation = evaluate_models(models, test_split, args.dataset)
-    for name in models:
-        print(format_reference_report(MODEL_TITLES[name], evaluation.metrics(name)))
-        print()
-    metrics = {name: evaluation.metrics(name) for name in models}
-    print(format_comparison(metrics, dataset_info(args.dataset).reference))
-    path = save_evaluation(evaluation, directory)
-    print(f"\nsaved {path}")
-    return 0
-
-
-def _robustness(args: argparse.Namespace) -> int:
-    directory = _checkpoint_dir(args)
-    models = {name: load_checkpoint(directory, name)[0] for name in MODEL_KINDS}
-    test_split = load_split(False, args.data_dir, dataset=args.dataset)
-    start = time.perf_counter()
-    bar = tqdm(desc="settings", unit="setting", leave=False)
-    sweep = run_robustness(
-        models,
-        test_split.images.numpy(),
-        test_split.labels.numpy(),
-        args.dataset,
-        on_setting=lambda name, severity: bar.update(1),
-    )
-    bar.close()
-    print(format_robustness_table(sweep))
-    path = save_robustness(sweep, directory)
-    print(f"\nswept {len(sweep.settings)} settings in {time.perf_counter() - start:.0f} s")
-    print(f"saved {path}")
-    return 0
-
-
-def _channels(args: argparse.Namespace) -> int:
-    from se_demo import channel_effects as effects
-
-    directory = _checkpoint_dir(args)
-    senet, senet_record = load_checkpoint(directory, ModelKind.SENET)
-    test_split = load_split(False, args.data_dir, dataset=args.dataset)
-    trained, removed = effects.measure_channel_effects(
-        senet,  # type: ignore[arg-type]
-        test_split,
-        args.dataset,
-        on_block=lambda block: print(f"measuring {block}...", flush=True),
-    )
-    record = effects.channel_effects_record(
-        removed, trained, test_split, senet_record, args.dataset
-    )
-    path = effects.save_channel_effects(record, directory)
-    print(effects.format_largest_effects(effects.load_channel_effects(directory) or {}))
-    print(f"\nsaved {path}")
-    return 0
-
-
-def _experiment(args: argparse.Namespace) -> int:
-    if args.backend == "ray":
-        import_ray()  # a clear message before any data is loaded, when it is missing
-    elif args.ray_address:
-        raise ValueError("--ray-address needs --backend ray")
-    train_config = _train_config(args)
-    train_split = load_split(True, args.data_dir, dataset=train_config.dataset)
-    test_split = load_split(False, args.data_dir, dataset=train_config.dataset)
-    seeds = list(range(args.seeds))
-    bars: dict[tuple[str, int], tqdm] = {}
-
-    def show(label: str, seed: int, p: TrainProgress) -> None:
-        bar = bars.get((label, seed))
-        if bar is None:
-            total = p.steps_per_epoch * train_config.epochs
-            bar = bars[(label, seed)] = tqdm(total=total, desc=f"{label} seed {seed}", unit="batch")
-        if p.test_accuracy is None:
-            bar.set_postfix(loss=f"{p.loss:.4f}", img_s=f"{p.images_per_second:.0f}", refresh=False)
-            bar.update(1)
-        if bar.n >= bar.total:
-            bar.close()
-
-    backend: Backend = InProcess()
-    if args.backend == "ray":
-        backend = RayBackend(address=args.ray_address)
-        print("training on Ray: no progress bars; the table follows all runs", file=sys.stderr)
-    if args.command == "compare":
-        record = compare_models(train_config, seeds, train_split, test_split, show, backend)
-        text = format_comparison_markdown(record)
-    else:
-        record = ablate(
-            train_config, seeds, train_split, test_split, on_progress=show, backend=backend
-        )
-        text = format_ablation_markdown(record)
-    record["command"] = "python -m se_demo " + " ".join(sys.argv[1:])
-    record["versions"] = library_versions()
-    print(text)
-    directory = args.checkpoint_dir or CHECKPOINT_DIR / train_config.dataset
-    name = "comparison" if args.command == "compare" else "ablation"
-    path = directory / f"{name}.json"
-    write_json_atomic(path, record)
-    print(f"\nsaved {path}")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
     try:
         commands = {
-            "train": _train,
-            "evaluate": _evaluate,
-            "channels": _channels,
-            "compare": _experiment,
-            "ablate": _experiment,
-            "robustness": _robustness,
+            "train": train_command,
+            "evaluate": evaluate_command,
+            "channels": channels_command,
+            "compare": experiment_command,
+            "ablate": experiment_command,
+            "robustness": robustness_command,
         }
         return commands[args.command](args)
     except (DatasetUnavailableError, CheckpointError, ValueError) as error:

@@ -1,6 +1,6 @@
 """Where the training runs of an experiment execute: in this process, or on Ray.
 
-An experiment (`compare_models`, `ablate`) is a list of independent runs, one per model
+An experiment (`compare_over_seeds`, `ablate`) is a list of independent runs, one per model
 configuration and seed. :class:`InProcess` trains them one after the other here, the
 default, with nothing extra to install. :class:`RayBackend` hands each run to Ray
 (https://docs.ray.io): ``ray.init()`` starts a local Ray on this machine, and an address

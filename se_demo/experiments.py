@@ -1,33 +1,29 @@
 """Experiments over many training runs: the multi-seed comparison and the paper's ablations.
 
 One run of each model (as in the seed) cannot tell whether SE helps on MNIST, where both
-are above 99 %. `compare_models` trains both over several seeds and tests the paired
+are above 99 %. `compare_over_seeds` trains both over several seeds and tests the paired
 differences; `ablate` repeats the SE paper's ablation tables (reduction ratio, squeeze
-operator, excitation gate; Hu et al., Tables 10-12) on our small network.
+operator, excitation gate; Hu et al., Tables 10-12) on our small network. Their statistics,
+tables and saved records are read in `se_demo.experiment_results`, without torch.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
-
-import numpy as np
-from scipy.stats import ttest_rel, wilcoxon
 
 from se_demo.backends import Backend, InProcess, Run
 from se_demo.config import ModelConfig, TrainConfig, to_dict
 from se_demo.data import Split
 from se_demo.evaluate import compute_metrics, predict
+from se_demo.experiment_results import describe_comparison, paired_statistics
 from se_demo.models import build_from_config, count_parameters
 from se_demo.registry import MODEL_KINDS, ModelKind, Squeeze
 from se_demo.train import TrainProgress, train_model
-from se_demo.words import percent
 
 
 @dataclass(frozen=True)
@@ -92,55 +88,7 @@ def train_and_test(
     }
 
 
-def paired_statistics(first: Sequence[float], second: Sequence[float]) -> dict[str, Any]:
-    """Mean and std of each, the paired differences (second - first) and their tests.
-
-    Tests: the paired t-test and the Wilcoxon signed-rank test (scipy); with fewer
-    than two pairs, or all differences zero, p-values are None.
-    """
-    a, b = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
-    diff = b - a
-    n = len(diff)
-    t_p = w_p = None
-    if n >= 2 and np.any(diff != 0):
-        t_p = float(ttest_rel(b, a).pvalue)
-        w_p = float(wilcoxon(diff).pvalue)
-    return {
-        "n": n,
-        "first_mean": float(a.mean()),
-        "first_std": float(a.std(ddof=1)) if n > 1 else 0.0,
-        "second_mean": float(b.mean()),
-        "second_std": float(b.std(ddof=1)) if n > 1 else 0.0,
-        "differences": diff.tolist(),
-        "mean_difference": float(diff.mean()),
-        "std_difference": float(diff.std(ddof=1)) if n > 1 else 0.0,
-        "second_wins": int(np.sum(diff > 0)),
-        "first_wins": int(np.sum(diff < 0)),
-        "ttest_p": t_p,
-        "wilcoxon_p": w_p,
-    }
-
-
-def _seeds(count: int) -> str:
-    return f"{count} seed" if count == 1 else f"{count} seeds"
-
-
-def describe_comparison(stats: dict[str, Any], alpha: float = 0.05) -> str:
-    """A plain-language reading of `paired_statistics` for SENet (second) vs CNN (first)."""
-    p = stats["ttest_p"]
-    diff = stats["mean_difference"] * 100
-    head = (
-        f"Over {stats['n']} seeds, SENet minus CNN test accuracy is {diff:+.3f} points on "
-        f"average (SENet better in {_seeds(stats['second_wins'])}, "
-        f"CNN in {_seeds(stats['first_wins'])})."
-    )
-    if p is None:
-        return head + " There is no variation to test."
-    verdict = "significant" if p < alpha else "not significant"
-    return f"{head} Paired t-test p = {p:.3g}: the difference is {verdict} at {percent(alpha)}."
-
-
-def compare_models(
+def compare_over_seeds(
     train_config: TrainConfig,
     seeds: Sequence[int],
     train_split: Split,
@@ -191,7 +139,7 @@ def ablate(
     """Train every variant once per seed; rows with mean and std accuracy and parameters.
 
     A configuration shared by several rows (the default SE appears in each group) is
-    trained only once per seed. ``backend`` as in `compare_models`.
+    trained only once per seed. ``backend`` as in `compare_over_seeds`.
     """
     start = time.perf_counter()
     labels: dict[tuple[ModelConfig, int], str] = {}
@@ -246,84 +194,3 @@ def _run_all(
     return (backend or InProcess()).run(
         train_and_test, jobs, train_split, test_split, progress if on_progress else None
     )
-
-
-def format_comparison_markdown(record: dict[str, Any], with_summary: bool = True) -> str:
-    """The multi-seed comparison as a Markdown table plus its plain-language reading.
-
-    ``with_summary=False`` leaves out the summary sentence (for a page that shows it as
-    its headline) and keeps the tests' p-values.
-    """
-    acc = record["accuracy"]
-    lines = [
-        "| seed | Basic CNN | SENet | SENet - CNN |",
-        "| ---: | ---: | ---: | ---: |",
-    ]
-    for cnn, senet in zip(
-        record["runs"][ModelKind.CNN], record["runs"][ModelKind.SENET], strict=True
-    ):
-        lines.append(
-            f"| {cnn['seed']} | {cnn['accuracy']:.4f} | {senet['accuracy']:.4f} | "
-            f"{senet['accuracy'] - cnn['accuracy']:+.4f} |"
-        )
-    lines.append(
-        f"| mean ± std | {acc['first_mean']:.4f} ± {acc['first_std']:.4f} | "
-        f"{acc['second_mean']:.4f} ± {acc['second_std']:.4f} | "
-        f"{acc['mean_difference']:+.4f} ± {acc['std_difference']:.4f} |"
-    )
-    p_t = "n/a" if acc["ttest_p"] is None else f"{acc['ttest_p']:.3g}"
-    p_w = "n/a" if acc["wilcoxon_p"] is None else f"{acc['wilcoxon_p']:.3g}"
-    lines.append("")
-    tests = f"Wilcoxon signed-rank p = {p_w}; t-test p = {p_t}."
-    lines.append(f"{record['summary']} ({tests})" if with_summary else tests)
-    return "\n".join(lines)
-
-
-def budget_line(record: dict[str, Any]) -> str:
-    """What an experiment cost, from its record: 'trained 33 min with torch 2.14.1'.
-
-    The torch version drops its build suffix ("+cu130"): it says which wheel was
-    installed, not what the numbers depend on.
-    """
-    train = record["train"]
-    torch_version = str(record.get("versions", {}).get("torch", "?")).split("+")[0]
-    command = f" Made with `{record['command']}`." if record.get("command") else ""
-    return (
-        f"{len(record['seeds'])} seeds, {train['epochs']} epochs each, batch "
-        f"{train['batch_size']}, peak lr {train['lr']:g}; trained "
-        f"{record['wall_time_s'] / 60:.0f} min with torch {torch_version}.{command}"
-    )
-
-
-def format_ablation_markdown(record: dict[str, Any]) -> str:
-    """The ablation rows as a Markdown table with the paper's ImageNet numbers beside them."""
-    lines = [
-        "| ablation | variant | parameters | test accuracy (mean ± std) | paper top-1 err. | paper top-5 err. |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
-    ]
-    for row in record["rows"]:
-        paper = row["paper_imagenet"] or {}
-        top1 = f"{paper['top1_err']:.2f}" if "top1_err" in paper else "-"
-        top5 = f"{paper['top5_err']:.2f}" if "top5_err" in paper else "-"
-        lines.append(
-            f"| {row['group']} | {row['label']} | {row['parameters']:,} | "
-            f"{row['mean_accuracy']:.4f} ± {row['std_accuracy']:.4f} | {top1} | {top5} |"
-        )
-    return "\n".join(lines)
-
-
-def load_experiment(directory: Path, kind: str) -> dict[str, Any] | None:
-    """The saved ``comparison`` or ``ablation`` record in ``directory``, or None if absent.
-
-    Raises ValueError for a file that is not such a record.
-    """
-    path = Path(directory) / f"{kind}.json"
-    if not path.is_file():
-        return None
-    try:
-        record = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"'{path}' is not valid JSON ({error})") from None
-    if not isinstance(record, dict) or record.get("kind") != kind:
-        raise ValueError(f"'{path}' is not a saved {kind}")
-    return record

@@ -233,6 +233,31 @@ def most_confused_cell(confusion: np.ndarray) -> tuple[int, int]:
     return int(true_class), int(predicted_class)
 
 
+CONFUSION_VIEWS: dict[str, str] = {
+    "counts": "Counts",
+    "recall": "Row-normalised (recall)",
+    "precision": "Column-normalised (precision)",
+}
+
+
+def normalize_confusion(confusion: np.ndarray, view: str) -> np.ndarray:
+    """A confusion matrix (rows: true class, columns: predicted) in one of `CONFUSION_VIEWS`.
+
+    ``"counts"`` keeps the counts; ``"recall"`` divides each row by its true-class total
+    (the diagonal is then the per-class recall); ``"precision"`` divides each column by
+    its predicted-class total (diagonal: precision). Empty rows or columns give zeros.
+    """
+    counts = np.asarray(confusion, dtype=float)
+    if view == "counts":
+        return counts
+    if view not in CONFUSION_VIEWS:
+        raise ValueError(
+            f"unknown confusion view {view!r}; expected one of {tuple(CONFUSION_VIEWS)}"
+        )
+    totals = counts.sum(axis=1 if view == "recall" else 0, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+
+
 def comparison_indices(
     evaluation: Evaluation,
     which: str = "disagree",

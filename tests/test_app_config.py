@@ -26,7 +26,7 @@ def test_ui_text_uses_material_icons_not_emoji():
     sources = [
         ROOT / "app.py",
         *(ROOT / "app_pages").glob("*.py"),
-        *(ROOT / "se_demo").glob("*.py"),
+        *(ROOT / "se_demo").rglob("*.py"),
     ]
     found = {str(path.relative_to(ROOT)): _pictographs(path.read_text()) for path in sources}
     assert {name: chars for name, chars in found.items() if chars} == {}

@@ -11,15 +11,17 @@ import pytest
 from scipy.stats import t as student_t
 
 from se_demo.config import ModelConfig, TrainConfig
+from se_demo.experiment_results import (
+    format_ablation_markdown,
+    format_comparison_markdown,
+    paired_statistics,
+)
 from se_demo.experiments import (
     ABLATION_VARIANTS,
     PAPER_IMAGENET,
     Variant,
     ablate,
-    compare_models,
-    format_ablation_markdown,
-    format_comparison_markdown,
-    paired_statistics,
+    compare_over_seeds,
 )
 
 
@@ -54,7 +56,7 @@ TINY = TrainConfig(epochs=1, train_subset=256, batch_size=64)
 
 
 def test_compare_runs_end_to_end(train_split, test_split):
-    record = compare_models(TINY, [0, 1], train_split, test_split.subset(300))
+    record = compare_over_seeds(TINY, [0, 1], train_split, test_split.subset(300))
     assert [r["seed"] for r in record["runs"]["senet"]] == [0, 1]
     assert record["accuracy"]["n"] == 2
     assert all(0.1 < r["accuracy"] <= 1 for rs in record["runs"].values() for r in rs)

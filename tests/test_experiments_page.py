@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from se_demo.config import CHECKPOINT_DIR
-from se_demo.experiments import budget_line, format_comparison_markdown, load_experiment
+from se_demo.experiment_results import budget_line, format_comparison_markdown, load_experiment
 
 PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "experiments.py")
 

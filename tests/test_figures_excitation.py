@@ -14,8 +14,8 @@ import pytest
 
 from se_demo.config import CHECKPOINT_DIR
 from se_demo.excitation_stats import block_statistics
-from se_demo.figures_excitation import depth_profile
-from se_demo.plots import excitation_bars, probability_bars
+from se_demo.figures.draw import excitation_bars, probability_bars
+from se_demo.figures.excitation import depth_profile
 from se_demo.registry import dataset_info
 from se_demo.results import load_evaluation
 

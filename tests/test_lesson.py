@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from se_demo.checkpoints import load_checkpoint
-from se_demo.figures_lesson import architecture_dot
+from se_demo.figures.lesson import architecture_dot
 from se_demo.lesson import explain_se_block, layer_table
 from se_demo.models import build_model
 from se_demo.registry import dataset_info

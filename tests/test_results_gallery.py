@@ -58,7 +58,7 @@ def test_switching_the_dataset_starts_from_its_own_most_confused_cell(with_data)
 
 def _click_then_page(page: str) -> None:
     """The page; once "click" is set, each run starts as a click's run does: the selection
-    callback writes the session state (app_pages/results.py's _show_clicked_cell)."""
+    callback writes the session state (app_pages/results_confusion.py's _show_clicked_cell)."""
     import runpy
 
     import streamlit as st

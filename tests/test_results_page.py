@@ -36,7 +36,7 @@ from tests.conftest import MNIST_CHECKPOINTS
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "app_pages" / "results.py")
 APP = str(ROOT / "app.py")
-GALLERY_LIMIT = 48  # app_pages/results.py shows at most this many images at once
+GALLERY_LIMIT = 48  # app_pages/results_gallery.py shows at most this many images at once
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from se_demo.config import CHECKPOINT_DIR
 from se_demo.corruptions import corrupt, corruptions_for
 from se_demo.datafiles import read_split
 from se_demo.evaluate import predict
-from se_demo.figures_robustness import difference_heatmap, severity_curves
+from se_demo.figures.robustness import difference_heatmap, severity_curves
 from se_demo.registry import MODEL_KINDS
 from se_demo.results import load_evaluation, mcnemar_exact
 from se_demo.robustness import run_robustness, save_robustness

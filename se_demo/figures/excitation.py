@@ -1,6 +1,6 @@
 """Figures of the SE excitation explorer: class view, depth profile, recalibration.
 
-Plotly builders, data in, figure out, like `se_demo.plots` (which keeps the figures other
+Plotly builders, data in, figure out, like `se_demo.figures.draw` (which keeps the figures other
 pages share: the excitation bars and the probability bars).
 """
 
@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from se_demo.excitation_text import format_share
-from se_demo.plots import block_title
+from se_demo.figures.common import block_title
 from se_demo.registry import MODEL_COLORS, ModelKind
 
 

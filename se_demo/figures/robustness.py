@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from se_demo.registry import MODEL_COLORS, MODEL_TITLES
+from se_demo.registry import MODEL_COLORS, MODEL_TITLES, se_block_number
 from se_demo.robustness_results import ALPHA, FIRST, SECOND, Robustness
 
 COLUMNS = 5
@@ -119,9 +119,7 @@ def excitation_shift_bars(
     """Per SE block: how far the corruption moves the class-mean excitations (RMS), beside
     how far apart the clean class means are (the scale of a meaningful change).
     """
-    labels = [
-        f"SE block {int(b.split('.')[1]) + 1}" if b.startswith("stages.") else b for b in blocks
-    ]
+    labels = [f"SE block {se_block_number(b)}" for b in blocks]
     fig = go.Figure(
         [
             go.Bar(
