@@ -62,6 +62,7 @@ def test_clear_empties_canvas_and_prediction(draw_page: Page) -> None:
     assert bright_pixels(draw_page.locator(DRAWN)) == 0
 
     # The fresh canvas takes a new digit.
+    expect(draw_page.locator(CANVAS)).to_be_visible()  # the new canvas, mounted
     draw(draw_page, DIGITS[1])
     _expect_answers(draw_page, 1)
 
