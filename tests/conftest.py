@@ -68,6 +68,17 @@ def test_split(data_dir: Path) -> Split:
     return load_split(False, data_dir, download=False)
 
 
+@pytest.fixture(scope="session")
+def fashion_test_split(data_dir: Path) -> Split:
+    """Fashion-MNIST's test split, which scripts/test.sh unpacks beside MNIST."""
+    if not (data_dir / "FashionMNIST" / "raw").is_dir():
+        pytest.fail(
+            f"Fashion-MNIST not found under {data_dir}: scripts/test.sh unpacks it from "
+            "Debian's dataset-fashion-mnist"
+        )
+    return load_split(False, data_dir, download=False, dataset="fashion")
+
+
 @pytest.fixture(autouse=True)
 def _restore_torch_threads():
     threads = torch.get_num_threads()
