@@ -217,6 +217,7 @@ def test_cli_evaluate_prints_the_report_and_saves_results(tmp_path, data_dir):
         assert saved.metrics(name) == shipped_eval.metrics(name)
 
 
+@pytest.mark.slow  # a fresh process importing torch: ~5 s on two busy cores
 def test_cli_reports_missing_data_clearly(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "se_demo", "train", "--dry-run", "--data-dir", str(tmp_path)],

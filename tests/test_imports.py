@@ -5,6 +5,8 @@ first visit after a server start waits for them).
 
 from __future__ import annotations
 
+import pytest
+
 from se_demo.config import PROJECT_ROOT
 from tests.conftest import heavy_imports
 
@@ -15,11 +17,13 @@ def test_the_results_page_needs_neither_torch_nor_scikit_learn(data_dir):
     assert heavy_imports("app_pages/results.py", str(data_dir)) == set()
 
 
+@pytest.mark.slow  # a fresh process importing torch: ~5 s on two busy cores
 def test_the_app_opens_on_the_lesson_with_torch_alone(data_dir):
     # The lesson runs the SENet on one image (torch), but needs no torchvision or scikit-learn.
     assert heavy_imports("app.py", str(data_dir)) == {"torch"}
 
 
+@pytest.mark.slow  # a fresh process importing torch
 def test_the_draw_page_needs_torch_but_not_torchvision_or_scikit_learn(data_dir):
     assert heavy_imports("app_pages/draw.py", str(data_dir)) == {"torch"}
 

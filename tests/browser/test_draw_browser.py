@@ -19,7 +19,7 @@ from tests.browser.conftest import (
     draw,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TIMEOUT_MS = 30_000  # the first visit loads torch and both models in the server
 expect.set_options(timeout=TIMEOUT_MS)

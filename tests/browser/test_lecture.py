@@ -22,7 +22,7 @@ from tests.browser.conftest import (
 )
 from tests.conftest import wait_for
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ANSWERS = (".st-key-draw_answer_cnn", ".st-key-draw_answer_senet")
 VERDICT = ".st-key-draw_verdict"

@@ -16,7 +16,7 @@ from se_demo.preprocess import MAX_UPLOAD_BYTES
 from tests.browser.conftest import CANVAS, DIGITS, PROMPT, AppServer, collect_errors, draw
 from tests.conftest import scan_png
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
 ANSWERS = (".st-key-draw_answer_cnn", ".st-key-draw_answer_senet")
