@@ -63,6 +63,7 @@ def test_compare_runs_end_to_end(train_split, test_split):
     assert "| mean ± std |" in format_comparison_markdown(record)
 
 
+@pytest.mark.slow
 def test_ablate_trains_shared_configurations_once(train_split, test_split):
     trained: list[tuple[str, int]] = []
     variants = [
