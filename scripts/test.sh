@@ -5,7 +5,10 @@
 #     dataset-fashion-mnist (Fashion-MNIST);
 #   - a data root ./data holding MNIST (linked from $SE_DEMO_DATA or ../shared/data) and
 #     Fashion-MNIST (unpacked from the Debian package).
-# Extra arguments go to pytest.
+# Without arguments it runs the fast tests first and, only if they pass, the slow ones
+# (marked `slow`: training, whole test sets, the browser, new processes importing torch);
+# every test runs once.
+# Arguments go to pytest instead, in a single run (e.g. `-m "not slow"`, a path, `-k`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,4 +42,8 @@ for archive in /usr/share/datasets/fashion-mnist/*-ubyte.gz; do
 done
 export SE_DEMO_DATA="$(pwd)/data"
 
-exec .venv/bin/python -m pytest "$@"
+if [ $# -gt 0 ]; then
+  exec .venv/bin/python -m pytest "$@"
+fi
+.venv/bin/python -m pytest -m "not slow"
+exec .venv/bin/python -m pytest -m slow

@@ -1,21 +1,31 @@
-"""Shared fixtures: the real MNIST data and the shipped checkpoints."""
+"""Shared fixtures and helpers: the real data, the shipped checkpoints, polling with a
+deadline, and the drawings, scans and subprocesses that more than one test module uses."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
 import json
+import math
 import os
 import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR
+from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.data import Split, load_split
 from se_demo.datafiles import MNIST_FILES
+from se_demo.preprocess import ImageRejectedError, open_upload
 from se_demo.registry import DatasetName
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -59,6 +69,17 @@ def test_split(data_dir: Path) -> Split:
     return load_split(False, data_dir, download=False, dataset=DatasetName.MNIST)
 
 
+@pytest.fixture(scope="session")
+def fashion_test_split(data_dir: Path) -> Split:
+    """Fashion-MNIST's test split, which scripts/test.sh unpacks beside MNIST."""
+    if not (data_dir / "FashionMNIST" / "raw").is_dir():
+        pytest.fail(
+            f"Fashion-MNIST not found under {data_dir}: scripts/test.sh unpacks it from "
+            "Debian's dataset-fashion-mnist"
+        )
+    return load_split(False, data_dir, download=False, dataset="fashion")
+
+
 @pytest.fixture(autouse=True)
 def _restore_torch_threads():
     threads = torch.get_num_threads()
@@ -78,3 +99,116 @@ def plotly_values(data: object) -> np.ndarray:
 def plotly_charts(at: AppTest) -> dict[str, dict]:
     """An AppTest page's plotly figures (their JSON) by the key they were drawn with."""
     return {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+# --- Waiting ---------------------------------------------------------------------------------
+
+
+def wait_for(
+    predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05
+) -> None:
+    """Call ``predicate`` every ``interval`` seconds until it is true; after ``timeout``
+    seconds raise TimeoutError saying ``what`` never happened."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"waited {timeout:g} s for {what}, in vain")
+        time.sleep(interval)
+
+
+def rerun_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float, what: str) -> None:
+    """Rerun an AppTest page every half second until ``done(at)``, failing on any exception."""
+
+    def rerun_and_check() -> bool:
+        at.run()
+        assert not at.exception, at.exception
+        return done(at)
+
+    if not done(at):
+        wait_for(rerun_and_check, timeout, what, interval=0.5)
+
+
+# --- Shipped files and fresh processes -------------------------------------------------------
+
+
+def shipped_digest() -> str:
+    """SHA-256 over the names and bytes of the shipped MNIST checkpoints."""
+    digest = hashlib.sha256()
+    for path in sorted(MNIST_CHECKPOINTS.iterdir()):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+HEAVY = ("torch", "torchvision", "sklearn", "scipy.stats")
+RUN_PAGE = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+app = AppTest.from_file({path!r}, default_timeout=120)
+app.run()
+assert not app.exception, app.exception
+assert app.title, "the page drew nothing"
+print(json.dumps([name for name in {heavy!r} if name in sys.modules]))
+"""
+
+
+def heavy_imports(path: str, data_dir: str) -> set[str]:
+    """Which of `HEAVY` a page imports when run alone in a fresh process."""
+    script = RUN_PAGE.format(path=path, heavy=HEAVY)
+    env = {**os.environ, DATA_ENV_VAR: data_dir}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+# --- Drawings, scans and uploads -------------------------------------------------------------
+
+CANVAS = 280  # the Draw page's canvas, in pixels
+Point = tuple[float, float]
+SEVEN = [[(80.0, 60.0), (200.0, 60.0), (120.0, 230.0)]]
+
+
+def draw_strokes(strokes: list[list[Point]], width: int = 20, size: int = CANVAS) -> np.ndarray:
+    """What the canvas returns: white anti-aliased strokes on a transparent (H, W, 4) RGBA."""
+    scale = 4  # draw large and shrink: anti-aliased edges like the browser's
+    image = Image.new("RGBA", (size * scale, size * scale), (0, 0, 0, 0))
+    pen = ImageDraw.Draw(image)
+    for stroke in strokes:
+        points = [(x * scale, y * scale) for x, y in stroke]
+        pen.line(points, fill=(255, 255, 255, 255), width=width * scale, joint="curve")
+        for x, y in (points[0], points[-1]):
+            r = width * scale / 2
+            pen.ellipse([x - r, y - r, x + r, y + r], fill=(255, 255, 255, 255))
+    return np.asarray(image.resize((size, size), Image.Resampling.BOX))
+
+
+def oval(cx: float, cy: float, rx: float, ry: float) -> list[list[Point]]:
+    """One closed stroke around (cx, cy), a zero."""
+    angles = [2 * math.pi * i / 48 for i in range(49)]
+    return [[(cx + rx * math.sin(a), cy - ry * math.cos(a)) for a in angles]]
+
+
+def scan_png(image: np.ndarray) -> bytes:
+    """A test digit as a 'scan': dark ink on light paper, enlarged, as a PNG."""
+    paper = Image.fromarray(255 - image).resize((224, 224), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    paper.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def refused_before_decoding(payload: bytes, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The message `open_upload` refuses ``payload`` with, asserting no pixel was decoded."""
+    decoded: list[str] = []
+    original = Image.Image.load
+
+    def spy(self: Image.Image) -> object:
+        decoded.append(type(self).__name__)
+        return original(self)
+
+    monkeypatch.setattr(Image.Image, "load", spy)
+    with pytest.raises(ImageRejectedError) as refused:
+        open_upload(payload)
+    assert decoded == []  # refused from the header alone
+    return str(refused.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import socket
 
 import numpy as np
 import pytest
@@ -46,11 +47,24 @@ def test_real_mnist_loads_as_tensors(train_split, test_split):
     ]
 
 
-def test_missing_data_offline_gives_one_clear_message(tmp_path):
-    # This machine has no internet: the download fails fast and must be explained.
+def test_missing_data_offline_gives_one_clear_message(tmp_path, monkeypatch):
+    # Offline whatever this machine can reach: every lookup of a mirror fails at once.
+    looked_up: list[str] = []
+
+    def offline(host, *args, **kwargs):
+        looked_up.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "offline (the test forbids the network)")
+
+    def no_connect(self, address):
+        raise OSError("offline (the test forbids the network)")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    monkeypatch.setattr(socket.socket, "connect", no_connect)
     with pytest.raises(DatasetUnavailableError) as info:
         load_split(False, tmp_path, download=True, dataset=DatasetName.MNIST)
+    assert looked_up  # the download was tried, and failed
     message = str(info.value)
+    assert "download failed" in message
     assert str(tmp_path) in message
     assert all(name in message for name in MNIST_FILES)
     assert "SE_DEMO_DATA" in message

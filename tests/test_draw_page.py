@@ -22,20 +22,12 @@ from se_demo.data import Split
 from se_demo.preprocess import upload_to_mnist
 from se_demo.results import load_evaluation
 from se_demo.stress import stress_digit
-from tests.conftest import MNIST_CHECKPOINTS, plotly_charts, plotly_values
+from tests.conftest import MNIST_CHECKPOINTS, plotly_charts, plotly_values, scan_png
 
 PAGE = str(PROJECT_ROOT / "app_pages" / "draw.py")
 APP = str(PROJECT_ROOT / "app.py")
 PROMPT = "Draw a digit from 0 to 9 on the black canvas"
 TIMEOUT = 60
-
-
-def _scan(image: np.ndarray) -> bytes:
-    """A test digit as a 'scan': dark ink on light paper, enlarged, as a PNG."""
-    paper = Image.fromarray(255 - image).resize((224, 224), Image.Resampling.BICUBIC)
-    buffer = io.BytesIO()
-    paper.save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def _page() -> AppTest:
@@ -77,7 +69,7 @@ def test_the_page_runs_inside_the_app(data_dir: Path, monkeypatch: pytest.Monkey
 def test_an_uploaded_scan_gets_both_answers(test_split: Split) -> None:
     image = test_split.images[0].numpy()
     label = int(test_split.labels[0])
-    at = _upload(_page(), "seven.png", _scan(image))
+    at = _upload(_page(), "seven.png", scan_png(image))
     assert not at.exception
     assert [m.label for m in at.metric] == ["Basic CNN", "SENet"]
     assert [m.value for m in at.metric] == [str(label), str(label)]
@@ -88,7 +80,7 @@ def test_an_uploaded_scan_gets_both_answers(test_split: Split) -> None:
     drawing = at.session_state["current_drawing"]
     assert drawing.shape == (28, 28)
     assert drawing.dtype == np.float32
-    np.testing.assert_array_equal(drawing, upload_to_mnist(_scan(image)))
+    np.testing.assert_array_equal(drawing, upload_to_mnist(scan_png(image)))
 
     charts = plotly_charts(at)
     assert set(charts) == {"draw_pixels", "draw_probabilities", "draw_excitation"}
@@ -118,7 +110,7 @@ def test_disagreement_is_said(test_split: Split) -> None:
     evaluation = load_evaluation(MNIST_CHECKPOINTS)
     disagree = np.flatnonzero(evaluation.predictions("cnn") != evaluation.predictions("senet"))
     # The first disagreement that survives the scan (enlarging and preprocessing again).
-    scans = (_scan(test_split.images[int(i)].numpy()) for i in disagree)
+    scans = (scan_png(test_split.images[int(i)].numpy()) for i in disagree)
     scan = next(s for s in scans if _disagrees(models, s))
     at = _upload(_page(), "hard.png", scan)
     assert not at.exception
@@ -131,7 +123,7 @@ def test_disagreement_is_said(test_split: Split) -> None:
     [
         (b"this is not an image", "not a PNG or JPEG image"),
         (b"\x89PNG\r\n\x1a\n" + bytes(40), "not a PNG or JPEG image"),
-        (_scan(np.eye(28, dtype=np.uint8) * 255)[:300], "corrupt or truncated"),
+        (scan_png(np.eye(28, dtype=np.uint8) * 255)[:300], "corrupt or truncated"),
     ],
 )
 def test_bad_uploads_are_refused_with_a_message(payload: bytes, message: str) -> None:
@@ -164,7 +156,7 @@ def test_clear_gives_a_new_canvas_and_forgets_the_drawing() -> None:
 
 
 def test_switching_input_forgets_the_upload(test_split: Split) -> None:
-    at = _upload(_page(), "digit.png", _scan(test_split.images[1].numpy()))
+    at = _upload(_page(), "digit.png", scan_png(test_split.images[1].numpy()))
     assert "current_drawing" in at.session_state
     at.segmented_control(key="draw_source").set_value("Draw").run()
     assert not at.exception
@@ -192,7 +184,7 @@ def test_models_that_cannot_be_built_are_explained(monkeypatch: pytest.MonkeyPat
 
 
 def test_stress_sliders_change_what_the_models_see_and_answer(test_split: Split) -> None:
-    at = _upload(_page(), "seven.png", _scan(test_split.images[0].numpy()))
+    at = _upload(_page(), "seven.png", scan_png(test_split.images[0].numpy()))
     drawing = at.session_state["current_drawing"]
     at.slider(key="stress_rotation").set_value(90).run()
     at.slider(key="stress_blur").set_value(1.0).run()

@@ -248,6 +248,7 @@ def test_an_intervention_in_one_session_leaves_another_sessions_predictions_unch
     )
 
 
+@pytest.mark.slow
 def test_the_test_set_accuracy_of_an_intervention(saved, senet, test_split):
     at = _page()
     at.selectbox(key="exc_block").select("stages.2.se").run()

@@ -55,6 +55,7 @@ def test_ablation_table_covers_the_paper_settings():
 TINY = TrainConfig(epochs=1, train_subset=256, batch_size=64)
 
 
+@pytest.mark.slow
 def test_compare_runs_end_to_end(train_split, test_split):
     record = compare_over_seeds(TINY, [0, 1], train_split, test_split.subset(300))
     assert [r["seed"] for r in record["runs"]["senet"]] == [0, 1]
@@ -64,6 +65,7 @@ def test_compare_runs_end_to_end(train_split, test_split):
     assert "| mean ± std |" in format_comparison_markdown(record)
 
 
+@pytest.mark.slow
 def test_ablate_trains_shared_configurations_once(train_split, test_split):
     trained: list[tuple[str, int]] = []
     variants = [

@@ -136,6 +136,7 @@ def test_subset_accuracy_is_the_intervened_accuracy_on_those_images(senet, test_
     assert (result.low, result.high) == wilson_interval(result.correct, 300)
 
 
+@pytest.mark.slow
 def test_channel_effects_equal_removing_the_channel_through_an_intervention(senet, test_split):
     few = Split(test_split.images[:200], test_split.labels[:200])
     trained, effects = measure_channel_effects(

@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
-import time
-
 import pytest
 
 from se_demo.checkpoints import load_checkpoint, read_record
 from se_demo.config import CHECKPOINT_DIR, ModelConfig, TrainConfig
-from se_demo.jobs import JobRegistry, describe_wait, queue_rows
+from se_demo.jobs import ACTIVE, JobRegistry, describe_wait, queue_rows
 from se_demo.results import load_evaluation
 from se_demo.runs import RunRequest, list_runs
+from tests.conftest import shipped_digest, wait_for
 
 SMALL = TrainConfig(epochs=1, train_subset=512, batch_size=64)
 LONG = TrainConfig(epochs=5, train_subset=None)
 
 
-def _shipped_digest() -> str:
-    digest = hashlib.sha256()
-    for path in sorted((CHECKPOINT_DIR / "mnist").iterdir()):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _wait(predicate, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 @pytest.mark.slow
 def test_a_small_run_completes_with_per_step_curves_and_is_listed(tmp_path, data_dir):
-    before = _shipped_digest()
+    before = shipped_digest()
     registry = JobRegistry(data_dir=data_dir, root=tmp_path)
     request = RunRequest(("senet",), ModelConfig(squeeze="max"), SMALL)
     job_id = registry.submit(request, "owner-a")
@@ -61,7 +44,7 @@ def test_a_small_run_completes_with_per_step_curves_and_is_listed(tmp_path, data
     assert senet["metrics"]["accuracy"] > 0.3  # 8 steps already beat chance
     assert set(senet["se_interventions"]) == {"off", "mean"}  # added after it was usable
     assert evaluation.measurements["latency_ms"]["senet"] > 0
-    assert _shipped_digest() == before
+    assert shipped_digest() == before
     assert not list((tmp_path / "mnist").glob(".*"))  # no staging folder left
 
 
@@ -71,9 +54,15 @@ def test_runs_wait_in_order_and_only_their_owner_cancels(tmp_path, data_dir):
     long_id = registry.submit(RunRequest(("cnn",), ModelConfig(), LONG), "owner-a")
     second = registry.submit(RunRequest(("cnn",), ModelConfig(), SMALL), "owner-b")
     third = registry.submit(RunRequest(("cnn", "senet"), ModelConfig(), SMALL), "owner-b")
-    _wait(lambda: registry.job(long_id).progress is not None)
+
+    def started_or_ended() -> bool:  # a run that fails before its first step ends the wait
+        job = registry.job(long_id)
+        return job.progress is not None or job.state not in ACTIVE
+
+    wait_for(started_or_ended, 120, "the long run's first step")
+    long_run = registry.job(long_id)
     waits = registry.waits()
-    assert registry.job(long_id).state == "running"
+    assert long_run.state == "running", long_run.message
     assert [waits[second][0], waits[third][0]] == [1, 2]
     speed = registry.images_per_second()
     gap = waits[third][1] - waits[second][1]  # the second run's images and overhead

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import math
 import re
 import struct
 import zlib
@@ -11,7 +10,7 @@ import zlib
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from se_demo.checkpoints import load_checkpoint
 from se_demo.data import Split, normalize
@@ -25,34 +24,19 @@ from se_demo.preprocess import (
     upload_to_mnist,
 )
 from se_demo.registry import DatasetName
-from tests.conftest import MNIST_CHECKPOINTS
-
-CANVAS = 280
-Point = tuple[float, float]
-SEVEN = [[(80.0, 60.0), (200.0, 60.0), (120.0, 230.0)]]
-
-
-def _draw(strokes: list[list[Point]], width: int = 20, size: int = CANVAS) -> np.ndarray:
-    """What the canvas returns: white anti-aliased strokes on a transparent (H, W, 4) RGBA."""
-    scale = 4  # draw large and shrink: anti-aliased edges like the browser's
-    image = Image.new("RGBA", (size * scale, size * scale), (0, 0, 0, 0))
-    pen = ImageDraw.Draw(image)
-    for stroke in strokes:
-        points = [(x * scale, y * scale) for x, y in stroke]
-        pen.line(points, fill=(255, 255, 255, 255), width=width * scale, joint="curve")
-        for x, y in (points[0], points[-1]):
-            r = width * scale / 2
-            pen.ellipse([x - r, y - r, x + r, y + r], fill=(255, 255, 255, 255))
-    return np.asarray(image.resize((size, size), Image.Resampling.BOX))
+from tests.conftest import (
+    CANVAS,
+    MNIST_CHECKPOINTS,
+    SEVEN,
+    Point,
+    draw_strokes,
+    oval,
+    refused_before_decoding,
+)
 
 
 def _transform(strokes: list[list[Point]], scale: float, dx: float, dy: float) -> list[list[Point]]:
     return [[(x * scale + dx, y * scale + dy) for x, y in stroke] for stroke in strokes]
-
-
-def _oval(cx: float, cy: float, rx: float, ry: float) -> list[list[Point]]:
-    angles = [2 * math.pi * i / 48 for i in range(49)]
-    return [[(cx + rx * math.sin(a), cy - ry * math.cos(a)) for a in angles]]
 
 
 def _digit(rgba: np.ndarray) -> np.ndarray:
@@ -101,7 +85,7 @@ SYNTHETIC = {
     "huge seven": (_transform(SEVEN, 1.6, -120, -90), 30),
     "thin seven": (SEVEN, 3),
     "thick seven": (SEVEN, 40),
-    "off-centre zero": (_oval(70, 200, 40, 60), 12),
+    "off-centre zero": (oval(70, 200, 40, 60), 12),
     "one": ([[(145.0, 50.0), (140.0, 230.0)]], 20),
 }
 
@@ -109,20 +93,20 @@ SYNTHETIC = {
 @pytest.mark.parametrize("name", list(SYNTHETIC))
 def test_synthetic_drawings_come_out_mnist_like(name: str) -> None:
     strokes, width = SYNTHETIC[name]
-    _assert_mnist_like(drawing_to_mnist(_draw(strokes, width)))
+    _assert_mnist_like(drawing_to_mnist(draw_strokes(strokes, width)))
 
 
 def test_position_and_size_on_the_canvas_do_not_matter() -> None:
-    reference = _digit(_draw(SEVEN, 20))
-    moved = _digit(_draw(_transform(SEVEN, 1.0, -60, 40), 20))
-    smaller = _digit(_draw(_transform(SEVEN, 0.5, 20, 30), 10))
+    reference = _digit(draw_strokes(SEVEN, 20))
+    moved = _digit(draw_strokes(_transform(SEVEN, 1.0, -60, 40), 20))
+    smaller = _digit(draw_strokes(_transform(SEVEN, 0.5, 20, 30), 10))
     np.testing.assert_allclose(moved, reference, atol=0.1)  # line rasterising differs a little
     assert np.corrcoef(smaller.ravel(), reference.ravel())[0, 1] > 0.95
 
 
 def test_aspect_ratio_is_kept() -> None:
-    wide = _digit(_draw([[(40.0, 100.0), (240.0, 100.0), (240.0, 200.0)]], 4))
-    tall = _digit(_draw([[(140.0, 30.0), (140.0, 250.0)]], 22))
+    wide = _digit(draw_strokes([[(40.0, 100.0), (240.0, 100.0), (240.0, 200.0)]], 4))
+    tall = _digit(draw_strokes([[(140.0, 30.0), (140.0, 250.0)]], 22))
     height, width = _ink_box(wide)  # ink 204 x 104 canvas pixels
     assert width == 20
     assert abs(height - 20 * 104 / 204) <= 1
@@ -132,7 +116,7 @@ def test_aspect_ratio_is_kept() -> None:
 
 
 def test_thicker_strokes_give_more_ink() -> None:
-    ink = [float(_digit(_draw(SEVEN, width)).sum()) for width in (3, 12, 24, 40)]
+    ink = [float(_digit(draw_strokes(SEVEN, width)).sum()) for width in (3, 12, 24, 40)]
     assert ink == sorted(ink)
     assert ink[-1] > 2 * ink[0]
 
@@ -149,7 +133,7 @@ def test_blank_canvas_gives_nothing() -> None:
 
 
 def test_a_lone_dot_is_handled() -> None:
-    dot = _assert_mnist_like(drawing_to_mnist(_draw([[(100.0, 100.0)]], 6)))
+    dot = _assert_mnist_like(drawing_to_mnist(draw_strokes([[(100.0, 100.0)]], 6)))
     assert dot.sum() > 200  # a disc blown up to 20 px: far more ink than a digit
 
 
@@ -159,7 +143,7 @@ def test_a_lone_dot_is_handled() -> None:
     ids=["dot", "20-px-dash", "tiny-seven"],
 )
 def test_a_tiny_drawing_is_called_too_small(strokes: list[list[Point]]) -> None:
-    problem = drawing_problem(_draw(strokes, 20))
+    problem = drawing_problem(draw_strokes(strokes, 20))
     assert problem is not None
     assert problem.startswith("Too small to read")
 
@@ -167,12 +151,12 @@ def test_a_tiny_drawing_is_called_too_small(strokes: list[list[Point]]) -> None:
 @pytest.mark.parametrize("name", list(SYNTHETIC))
 def test_digit_sized_drawings_have_no_problem(name: str) -> None:
     strokes, width = SYNTHETIC[name]
-    assert drawing_problem(_draw(strokes, width)) is None
+    assert drawing_problem(draw_strokes(strokes, width)) is None
     assert drawing_problem(np.zeros((CANVAS, CANVAS, 4), dtype=np.uint8)) is None  # blank
 
 
 def test_dark_on_light_uploads_are_inverted() -> None:
-    drawing = _draw(SEVEN, 20)
+    drawing = draw_strokes(SEVEN, 20)
     expected = _digit(drawing)
     ink = drawing[..., 3]
     paper = (235 - ink.astype(np.float32) * 200 / 255).astype(np.uint8)  # dark ink, light paper
@@ -187,17 +171,19 @@ def test_dark_on_light_uploads_are_inverted() -> None:
 
 def test_noisy_photo_of_a_digit() -> None:
     rng = np.random.default_rng(0)
-    ink = _draw(_transform(SEVEN, 2.0, 100, 60), 40, size=640)[..., 3].astype(np.float32) / 255
+    ink = (
+        draw_strokes(_transform(SEVEN, 2.0, 100, 60), 40, size=640)[..., 3].astype(np.float32) / 255
+    )
     shading = np.linspace(0.75, 0.9, 640, dtype=np.float32)[None, :]  # uneven light
     photo = shading - 0.6 * ink + rng.normal(0, 0.02, (640, 640)).astype(np.float32)
     photo_bytes = _png((np.clip(photo, 0, 1) * 255).astype(np.uint8), "JPEG")
     digit = _assert_mnist_like(upload_to_mnist(photo_bytes))
-    expected = _digit(_draw(SEVEN, 20))
+    expected = _digit(draw_strokes(SEVEN, 20))
     assert np.corrcoef(digit.ravel(), expected.ravel())[0, 1] > 0.9
 
 
 def test_transparent_png_with_dark_strokes() -> None:
-    strokes = _draw(SEVEN, 20)
+    strokes = draw_strokes(SEVEN, 20)
     dark = strokes.copy()
     dark[..., :3] = 0  # black strokes on a transparent background
     digit = _assert_mnist_like(upload_to_mnist(_png(dark)))
@@ -228,22 +214,6 @@ def _refusable(kind: str) -> bytes:
         "bomb": _with_size(small, 50_000, 50_000),  # 2,500 MP, over PIL's limit too
         "too many bytes": small + bytes(MAX_UPLOAD_BYTES),
     }[kind]
-
-
-def refused_before_decoding(payload: bytes, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The message `open_upload` refuses ``payload`` with, asserting no pixel was decoded."""
-    decoded: list[str] = []
-    original = Image.Image.load
-
-    def spy(self: Image.Image) -> object:
-        decoded.append(type(self).__name__)
-        return original(self)
-
-    monkeypatch.setattr(Image.Image, "load", spy)
-    with pytest.raises(ImageRejectedError) as refused:
-        open_upload(payload)
-    assert decoded == []  # refused from the header alone
-    return str(refused.value)
 
 
 @pytest.mark.parametrize(

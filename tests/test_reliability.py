@@ -15,7 +15,6 @@ import struct
 import subprocess
 import sys
 import textwrap
-import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -35,14 +34,21 @@ from se_demo.data import Split
 from se_demo.models import build_model
 from se_demo.preprocess import drawing_to_mnist, upload_to_mnist
 from se_demo.runs import RUNS_ENV_VAR, list_runs
-from tests.conftest import MNIST_CHECKPOINTS
-from tests.test_preprocess import SEVEN, _draw, _oval, refused_before_decoding
+from tests.conftest import (
+    CANVAS,
+    MNIST_CHECKPOINTS,
+    SEVEN,
+    draw_strokes,
+    oval,
+    refused_before_decoding,
+    rerun_until,
+    wait_for,
+)
 
 APP = str(PROJECT_ROOT / "app.py")
 PAGES = PROJECT_ROOT / "app_pages"
 TIMEOUT = 120
-CANVAS = 280
-STROKES = {7: SEVEN, 0: _oval(140, 140, 55, 85), 1: [[(145.0, 50.0), (140.0, 230.0)]]}
+STROKES = {7: SEVEN, 0: oval(140, 140, 55, 85), 1: [[(145.0, 50.0), (140.0, 230.0)]]}
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +103,7 @@ def test_hairline_and_thick_strokes_are_still_read(
     models: dict[str, nn.Module], digit: int, width: int
 ) -> None:
     """1 px (thinner than the slider allows) to the slider's 40 px: the models read it."""
-    answers = answer_both(models, drawing_to_mnist(_draw(STROKES[digit], width)))
+    answers = answer_both(models, drawing_to_mnist(draw_strokes(STROKES[digit], width)))
     assert answers.warning is None
     assert [(a.digit, a.unsure) for a in answers.models.values()] == [(digit, False)] * 2
 
@@ -107,7 +113,7 @@ def test_hairline_and_thick_strokes_are_still_read(
 def test_strokes_wider_than_a_digit_are_never_presented_as_an_answer(
     models: dict[str, nn.Module], digit: int, width: int
 ) -> None:
-    answers = answer_both(models, drawing_to_mnist(_draw(STROKES[digit], width)))
+    answers = answer_both(models, drawing_to_mnist(draw_strokes(STROKES[digit], width)))
     assert answers.warning is not None
     assert all(answer.unsure for answer in answers.models.values())
 
@@ -494,11 +500,8 @@ def test_a_save_killed_at_any_point_leaves_one_whole_checkpoint(
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 120
-        while not ready.exists():
-            assert child.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the child never reached the kill point"
-            time.sleep(0.05)
+        wait_for(lambda: ready.exists() or child.poll() is not None, 120, "the child's kill point")
+        assert child.poll() is None, log.read_text()  # it ended before the kill point
         child.send_signal(signal.SIGKILL)
     finally:
         if child.poll() is None:
@@ -530,15 +533,6 @@ def test_a_run_killed_while_saving_is_not_listed(tmp_path: Path) -> None:
 
 
 # --- Two sessions ----------------------------------------------------------------------------
-
-
-def _wait_for(at: AppTest, done: Callable[[AppTest], bool], timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while not done(at):
-        assert time.monotonic() < deadline, "timed out waiting for the page"
-        time.sleep(0.5)
-        at.run()
-        assert not at.exception, at.exception
 
 
 def _draw_view(at: AppTest) -> dict[str, object]:
@@ -584,7 +578,9 @@ def test_one_sessions_actions_never_change_what_another_sees(
     one.slider(key="train_epochs").set_value(1)
     one.select_slider(key="train_images").set_value(1_000)
     next(b for b in one.button if b.label == "Queue this run").click().run()
-    _wait_for(one, lambda a: any("Your run finished" in s.value for s in a.success))
+    rerun_until(
+        one, lambda a: any("Your run finished" in s.value for s in a.success), 300, "A's run"
+    )
     (run,) = (tmp_path / "mnist").iterdir()
     one.selectbox(key="model_source_choice").set_value(str(run)).run()
     assert one.session_state["model_dir"] == str(run)

@@ -31,7 +31,7 @@ from se_demo.robustness_results import (
     load_robustness,
     verdict,
 )
-from tests.test_imports import _heavy_imports
+from tests.conftest import heavy_imports
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "app_pages" / "robustness.py")
@@ -210,7 +210,7 @@ def test_a_run_without_a_sweep_gets_the_command_that_makes_one(with_data, tmp_pa
 
 
 def test_the_page_needs_neither_torch_nor_scikit_learn(data_dir):
-    assert _heavy_imports("app_pages/robustness.py", str(data_dir)) == set()
+    assert heavy_imports("app_pages/robustness.py", str(data_dir)) == set()
 
 
 @pytest.mark.parametrize("dataset", DATASETS)

@@ -34,6 +34,7 @@ def test_short_training_really_learns(name, train_split, test_split):
     assert not result.model.training
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(train_split, test_split):
     config = TrainConfig(epochs=1, train_subset=1_024, batch_size=64, seed=7)
     evaluated = test_split.subset(500)

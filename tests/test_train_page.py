@@ -3,14 +3,13 @@ cancelling, run selection, and the undertrained marks on the lab and the Results
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_pages.resources import training_registry
-from tests.test_jobs import _shipped_digest
+from tests.conftest import rerun_until, shipped_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "app_pages" / "train.py")
@@ -27,15 +26,6 @@ def runs_root(tmp_path, monkeypatch, data_dir):
     assert training_registry().wait_until_idle(300)
 
 
-def _wait_for(at: AppTest, predicate, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate(at):
-        assert time.monotonic() < deadline, "timed out waiting for the page"
-        time.sleep(0.5)
-        at.run()
-        assert not at.exception, at.exception
-
-
 def _queue(at: AppTest, models: str, epochs: int, images: int) -> None:
     at.radio(key="train_models").set_value(models)
     at.slider(key="train_epochs").set_value(epochs)
@@ -50,13 +40,13 @@ def _finished(at: AppTest) -> bool:
 
 @pytest.mark.slow
 def test_a_tiny_run_trains_shows_named_curves_and_is_marked_undertrained(runs_root):
-    before = _shipped_digest()
+    before = shipped_digest()
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception
     assert any("No runs yet" in c.value for c in at.caption)
     at.selectbox(key="train_gate").set_value("tanh")
     _queue(at, "senet", 1, 1_000)
-    _wait_for(at, _finished)
+    rerun_until(at, _finished, 300, "the tiny run to finish")
     (run,) = (runs_root / "mnist").iterdir()
     # the curves: one point per step (8 batches of 128), named, accuracy on 0-100 %
     (chart,) = at.get("plotly_chart")
@@ -72,7 +62,7 @@ def test_a_tiny_run_trains_shows_named_curves_and_is_marked_undertrained(runs_ro
     assert table["undertrained"].tolist() == ["SENet"]
     at.selectbox(key="model_source_choice").set_value(str(run)).run()
     assert at.session_state["model_dir"] == str(run)
-    assert _shipped_digest() == before
+    assert shipped_digest() == before
 
     results = AppTest.from_file(RESULTS, default_timeout=120)
     results.session_state["model_dir"] = str(run)
@@ -110,7 +100,7 @@ def test_a_second_session_waits_its_turn_and_cannot_cancel_the_first(runs_root):
     first_id = first.session_state["my_run"]
     assert f"cancel_{first_id}" not in [b.key for b in second.button]  # view only
     first.button(key=f"cancel_{first_id}").click().run()
-    _wait_for(second, _finished)
+    rerun_until(second, _finished, 300, "the second session's run to finish")
     first.run()
     assert any("cancelled by its owner" in i.value for i in first.info)
     assert len(list((runs_root / "mnist").iterdir())) == 1  # only the second run was saved

@@ -5,16 +5,24 @@ query parameters open the exact lesson view."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import AppServer, collect_errors
-from tests.browser.test_draw_browser import CANVAS, DIGITS, DRAWN, PROMPT, _bright_pixels, _draw
+from tests.browser.conftest import (
+    CANVAS,
+    DIGITS,
+    DRAWN,
+    PROMPT,
+    AppServer,
+    bright_pixels,
+    collect_errors,
+    draw,
+)
+from tests.conftest import wait_for
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ANSWERS = (".st-key-draw_answer_cnn", ".st-key-draw_answer_senet")
 VERDICT = ".st-key-draw_verdict"
@@ -65,7 +73,7 @@ def test_canvas_and_both_answers_fit_without_scrolling(
 ) -> None:
     page = open_page(path, width, height)
     expect(page.locator(CANVAS)).to_be_visible()
-    _draw(page, DIGITS[7])
+    draw(page, DIGITS[7])
     expect(page.locator(VERDICT)).to_have_text("Both models read 7.")
     assert page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollTop") == 0
     for selector in (CANVAS, *ANSWERS, VERDICT):
@@ -75,7 +83,7 @@ def test_canvas_and_both_answers_fit_without_scrolling(
 def test_a_phone_shows_the_answers_before_the_charts(open_page) -> None:
     page = open_page("/draw", 390, 844)
     expect(page.locator(CANVAS)).to_be_visible()
-    _draw(page, DIGITS[1])
+    draw(page, DIGITS[1])
     expect(page.locator(VERDICT)).to_have_text("Both models read 1.")
     answer = page.locator(ANSWERS[1]).bounding_box()
     first_chart = page.locator(".stPlotlyChart").first.bounding_box()
@@ -87,7 +95,7 @@ def test_a_phone_shows_the_answers_before_the_charts(open_page) -> None:
 def test_the_drawing_survives_a_visit_to_another_page(open_page) -> None:
     page = open_page("/draw", 1280, 800)
     expect(page.get_by_text(PROMPT)).to_be_visible()
-    _draw(page, DIGITS[4])
+    draw(page, DIGITS[4])
     expect(page.locator(VERDICT)).to_have_text("Both models read 4.")
     page.get_by_test_id("stSidebarNav").get_by_text("How SE works").click()
     expect(
@@ -96,10 +104,12 @@ def test_the_drawing_survives_a_visit_to_another_page(open_page) -> None:
     page.get_by_test_id("stSidebarNav").get_by_text("Draw a digit").click()
     expect(page.locator(VERDICT)).to_have_text("Both models read 4.")
     expect(page.locator(CANVAS)).to_be_visible()
-    deadline = time.monotonic() + TIMEOUT_MS / 1000  # the strokes are redrawn on a new canvas
-    while _bright_pixels(page.locator(DRAWN)) <= 1000 and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
-    assert _bright_pixels(page.locator(DRAWN)) > 1000
+    wait_for(  # the strokes are redrawn on a new canvas
+        lambda: bright_pixels(page.locator(DRAWN)) > 1000,
+        TIMEOUT_MS / 1000,
+        "the drawing to be redrawn on the new canvas",
+        interval=0.2,
+    )
 
 
 def test_a_link_opens_the_exact_lesson_view(open_page) -> None:
