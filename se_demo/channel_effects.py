@@ -24,9 +24,9 @@ from se_demo.checkpoints import (
     FORMAT_VERSION,
     CheckpointError,
     read_record,
-    write_json_atomic,
 )
 from se_demo.data import Split, normalize
+from se_demo.files import write_json_atomic
 from se_demo.models import ReferenceCNN, Stage
 from se_demo.registry import se_block_name
 

@@ -17,7 +17,6 @@ none of it). torch is imported only where a model is built.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -32,6 +31,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from se_demo.config import ModelConfig
+from se_demo.files import FILE_MODE, fsync_dir, sha256_file, write_json_atomic
 
 if TYPE_CHECKING:
     from torch import nn
@@ -63,54 +63,6 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # not supported everywhere (Windows)
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _umask_mode() -> int:
-    """The mode a plain new file gets (mkstemp's files are private, 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-_FILE_MODE = _umask_mode()  # read once at import: os.umask is process-wide, not thread-safe
-
-
-def write_json_atomic(path: Path, record: dict[str, Any]) -> None:
-    """Write JSON to a temporary file in the same folder, fsync, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, _FILE_MODE)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(record, handle, indent=2, sort_keys=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_tensors(
     tensors: Mapping[str, np.ndarray], record: dict[str, Any], directory: Path, name: str
 ) -> Path:
@@ -125,7 +77,7 @@ def save_tensors(
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        os.chmod(tmp, _FILE_MODE)
+        os.chmod(tmp, FILE_MODE)
         contiguous = {key: np.ascontiguousarray(value) for key, value in tensors.items()}
         save_file(contiguous, str(tmp), metadata=_header(record))
         with open(tmp, "rb") as handle:
@@ -133,7 +85,7 @@ def save_tensors(
         digest = sha256_file(tmp)
         weights = directory / f"{name}-{digest[:8]}.safetensors"
         os.replace(tmp, weights)
-        _fsync_dir(directory)
+        fsync_dir(directory)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -17,15 +17,15 @@ from se_demo.checkpoints import (
     library_versions,
     load_checkpoint,
     save_checkpoint,
-    write_json_atomic,
 )
 from se_demo.config import CHECKPOINT_DIR, ModelConfig, TrainConfig, to_dict
 from se_demo.data import load_split
 from se_demo.evaluate import evaluate_models, save_evaluation
 from se_demo.experiment_results import format_ablation_markdown, format_comparison_markdown
 from se_demo.experiments import ablate, compare_over_seeds
+from se_demo.files import write_json_atomic
+from se_demo.original_study import format_comparison, format_reference_report
 from se_demo.registry import MODEL_KINDS, MODEL_TITLES, ModelKind, dataset_info
-from se_demo.results import format_comparison, format_reference_report
 from se_demo.robustness import run_robustness, save_robustness
 from se_demo.robustness_results import format_robustness_table
 from se_demo.train import TrainProgress, train_model, training_record

@@ -14,10 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from se_demo.checkpoints import read_record, save_tensors, write_json_atomic
+from se_demo.checkpoints import read_record, save_tensors
 from se_demo.config import NUM_CLASSES
 from se_demo.data import Split
 from se_demo.excitation import concat_batches, recording_excitations
+from se_demo.files import write_json_atomic
 from se_demo.inference import predict
 from se_demo.interventions import intervention_accuracies
 from se_demo.models import count_parameters

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from se_demo import checkpoints
-from se_demo.checkpoints import CheckpointError, load_checkpoint, save_checkpoint, sha256_file
+from se_demo.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from se_demo.config import ModelConfig, to_dict
+from se_demo.files import sha256_file
 from se_demo.models import build_model
 
 

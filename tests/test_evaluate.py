@@ -23,11 +23,10 @@ from se_demo.data import Split
 from se_demo.evaluate import compute_metrics, predict
 from se_demo.excitation import concat_batches, recording_excitations
 from se_demo.excitation_stats import block_statistics
+from se_demo.original_study import format_comparison, format_reference_report
 from se_demo.registry import DATASETS, MODEL_KINDS, DatasetName
 from se_demo.results import (
     evaluation_mcnemar,
-    format_comparison,
-    format_reference_report,
     load_evaluation,
     mcnemar_exact,
 )

@@ -28,9 +28,10 @@ from torch import nn
 
 from app_pages import resources
 from se_demo.answers import answer_both
-from se_demo.checkpoints import load_checkpoint, save_checkpoint, save_tensors, sha256_file
+from se_demo.checkpoints import load_checkpoint, save_checkpoint, save_tensors
 from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT, ModelConfig, to_dict
 from se_demo.data import Split
+from se_demo.files import sha256_file
 from se_demo.models import build_model
 from se_demo.preprocess import drawing_to_mnist, upload_to_mnist
 from se_demo.runs import RUNS_ENV_VAR, list_runs
