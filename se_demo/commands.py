@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from se_demo import channel_effects as effects
 from se_demo.backends import Backend, InProcess, RayBackend, import_ray
 from se_demo.checkpoints import (
     library_versions,
@@ -144,8 +145,6 @@ def robustness_command(args: argparse.Namespace) -> int:
 
 def channels_command(args: argparse.Namespace) -> int:
     """``channels``: each SE channel's effect on the test accuracy; saves it beside the SENet."""
-    from se_demo import channel_effects as effects
-
     directory = _checkpoint_dir(args)
     senet, senet_record = load_checkpoint(directory, ModelKind.SENET)
     test_split = load_split(False, args.data_dir, dataset=args.dataset)
