@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         "--squeeze",
         choices=SQUEEZES,
         default=model_defaults.squeeze,
-        help="SE squeeze: the paper's mean, the seed's sum, or max",
+        help="SE squeeze: the paper's mean, the original study's sum, or max",
     )
     train.add_argument(
         "--gate", choices=GATES, default=model_defaults.gate, help="SE excitation gate"
@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser(
         "evaluate",
-        help="print the seed's report for both checkpoints and save the results",
+        help="print the original study's report for both checkpoints and save the results",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _add_common(evaluate)

@@ -106,7 +106,7 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    """``evaluate``: the seed's report for both checkpoints; saves the evaluation beside them."""
+    """``evaluate``: the original study's report for both checkpoints; saves the evaluation beside them."""
     directory = _checkpoint_dir(args)
     models = {name: load_checkpoint(directory, name)[0] for name in MODEL_KINDS}
     test_split = load_split(False, args.data_dir, dataset=args.dataset)
