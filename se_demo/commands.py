@@ -10,6 +10,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+from torch import nn
 from tqdm import tqdm
 
 from se_demo import channel_effects as effects
@@ -20,7 +21,7 @@ from se_demo.checkpoints import (
     save_checkpoint,
 )
 from se_demo.config import CHECKPOINT_DIR, ModelConfig, TrainConfig, to_dict
-from se_demo.data import load_split
+from se_demo.data import Split, load_split
 from se_demo.evaluate import evaluate_models, save_evaluation
 from se_demo.experiment_results import format_ablation_markdown, format_comparison_markdown
 from se_demo.experiments import ablate, compare_over_seeds
@@ -34,6 +35,15 @@ from se_demo.train import TrainProgress, train_model, training_record
 
 def _checkpoint_dir(args: argparse.Namespace) -> Path:
     return args.checkpoint_dir or CHECKPOINT_DIR / args.dataset
+
+
+def _shipped_models_and_test_split(
+    args: argparse.Namespace,
+) -> tuple[Path, dict[str, nn.Module], Split]:
+    """The checkpoint folder, both models in it, and the dataset's test split."""
+    directory = _checkpoint_dir(args)
+    models = {name: load_checkpoint(directory, name)[0] for name in MODEL_KINDS}
+    return directory, models, load_split(False, args.data_dir, dataset=args.dataset)
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
@@ -107,9 +117,7 @@ def train_command(args: argparse.Namespace) -> int:
 
 def evaluate_command(args: argparse.Namespace) -> int:
     """``evaluate``: the original study's report for both checkpoints; saves the evaluation beside them."""
-    directory = _checkpoint_dir(args)
-    models = {name: load_checkpoint(directory, name)[0] for name in MODEL_KINDS}
-    test_split = load_split(False, args.data_dir, dataset=args.dataset)
+    directory, models, test_split = _shipped_models_and_test_split(args)
     evaluation = evaluate_models(models, test_split, args.dataset)
     for name in models:
         print(format_reference_report(MODEL_TITLES[name], evaluation.metrics(name)))
@@ -123,9 +131,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 def robustness_command(args: argparse.Namespace) -> int:
     """``robustness``: both checkpoints on the corruptions; prints the table, saves the sweep."""
-    directory = _checkpoint_dir(args)
-    models = {name: load_checkpoint(directory, name)[0] for name in MODEL_KINDS}
-    test_split = load_split(False, args.data_dir, dataset=args.dataset)
+    directory, models, test_split = _shipped_models_and_test_split(args)
     start = time.perf_counter()
     bar = tqdm(desc="settings", unit="setting", leave=False)
     sweep = run_robustness(
