@@ -75,17 +75,21 @@ for column, model in zip(columns, (FIRST, SECOND), strict=False):
     column.metric(
         f"{MODEL_TITLES[model]}, corrupted",
         f"{100 * summary[model]['mean']:.1f} %",
-        help="Mean accuracy over every corruption and severity.",
-        delta=f"{-100 * summary[model]['relative_drop']:.1f} % relative to clean "
-        f"({100 * summary[model]['clean']:.2f} %)",
+        help=(
+            "Mean accuracy over every corruption and severity. Below it, the change "
+            "relative to the clean test images, (corrupted - clean) / clean; clean accuracy "
+            f"on these images: {100 * summary[model]['clean']:.2f} %."
+        ),
+        delta=f"{-100 * summary[model]['relative_drop']:.1f} % vs clean",
         delta_color="off",
         delta_arrow="off",
         border=True,
     )
 columns[2].metric(
-    "Settings where the models differ",
+    "Settings that differ",
     f"{len(differing)} of {len(tests)}",
-    help="Paired McNemar tests, one per corruption and severity, Holm-corrected over all of them.",
+    help="Corruption and severity settings where the two models differ: paired McNemar "
+    "tests, one per setting, Holm-corrected over all of them.",
     border=True,
 )
 
