@@ -7,7 +7,13 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages.presentation import PRESENTER_KEY, apply_page_style
-from app_pages.resources import active_model_dir, data_dir_label, load_records, load_test_images
+from app_pages.resources import (
+    active_model_dir,
+    data_dir_label,
+    load_records,
+    load_test_images,
+    start_class_worker,
+)
 from se_demo.checkpoints import CheckpointError
 from se_demo.registry import DATASETS, MODEL_TITLES
 from se_demo.results import recipe_line
@@ -96,6 +102,7 @@ with st.sidebar:
         st.caption(f"{title} test set loaded from {data_dir_label()}")
 
 apply_page_style()
+start_class_worker()  # trains the class's queued runs, also those queued on other replicas
 page = st.navigation(pages)
 # Pages that keep work across visits (the Draw page's strokes) need to know a visit began.
 st.session_state["arrived_on_page"] = st.session_state.get("current_page") != page.url_path

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from se_demo.checkpoints import check_model_files, load_checkpoint
-from se_demo.config import CHECKPOINT_DIR, SERVING_THREADS, resolve_data_dir
+from se_demo.config import CHECKPOINT_DIR, SERVING_THREADS, resolve_data_dir, runs_root
 from se_demo.datafiles import DatasetUnavailableError, dataset_available, read_split
 from se_demo.registry import MODEL_KINDS, DatasetName
 from se_demo.results import Evaluation, load_evaluation
@@ -25,8 +26,8 @@ from se_demo.results import Evaluation, load_evaluation
 if TYPE_CHECKING:
     from torch import nn
 
+    from se_demo.classroom.queue import ClassQueue
     from se_demo.data import Split
-    from se_demo.jobs import JobRegistry
 
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / DatasetName.MNIST
 _LOG = logging.getLogger(__name__)
@@ -136,18 +137,56 @@ def _test_split(dataset: str, root: Path) -> Split | None:
     return Split(torch.from_numpy(images.copy()), torch.from_numpy(labels.copy()))
 
 
-def training_registry() -> JobRegistry:
-    """This server's training queue, shared by every session (one per runs folder)."""
-    from se_demo.runs import runs_root
+def class_queue() -> ClassQueue:
+    """The lab's queue in the class's store (``SE_DEMO_DB``), shared by every session and
+    every replica; starts this server's embedded worker the first time (unless
+    ``SE_DEMO_WORKER=none``). Raises StoreError when the store cannot be reached.
+    """
+    from se_demo.classroom.store import store_url
 
-    return _registry(runs_root().resolve(), resolve_data_dir().resolve())
+    queue = _class_queue(store_url(), lecturer_key())
+    start_class_worker()
+    return queue
+
+
+def start_class_worker() -> subprocess.Popen[bytes] | None:
+    """This server's embedded worker (started once; None with ``SE_DEMO_WORKER=none``).
+
+    It trains the class's queued runs in its own process; replicas on one machine share
+    one (`se_demo.classroom.worker`). Needs no database to start: it waits for one.
+    """
+    from se_demo.classroom.store import store_url
+
+    return _embedded_worker(store_url(), runs_root().resolve(), resolve_data_dir().resolve())
+
+
+def lecturer_key() -> str | None:
+    """The lecturer's key: ``lecturer_key`` in .streamlit/secrets.toml, else
+    ``$SE_DEMO_LECTURER_KEY``; None when neither is set (then nobody has the controls)."""
+    from se_demo.classroom.queue import lecturer_key_from_env
+
+    try:
+        key = st.secrets.get("lecturer_key")
+    except FileNotFoundError:  # no secrets.toml: the environment decides
+        key = None
+    return str(key) if key else lecturer_key_from_env()
 
 
 @st.cache_resource(show_spinner=False)
-def _registry(root: Path, data_dir: Path) -> JobRegistry:
-    from se_demo.jobs import JobRegistry
+def _class_queue(url: str, key: str | None) -> ClassQueue:
+    from se_demo.classroom.queue import ClassQueue
+    from se_demo.classroom.store import open_store
 
-    return JobRegistry(data_dir=data_dir, root=root)
+    return ClassQueue(open_store(url), lecturer_key=key)
+
+
+@st.cache_resource(show_spinner=False)
+def _embedded_worker(url: str, root: Path, data_dir: Path) -> subprocess.Popen[bytes] | None:
+    from se_demo.classroom.worker import embedded_worker_wanted, start_embedded_worker
+
+    if not embedded_worker_wanted():
+        return None
+    return start_embedded_worker(url, data_dir=data_dir, root=root)
 
 
 def active_dataset() -> str:

@@ -1,32 +1,67 @@
-"""How long the smallest dashboard run takes, from queueing to usable on every page.
+"""A Training-lab run end to end: queued in the class's store, trained by a worker process.
 
-    python -m bench.run_end [--runs 3] [--epochs 1] [--images 1000]
+    python -m bench.run_end [--runs 3] [--model both] [--epochs 1] [--images 1000]
 
-Queues a run of both models through the server's job registry (as the Training lab does)
-into a temporary folder and prints, per run: queue -> first batch, -> last batch,
-last batch -> usable (the run saved with its evaluation: every page can show it), and
-last batch -> complete (the SE interventions added). Then loads the run the way the pages
-do (records, evaluation, models) and times that too. Medians over runs at the end.
-Runs on the app's torch thread count (`se_demo.config.SERVING_THREADS`) unless
-``--threads`` says otherwise.
+Starts ``python -m se_demo worker`` on a fresh SQLite store in a temporary folder (as the
+app's embedded worker runs, with every core), queues the runs one after the other and
+prints, per run: queue -> first batch, -> last batch, last batch -> usable (saved with its
+evaluation: every page can show it), last batch -> complete (SE interventions added), the
+worker's training images/s, and that speed as a share of the same model trained in this
+process with `bench.train_speed`'s recipe on the same number of images, measured in the
+same run (both on every core). Medians at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from se_demo.checkpoints import load_checkpoint
-from se_demo.config import SERVING_THREADS, ModelConfig, TrainConfig
-from se_demo.jobs import JobRegistry, new_owner_token
-from se_demo.registry import MODEL_KINDS
-from se_demo.results import load_evaluation
-from se_demo.runs import RunRequest
+from se_demo.classroom.queue import ClassQueue, LabLimits, LabRun, RunState
+from se_demo.classroom.store import DB_ENV_VAR, open_store
+from se_demo.config import (
+    DATA_ENV_VAR,
+    PROJECT_ROOT,
+    RUNS_ENV_VAR,
+    ModelConfig,
+    RunRequest,
+    TrainConfig,
+    resolve_data_dir,
+)
+from se_demo.data import load_split
+from se_demo.registry import MODEL_KINDS, DatasetName
+from se_demo.train import train_model
+
+KEY = "bench"
+
+
+def in_process_speed(model: str, images: int, data_dir: str | None) -> float:
+    """Training images/s of ``model`` trained here on ``images`` images, every core."""
+    torch.set_num_threads(os.cpu_count() or 1)
+    train = load_split(True, data_dir, dataset=DatasetName.MNIST)
+    recipe = TrainConfig(epochs=1, train_subset=images, seed=0)
+    return float(
+        train_model(ModelConfig(name=model), recipe, train).history[0]["images_per_second"]
+    )
+
+
+def _wait(queue: ClassQueue, run_id: str, timeout_s: float = 1_800) -> tuple[LabRun, float | None]:
+    first, deadline = None, time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = queue.run(run_id)
+        if first is None and run.progress is not None:
+            first = time.time()
+        if run.completed_at is not None:
+            return run, first
+        time.sleep(0.02)
+    raise SystemExit(f"run {run_id} did not end in {timeout_s:.0f} s")
 
 
 def main() -> None:
@@ -34,52 +69,53 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--model", choices=(*MODEL_KINDS, "both"), default="both")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--images", type=int, default=1_000)
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--threads", type=int, default=SERVING_THREADS)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)  # one setting per process, as the app sets it
-    rows = []
+    models = MODEL_KINDS if args.model == "both" else (args.model,)
+    reference = {m: in_process_speed(m, args.images * args.epochs, args.data_dir) for m in models}
+    print("in this process:", ", ".join(f"{m} {s:,.0f} images/s" for m, s in reference.items()))
     with tempfile.TemporaryDirectory() as root:
-        registry = JobRegistry(data_dir=args.data_dir, root=Path(root))
-        header = "run  first batch  last batch  -> usable  -> complete  page load (s)"
-        print(header)
-        for run in range(args.runs):
-            request = RunRequest(
-                ("cnn", "senet"),
-                ModelConfig(),
-                TrainConfig(epochs=args.epochs, train_subset=args.images, seed=run),
-            )
-            job_id = registry.submit(request, new_owner_token())
-            first = None
-            while registry.job(job_id).state in ("queued", "running"):
-                if first is None and registry.job(job_id).progress is not None:
-                    first = time.time()
-                time.sleep(0.01)
-            registry.wait_until_idle(600)
-            job = registry.job(job_id)
-            if job.state != "finished" or job.run_dir is None:
-                raise SystemExit(f"run failed: {job.message}")
-            assert job.last_batch_at is not None
-            assert job.usable_at is not None
-            assert job.completed_at is not None
-            start = time.perf_counter()
-            load_evaluation(job.run_dir)
-            for name in MODEL_KINDS:
-                load_checkpoint(job.run_dir, name)
-            load_s = time.perf_counter() - start
-            row = (
-                (first or job.queued_at) - job.queued_at,
-                job.last_batch_at - job.queued_at,
-                job.usable_at - job.last_batch_at,
-                job.completed_at - job.last_batch_at,
-                load_s,
-            )
-            rows.append(row)
-            print(f"{run:>3}" + "".join(f"{v:>12.1f}" for v in row))
+        url = f"sqlite:///{Path(root) / 'class.db'}"
+        store = open_store(url)
+        queue = ClassQueue(store, lecturer_key=KEY)
+        queue.set_limits(LabLimits(max_active_runs=100, max_images_per_run=10**9), KEY)
+        env = {**os.environ, DB_ENV_VAR: url, RUNS_ENV_VAR: root,
+               DATA_ENV_VAR: str(resolve_data_dir(args.data_dir).resolve())}  # fmt: skip
+        worker = subprocess.Popen([sys.executable, "-m", "se_demo", "worker"], cwd=PROJECT_ROOT,
+                                  env=env, stdout=subprocess.DEVNULL)  # fmt: skip
+        rows = []
+        print("run  first batch  last batch  -> usable  -> complete   images/s  of in-process")
+        try:
+            for seed in range(args.runs):
+                recipe = TrainConfig(epochs=args.epochs, train_subset=args.images, seed=seed)
+                run_id = queue.submit(RunRequest(models, ModelConfig(), recipe), "bench", key=KEY)
+                run, first = _wait(queue, run_id)
+                if run.state != RunState.FINISHED:
+                    raise SystemExit(f"run failed: {run.message}")
+                assert run.last_batch_at is not None
+                assert run.usable_at is not None
+                assert run.completed_at is not None
+                speed = run.images_per_second or 0.0
+                share = speed / statistics.mean(reference.values())
+                row = (
+                    (first or run.queued_at) - run.queued_at,
+                    run.last_batch_at - run.queued_at,
+                    run.usable_at - run.last_batch_at,
+                    run.completed_at - run.last_batch_at,
+                )
+                rows.append((*row, speed, share))
+                print(f"{seed:>3}" + "".join(f"{v:>12.1f}" for v in row)
+                      + f"{speed:>11,.0f}{share:>14.0%}")  # fmt: skip
+        finally:
+            worker.terminate()
+            worker.wait()
+            store.dispose()
     medians = [statistics.median(column) for column in zip(*rows, strict=True)]
-    print("med" + "".join(f"{v:>12.1f}" for v in medians))
+    print("med" + "".join(f"{v:>12.1f}" for v in medians[:4])
+          + f"{medians[4]:>11,.0f}{medians[5]:>14.0%}")  # fmt: skip
 
 
 if __name__ == "__main__":

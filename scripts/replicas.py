@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench.appserver import AppServer, free_port, start_app
 from bench.ws_session import DrawSession, run_blocking
-from se_demo.runs import RUNS_ENV_VAR
+from se_demo.config import RUNS_ENV_VAR
 
 ROUTE_COOKIE = "se_route"
 # Opened once on each replica after it starts: the lesson page loads torch and the models,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need, then runs the whole test suite:
 #   - .venv with requirements-dev.txt;
-#   - as root, Debian's chromium (browser tests), nginx (replicas test) and
-#     dataset-fashion-mnist (Fashion-MNIST);
+#   - as root, Debian's chromium (browser tests), nginx (replicas test), postgresql (the
+#     class's store: tests start throwaway servers) and dataset-fashion-mnist;
 #   - a data root ./data holding MNIST (linked from $SE_DEMO_DATA or ../shared/data) and
 #     Fashion-MNIST (unpacked from the Debian package).
 # Without arguments it runs the fast tests first and, only if they pass, the slow ones
@@ -19,6 +19,7 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)  # tests/test_replicas.py: replicas behind nginx
 [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+command -v pg_config >/dev/null 2>&1 || missing+=(postgresql)  # tests/test_class_*.py
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"

@@ -1,4 +1,5 @@
-"""Command line: ``python -m se_demo {train,evaluate,channels,robustness,compare,ablate}``; see ``--help``."""
+"""Command line: ``python -m se_demo {train,evaluate,channels,robustness,compare,ablate,worker,queue}``;
+see ``--help``. The class's commands (worker, queue) import no torch until a run trains."""
 
 from __future__ import annotations
 
@@ -8,13 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from se_demo.checkpoints import CheckpointError
-from se_demo.commands import (
-    channels_command,
-    evaluate_command,
-    experiment_command,
-    robustness_command,
-    train_command,
-)
+from se_demo.classroom.store import StoreError
 from se_demo.config import ModelConfig, TrainConfig
 from se_demo.datafiles import DatasetUnavailableError
 from se_demo.registry import DATASETS, GATES, MODEL_KINDS, SQUEEZES, DatasetName
@@ -52,6 +47,68 @@ def _add_train_flags(parser: argparse.ArgumentParser, **overrides: object) -> No
         )
 
 
+def _add_se_flags(parser: argparse.ArgumentParser) -> None:
+    defaults = ModelConfig()
+    parser.add_argument(
+        "--reduction-ratio",
+        type=int,
+        default=defaults.reduction_ratio,
+        help="SE bottleneck: C -> C/r -> C",
+    )
+    parser.add_argument(
+        "--squeeze",
+        choices=SQUEEZES,
+        default=defaults.squeeze,
+        help="SE squeeze: the paper's mean, the original study's sum, or max",
+    )
+    parser.add_argument("--gate", choices=GATES, default=defaults.gate, help="SE excitation gate")
+
+
+def _add_class_commands(commands: argparse._SubParsersAction) -> None:
+    """``worker`` and ``queue``: the class's lab, on the store named by SE_DEMO_DB."""
+    worker = commands.add_parser(
+        "worker",
+        help="train the class's queued runs (reads SE_DEMO_DB)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    worker.add_argument("--once", action="store_true", help="train one queued run, then exit")
+    worker.add_argument(
+        "--backend", choices=("local", "ray"), default="local",
+        help="train here, or hand each run to a Ray cluster (pip install -r requirements-ray.txt)",
+    )  # fmt: skip
+    worker.add_argument(
+        "--ray-address", default=None,
+        help="with --backend ray: the cluster to join (default: a local Ray on this machine)",
+    )  # fmt: skip
+    worker.add_argument("--slots", type=int, default=2, help="with --backend ray: runs at once")
+    worker.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: every core)"
+    )
+    worker.add_argument(
+        "--data-dir", default=None, help="data root (default: $SE_DEMO_DATA, else ./data)"
+    )
+    worker.add_argument("--embedded", action="store_true", help=argparse.SUPPRESS)  # the app's
+    worker.add_argument("--parent", type=int, default=None, help=argparse.SUPPRESS)
+
+    queue = commands.add_parser("queue", help="the Training lab's queue: add, list or cancel runs")
+    actions = queue.add_subparsers(dest="action", required=True)
+    add = actions.add_parser(
+        "add",
+        help="queue a run (as the lecturer when SE_DEMO_LECTURER_KEY is set)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add.add_argument(
+        "--model", choices=(*MODEL_KINDS, "both"), default="both", help="which model(s) to train"
+    )
+    _add_train_flags(add, epochs=2, train_subset=10_000)
+    _add_se_flags(add)
+    add.add_argument("--owner", default="command-line", help="whose run it is (their token)")
+    actions.add_parser("list", help="every run: owner, state, place and test accuracy")
+    cancel = actions.add_parser("cancel", help="cancel a run (its owner, or the lecturer's key)")
+    cancel.add_argument("run_id", help="the run's id, as `queue list` prints it")
+    cancel.add_argument("--owner", default="command-line", help="the owner's token")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m se_demo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -65,22 +122,7 @@ def _parser() -> argparse.ArgumentParser:
         "--model", choices=(*MODEL_KINDS, "both"), default="both", help="which model(s) to train"
     )
     _add_train_flags(train)
-    model_defaults = ModelConfig()
-    train.add_argument(
-        "--reduction-ratio",
-        type=int,
-        default=model_defaults.reduction_ratio,
-        help="SE bottleneck: C -> C/r -> C",
-    )
-    train.add_argument(
-        "--squeeze",
-        choices=SQUEEZES,
-        default=model_defaults.squeeze,
-        help="SE squeeze: the paper's mean, the original study's sum, or max",
-    )
-    train.add_argument(
-        "--gate", choices=GATES, default=model_defaults.gate, help="SE excitation gate"
-    )
+    _add_se_flags(train)
     train.add_argument(
         "--dry-run",
         action="store_true",
@@ -137,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         _add_train_flags(sub, seed=None, epochs=3 if command == "compare" else 2)
         _add_common(sub, dataset_flag=False)
+    _add_class_commands(commands)
     return parser
 
 
@@ -144,6 +187,18 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
     try:
+        if args.command in ("worker", "queue"):
+            from se_demo.classroom.cli import queue_command, worker_command
+
+            return {"worker": worker_command, "queue": queue_command}[args.command](args)
+        from se_demo.commands import (
+            channels_command,
+            evaluate_command,
+            experiment_command,
+            robustness_command,
+            train_command,
+        )
+
         commands = {
             "train": train_command,
             "evaluate": evaluate_command,
@@ -153,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             "robustness": robustness_command,
         }
         return commands[args.command](args)
-    except (DatasetUnavailableError, CheckpointError, ValueError) as error:
+    except (DatasetUnavailableError, CheckpointError, StoreError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

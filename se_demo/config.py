@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from se_demo.registry import (
+    MODEL_KINDS,
     DatasetName,
     Gate,
     ModelKind,
@@ -23,6 +24,7 @@ from se_demo.registry import (
 )
 
 NUM_CLASSES = 10
+TRAIN_IMAGES = 60_000  # MNIST's and Fashion-MNIST's training split
 IMAGE_SIZE = 28
 
 DATA_ENV_VAR = "SE_DEMO_DATA"
@@ -30,6 +32,7 @@ DEFAULT_DATA_DIR = Path("data")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints"
 RUNS_DIR = PROJECT_ROOT / "runs"
+RUNS_ENV_VAR = "SE_DEMO_RUNS"
 # torch's thread count for the dashboard's whole process, set once when it first loads
 # the models (torch has one count per process: setting it in any thread changes it for
 # all). One thread per answer: on a busy 2-core server two made the slowest answers 20
@@ -44,6 +47,13 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
         return Path(data_dir)
     env = os.environ.get(DATA_ENV_VAR)
     return Path(env) if env else DEFAULT_DATA_DIR
+
+
+def runs_root() -> Path:
+    """Where dashboard runs (and the embedded class store) live: ``$SE_DEMO_RUNS``, else
+    ``runs/`` in the project. Every replica and worker of a class must see the same folder.
+    """
+    return Path(os.environ.get(RUNS_ENV_VAR) or RUNS_DIR)
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,47 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Rebuild from saved metadata; unknown keys raise ``ValueError``."""
         return _from_dict(cls, values)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a student asked the Training lab to train: which models, SE settings, recipe."""
+
+    models: tuple[str, ...]
+    model_config: ModelConfig
+    train_config: TrainConfig
+
+    def __post_init__(self) -> None:
+        unknown = set(self.models) - set(MODEL_KINDS)
+        if not self.models or unknown:
+            raise ValueError(f"models must be some of {MODEL_KINDS}, got {self.models}")
+
+    @property
+    def images_per_model(self) -> int:
+        """Training images one model processes (epochs x images per epoch)."""
+        return self.train_config.epochs * (self.train_config.train_subset or TRAIN_IMAGES)
+
+    @property
+    def images(self) -> int:
+        """Training images to process in all (epochs x subset x models)."""
+        return self.images_per_model * len(self.models)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (the class's store keeps it)."""
+        return {
+            "models": list(self.models),
+            "model_config": to_dict(self.model_config),
+            "train_config": to_dict(self.train_config),
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunRequest:
+        """Rebuild from `to_dict`'s output; unknown fields raise ``ValueError``."""
+        return cls(
+            tuple(values["models"]),
+            ModelConfig.from_dict(values["model_config"]),
+            TrainConfig.from_dict(values["train_config"]),
+        )
 
 
 def _from_dict(cls: Any, values: dict[str, Any]) -> Any:

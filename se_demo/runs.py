@@ -32,43 +32,17 @@ from se_demo.checkpoints import (
     read_record,
     save_checkpoint,
 )
-from se_demo.config import CHECKPOINT_DIR, RUNS_DIR, ModelConfig, TrainConfig
+from se_demo.config import CHECKPOINT_DIR, RunRequest, runs_root
 from se_demo.data import Split, load_split
 from se_demo.evaluate import add_interventions, evaluate_models, save_evaluation
 from se_demo.registry import MODEL_KINDS, ModelKind
 from se_demo.train import TrainProgress, train_model, training_record
 
-RUNS_ENV_VAR = "SE_DEMO_RUNS"
 LATENCY_REPEATS = 50  # a run's latency: the fastest of 50 passes (the CLI takes 200)
 
 
 class RunStopped(Exception):
     """The run was cancelled while training; nothing was saved."""
-
-
-def runs_root() -> Path:
-    """Where dashboard runs are saved: ``$SE_DEMO_RUNS``, else ``runs/`` in the project."""
-    return Path(os.environ.get(RUNS_ENV_VAR) or RUNS_DIR)
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """What a student asked to train: which models, with which SE settings and recipe."""
-
-    models: tuple[str, ...]
-    model_config: ModelConfig
-    train_config: TrainConfig
-
-    def __post_init__(self) -> None:
-        unknown = set(self.models) - set(MODEL_KINDS)
-        if not self.models or unknown:
-            raise ValueError(f"models must be some of {MODEL_KINDS}, got {self.models}")
-
-    @property
-    def images(self) -> int:
-        """Training images to process in all (epochs x subset x models)."""
-        per_epoch = self.train_config.train_subset or 60_000
-        return self.train_config.epochs * per_epoch * len(self.models)
 
 
 @dataclass
@@ -87,11 +61,13 @@ def train_run(
     *,
     data_dir: str | os.PathLike[str] | None = None,
     root: Path | None = None,
+    run_id: str | None = None,
 ) -> TrainedRun:
     """Train the requested models, evaluate both on the test set and save the run.
 
     ``progress(model name, progress)`` is called after every step. Raises `RunStopped`
-    when ``should_stop()`` turns true during training.
+    when ``should_stop()`` turns true during training. ``run_id`` (the queue's id of the
+    run) ends the folder's name, so that runs saved in the same second never collide.
     """
     # The evaluation's libraries, imported now rather than after the last batch (~2 s).
     import scipy.stats  # noqa: F401
@@ -124,10 +100,12 @@ def train_run(
         models, test_split, dataset, interventions=False, latency_repeats=LATENCY_REPEATS
     )
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_id = f"{stamp}-{'-'.join(request.models)}-seed{request.train_config.seed}"
-    final = (root or runs_root()) / dataset / run_id
+    folder = f"{stamp}-{'-'.join(request.models)}-seed{request.train_config.seed}"
+    if run_id:
+        folder = f"{folder}-{run_id}"
+    final = (root or runs_root()) / dataset / folder
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.", dir=final.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder}.", dir=final.parent))
     try:
         for name in MODEL_KINDS:
             if name in trained:

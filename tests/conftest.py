@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import json
 import math
 import os
@@ -13,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ import torch
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
+from scripts.postgres import PostgresServer, start_postgres
 from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.data import Split, load_split
 from se_demo.datafiles import MNIST_FILES
@@ -39,6 +41,29 @@ def data_dir() -> Path:
     if not (root / "MNIST" / "raw").is_dir():
         pytest.fail(f"MNIST not found under {root}; set {DATA_ENV_VAR} to the data root")
     return root
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server (Debian's), on a Unix socket, for the whole session."""
+    try:
+        server = start_postgres()
+    except (RuntimeError, subprocess.CalledProcessError) as error:
+        pytest.fail(f"PostgreSQL could not start (scripts/test.sh installs it): {error}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty class store: an SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'class.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database(f"t_{os.getpid()}_{next(_DATABASES)}")
+
+
+_DATABASES = itertools.count()
 
 
 @pytest.fixture
@@ -114,6 +139,21 @@ def wait_for(
         if time.monotonic() >= deadline:
             raise TimeoutError(f"waited {timeout:g} s for {what}, in vain")
         time.sleep(interval)
+
+
+def settle_the_lab(timeout: float = 300) -> None:
+    """Wait until every run in the class's store of this moment has ended (a finished run
+    is shown before its SE interventions are added), then stop the worker that this test
+    process started for it."""
+    from app_pages import resources
+
+    queue = resources.class_queue()
+    done = lambda: all(run.completed_at is not None for run in queue.runs())  # noqa: E731
+    wait_for(done, timeout, "the lab's runs to end", interval=0.5)
+    worker = resources.start_class_worker()
+    if worker is not None:
+        worker.terminate()
+        worker.wait(30)
 
 
 def rerun_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float, what: str) -> None:

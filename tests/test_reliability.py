@@ -29,12 +29,12 @@ from torch import nn
 from app_pages import resources
 from se_demo.answers import answer_both
 from se_demo.checkpoints import load_checkpoint, save_checkpoint, save_tensors
-from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT, ModelConfig, to_dict
+from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT, RUNS_ENV_VAR, ModelConfig, to_dict
 from se_demo.data import Split
 from se_demo.files import sha256_file
 from se_demo.models import build_model
 from se_demo.preprocess import drawing_to_mnist, upload_to_mnist
-from se_demo.runs import RUNS_ENV_VAR, list_runs
+from se_demo.runs import list_runs
 from tests.conftest import (
     CANVAS,
     MNIST_CHECKPOINTS,
@@ -43,6 +43,7 @@ from tests.conftest import (
     oval,
     refused_before_decoding,
     rerun_until,
+    settle_the_lab,
     wait_for,
 )
 
@@ -608,4 +609,4 @@ def test_one_sessions_actions_never_change_what_another_sees(
     for name, (model, _) in shared.items():
         assert _state_digest(model) == weights[name]
         assert not model.training
-    assert resources.training_registry().wait_until_idle(300)  # A's run adds its interventions
+    settle_the_lab()  # A's run adds its interventions, then its worker stops

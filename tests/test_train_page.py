@@ -1,5 +1,6 @@
-"""The Training lab through AppTest: a real tiny run, the queue as two sessions see it,
-cancelling, run selection, and the undertrained marks on the lab and the Results page."""
+"""The Training lab through AppTest: a real tiny run trained by the server's worker process,
+the class's queue as two sessions see it, cancelling, limits, the lecturer's controls, an
+unreachable store, run selection, and the undertrained marks on the lab and Results page."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_pages.resources import training_registry
-from tests.conftest import rerun_until, shipped_digest
+from app_pages.train_queue import anonymous_name
+from se_demo.classroom.queue import RunState
+from tests.conftest import rerun_until, settle_the_lab, shipped_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "app_pages" / "train.py")
@@ -20,10 +22,9 @@ RESULTS = str(ROOT / "app_pages" / "results.py")
 def runs_root(tmp_path, monkeypatch, data_dir):
     monkeypatch.setenv("SE_DEMO_RUNS", str(tmp_path))
     monkeypatch.setenv("SE_DEMO_DATA", str(data_dir))
+    monkeypatch.delenv("SE_DEMO_DB", raising=False)  # the embedded store: runs/class.db
     yield tmp_path
-    # A run is shown as finished before its SE interventions are added: let the worker
-    # end before the next test (and the interpreter) goes on.
-    assert training_registry().wait_until_idle(300)
+    settle_the_lab()
 
 
 def _queue(at: AppTest, models: str, epochs: int, images: int) -> None:
@@ -88,14 +89,17 @@ def test_a_tiny_run_trains_shows_named_curves_and_is_marked_undertrained(runs_ro
 @pytest.mark.slow
 def test_a_second_session_waits_its_turn_and_cannot_cancel_the_first(runs_root):
     first = AppTest.from_file(PAGE, default_timeout=120).run()
-    _queue(first, "cnn", 5, 60_000)
+    _queue(first, "cnn", 2, 60_000)
+    rerun_until(first, lambda at: any("Your run:" in p.proto.text for p in at.get("progress")),
+                120, "the first run to start training")  # fmt: skip
     second = AppTest.from_file(PAGE, default_timeout=120).run()
     _queue(second, "senet", 1, 1_000)
     waiting = [i.value for i in second.info if i.value.startswith("Your run is number")]
     assert len(waiting) == 1
     assert waiting[0].startswith("Your run is number 1 in the queue: it should start in about")
     queue = second.dataframe[0].value  # no finished runs yet: the queue
-    assert queue["queued by"].tolist() == ["another session", "you"]
+    first_owner = anonymous_name(first.session_state["owner_token"])
+    assert queue["queued by"].tolist() == [first_owner, "you"]
     assert queue["place"].tolist() == ["training", "1 in queue"]
     first_id = first.session_state["my_run"]
     assert f"cancel_{first_id}" not in [b.key for b in second.button]  # view only
@@ -104,3 +108,73 @@ def test_a_second_session_waits_its_turn_and_cannot_cancel_the_first(runs_root):
     first.run()
     assert any("cancelled by its owner" in i.value for i in first.info)
     assert len(list((runs_root / "mnist").iterdir())) == 1  # only the second run was saved
+
+
+def _lecturer(at: AppTest, key: str) -> None:
+    at.text_input(key="lecturer_key_input").input(key).run()
+    assert not at.exception, at.exception
+
+
+def test_limits_and_the_lecturers_controls(runs_root, monkeypatch):
+    monkeypatch.setenv("SE_DEMO_LECTURER_KEY", "class-of-2026")
+    student = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not student.exception, student.exception
+    assert "lecturer_limits" not in [f.key for f in student.get("form")]  # no controls shown
+    _queue(student, "senet", 3, 60_000)  # 180,000 images per model: over the limit
+    (refusal,) = student.error
+    assert "asks for 180,000 training images per model" in refusal.value
+    assert "Nothing was queued." in refusal.value
+    assert "my_run" not in student.session_state
+
+    lecturer = AppTest.from_file(PAGE, default_timeout=120).run()
+    _lecturer(lecturer, "wrong")
+    assert any("not the lecturer's key" in e.value for e in lecturer.error)
+    assert not lecturer.get("form")[1:]  # still only the run form
+    _lecturer(lecturer, "class-of-2026")
+    lecturer.toggle[0].set_value(True)
+    next(b for b in lecturer.button if b.label == "Apply").click().run()
+    assert not lecturer.exception, lecturer.exception
+
+    student.run()
+    assert any("paused the lab" in i.value for i in student.info)
+    _queue(student, "senet", 1, 1_000)
+    assert any("The lecturer has paused the lab" in e.value for e in student.error)
+    assert "my_run" not in student.session_state
+
+
+def test_the_lecturer_cancels_a_students_run(runs_root, monkeypatch):
+    monkeypatch.setenv("SE_DEMO_LECTURER_KEY", "class-of-2026")
+    student = AppTest.from_file(PAGE, default_timeout=120).run()
+    _queue(student, "cnn", 2, 60_000)
+    run_id = student.session_state["my_run"]
+    lecturer = AppTest.from_file(PAGE, default_timeout=120).run()
+    _lecturer(lecturer, "class-of-2026")
+    lecturer.button(key=f"lecturer_cancel_{run_id}").click().run()
+    assert not lecturer.exception, lecturer.exception
+    from app_pages.resources import class_queue
+
+    rerun_until(
+        student,
+        lambda at: class_queue().run(run_id).state == RunState.CANCELLED,
+        120,
+        "the lecturer's cancel",
+    )
+    assert "cancelled by the lecturer" in class_queue().run(run_id).message
+
+
+def test_an_unreachable_store_closes_the_lab_in_one_sentence_and_nothing_else(
+    runs_root, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("SE_DEMO_WORKER", "none")
+    monkeypatch.setenv("SE_DEMO_DB", f"postgresql+psycopg://postgres@/class?host={tmp_path}")
+    lab = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not lab.exception, lab.exception
+    (closed,) = lab.error
+    assert closed.value.startswith("The Training lab is closed because the class's store")
+    assert closed.value.count(". ") == 0  # one sentence
+    assert not list(lab.get("form"))  # no form to queue into
+    for page in ("lesson.py", "draw.py", "results.py"):
+        other = AppTest.from_file(str(ROOT / "app_pages" / page), default_timeout=120).run()
+        assert not other.exception, (page, other.exception)
+        assert not other.error, (page, [e.value for e in other.error])
+    monkeypatch.delenv("SE_DEMO_DB")  # settle_the_lab looks at the working store
