@@ -1,6 +1,6 @@
 """N app replicas behind nginx on this machine: sticky sessions, websocket upgrade.
 
-    python -m scripts.replicas [--replicas 2] [--port 8501] [--workdir /tmp/se-demo-replicas]
+    python -m scripts.replicas [--replicas 2] [--port 8501] [--workdir DIR] [--db URL | --postgres]
 
 Starts N ``streamlit run app.py`` on free loopback ports and Debian's nginx
 (``apt-get install nginx``) in front of them on ``--port``, then waits for Ctrl-C and
@@ -9,15 +9,19 @@ and hashes it to a replica, so the page, its static files and its websocket all 
 same replica (a Streamlit session lives in one process); a browser without the cookie
 is placed at random. ``X-Upstream`` on every response names the replica that served it.
 Each replica is visited once as it starts, which fills its caches (torch, the models).
-The replicas share the read-only checkpoints; each keeps its Training-lab runs in
-``WORKDIR/runs-I`` (SE_DEMO_RUNS), as a student's session stays on one replica.
+The replicas share one class: one store (``--db``, default the SQLite file in
+``WORKDIR/runs``; ``--postgres`` starts a throwaway PostgreSQL server), one runs folder
+(``WORKDIR/runs``) and one worker process (``python -m se_demo worker``) that trains the
+queue for all of them (``SE_DEMO_WORKER=none`` stops each replica starting its own).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -27,7 +31,10 @@ from pathlib import Path
 
 from bench.appserver import AppServer, free_port, start_app
 from bench.ws_session import DrawSession, run_blocking
-from se_demo.config import RUNS_ENV_VAR
+from scripts.postgres import start_postgres
+from se_demo.classroom.store import DB_ENV_VAR
+from se_demo.classroom.worker import WORKER_ENV_VAR
+from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT, RUNS_ENV_VAR
 
 ROUTE_COOKIE = "se_route"
 # Opened once on each replica after it starts: the lesson page loads torch and the models,
@@ -82,6 +89,8 @@ class Deployment:
     nginx: subprocess.Popen[bytes]
     url: str
     workdir: Path
+    worker: subprocess.Popen[bytes] | None = None
+    store_url: str = ""
 
     def pids(self) -> list[int]:
         """The replicas' process ids (for their CPU and memory)."""
@@ -97,6 +106,9 @@ class Deployment:
             self.nginx.wait()
         for replica in self.replicas:
             replica.stop()
+        if self.worker is not None:
+            self.worker.terminate()
+            self.worker.wait(timeout=30)
 
 
 def nginx_path() -> str | None:
@@ -106,23 +118,45 @@ def nginx_path() -> str | None:
     )
 
 
+def start_worker(
+    store_url: str, runs: Path, data_dir: str | None, log: Path
+) -> subprocess.Popen[bytes]:
+    """The class's one worker on this machine: ``python -m se_demo worker``."""
+    env = {**os.environ, DB_ENV_VAR: store_url, RUNS_ENV_VAR: str(runs)}
+    if data_dir:
+        env[DATA_ENV_VAR] = data_dir
+    with open(log, "wb") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "se_demo", "worker"],
+            cwd=PROJECT_ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
 def start_replicas(
-    count: int, workdir: Path, port: int | None = None, data_dir: str | None = None
+    count: int,
+    workdir: Path,
+    port: int | None = None,
+    data_dir: str | None = None,
+    store_url: str | None = None,
 ) -> Deployment:
-    """Start ``count`` replicas and nginx on ``port`` (default: a free one); wait until
-    nginx answers the health check. Raises RuntimeError when nginx is missing or fails.
+    """Start one worker, ``count`` replicas and nginx on ``port`` (default: a free one);
+    wait until nginx answers the health check. All share ``store_url`` (default: SQLite in
+    WORKDIR/runs) and WORKDIR/runs. Raises RuntimeError when nginx is missing or fails.
     """
     nginx = nginx_path()
     if nginx is None:
         raise RuntimeError("nginx is not installed: apt-get install nginx")
     workdir.mkdir(parents=True, exist_ok=True)
+    runs = workdir / "runs"
+    runs.mkdir(exist_ok=True)
+    store_url = store_url or f"sqlite:///{runs / 'class.db'}"
+    shared = {RUNS_ENV_VAR: str(runs), DB_ENV_VAR: store_url, WORKER_ENV_VAR: "none"}
+    worker = start_worker(store_url, runs, data_dir, workdir / "worker.log")
     replicas: list[AppServer] = []
     try:
         for index in range(count):
-            runs = workdir / f"runs-{index}"
-            runs.mkdir(exist_ok=True)
             log = workdir / f"replica-{index}.log"
-            replicas.append(start_app(data_dir, log, env={RUNS_ENV_VAR: str(runs)}))
+            replicas.append(start_app(data_dir, log, env=shared))
         port = port or free_port()
         servers = "\n".join(
             f"        server {r.url.removeprefix('http://')} max_fails=0;" for r in replicas
@@ -138,8 +172,11 @@ def start_replicas(
     except BaseException:
         for replica in replicas:
             replica.stop()
+        worker.terminate()
         raise
-    deployment = Deployment(replicas, process, f"http://127.0.0.1:{port}", workdir)
+    deployment = Deployment(
+        replicas, process, f"http://127.0.0.1:{port}", workdir, worker, store_url
+    )
     _wait_healthy(deployment)
     try:
         for replica in replicas:  # the first student on each replica finds its caches warm
@@ -182,11 +219,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8501, help="nginx's port on 127.0.0.1")
     parser.add_argument("--workdir", type=Path, default=None, help="config, logs and runs")
     parser.add_argument("--data-dir", default=None, help="MNIST root (default: $SE_DEMO_DATA)")
+    store = parser.add_mutually_exclusive_group()
+    store.add_argument("--db", default=None, help="the class's store (an SQLAlchemy URL)")
+    store.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="se-demo-replicas-"))
-    deployment = start_replicas(args.replicas, workdir.resolve(), args.port, args.data_dir)
+    postgres = start_postgres(workdir.resolve() / "postgres") if args.postgres else None
+    url = postgres.create_database("se_demo") if postgres else args.db
+    deployment = start_replicas(args.replicas, workdir.resolve(), args.port, args.data_dir, url)
     print(f"{args.replicas} replicas behind nginx: {deployment.url}  (pids {deployment.pids()})")
-    print(f"config, logs and per-replica runs in {workdir}; Ctrl-C stops everything")
+    print(f"the class's store: {deployment.store_url}")
+    print(f"config, logs and the shared runs in {workdir}; Ctrl-C stops everything")
     try:
         while all(r.process.poll() is None for r in deployment.replicas):
             time.sleep(1)
@@ -194,6 +237,8 @@ def main() -> None:
         pass
     finally:
         deployment.stop()
+        if postgres is not None:
+            postgres.stop()
 
 
 if __name__ == "__main__":
