@@ -92,7 +92,9 @@ def test_the_command_line_queues_lists_and_cancels(store_url, tmp_path, data_dir
 @pytest.mark.slow
 def test_worker_once_trains_a_queued_run_usable_on_every_page(store_url, tmp_path, data_dir, queue):
     run_id = queue.submit(TINY, "ada")
-    done = _cli(_env(store_url, tmp_path, data_dir), "worker", "--once")
+    mount = tmp_path.parent / f"{tmp_path.name}-mount"  # the same folder, mounted elsewhere,
+    mount.symlink_to(tmp_path)  # as a shared volume on another machine
+    done = _cli(_env(store_url, mount, data_dir), "worker", "--once")
     assert done.returncode == 0, done.stderr
     assert "trained 1 run" in done.stdout
     run = queue.run(run_id)
@@ -139,3 +141,22 @@ def test_a_killed_worker_is_marked_within_30_s_and_the_next_run_starts(
         assert len(list_runs("mnist", tmp_path)) == 1  # the killed run saved nothing
     finally:
         first.kill()
+
+
+@pytest.mark.slow
+def test_a_worker_hands_runs_to_ray(tmp_path, data_dir):
+    url = f"sqlite:///{tmp_path / 'class.db'}"
+    store = open_store(url)
+    queue = ClassQueue(store, lecturer_key=KEY)
+    queue.set_limits(LabLimits(max_active_runs=10), KEY)
+    first, second = queue.submit(TINY, "ada"), queue.submit(TINY, "ada")
+    done = _cli(_env(url, tmp_path, data_dir), "worker", "--backend", "ray", "--once")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "trained 1 run" in done.stdout
+    run = queue.run(first)
+    assert run.state == RunState.FINISHED, run.message
+    assert run.curve  # the Ray task reported its progress to the store itself
+    assert queue.run(second).state == RunState.QUEUED  # --once: one run
+    (listed,) = list_runs("mnist", tmp_path)
+    assert listed.path == run.path(tmp_path)
+    store.dispose()

@@ -215,7 +215,8 @@ def work_on_ray(
     from se_demo.backends import import_ray
 
     ray = import_ray()
-    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
     remote = ray.remote(num_cpus=1)(_train_on_ray)
     in_flight: dict[Any, str] = {}
     taken, me = 0, worker_id()
@@ -241,6 +242,9 @@ def work_on_ray(
 
 
 def _train_on_ray(url: str, run_id: str, worker: str, data_dir: str | None, root: str) -> str:
+    import torch
+
+    torch.set_num_threads(1)  # the task's one CPU: Ray runs ``slots`` of them side by side
     store = open_store(url)
     try:
         queue = ClassQueue(store)
