@@ -3,7 +3,7 @@
     python -m bench.load_ws [--levels 10 30 60 100 200] [--period 5] [--duration 40]
                             [--url http://127.0.0.1:PORT --server-pid PID ...]
                             [--replicas 2] [--server-cpus 1 --client-cpus 0]
-                            [--browser-check]
+                            [--browser-check] [--lab-run]
 
 Each session speaks Streamlit's own protocol (bench/ws_session.py): it opens the Draw
 page, then every ``--period`` s (+-``--jitter``, the first one at a random moment) sends
@@ -21,6 +21,8 @@ runnable but not running), RSS (start -> peak), and the load average. One untime
 bench/first_visit.py). ``--browser-check`` first draws a 7 in
 Chromium and checks that a protocol session sent the same drawing gets the same digits
 and probabilities. ``--samples FILE`` keeps the server's CPU and RSS every second.
+``--lab-run`` queues a Training-lab run of both models (2 epochs x 60,000 images) in the
+class's store before the first level and measures while the worker trains it.
 """
 
 from __future__ import annotations
@@ -43,9 +45,12 @@ from bench.appserver import start_app
 from bench.draw_latency import canvas_png, decode
 from bench.server_stats import ServerStats
 from bench.ws_session import DrawSession, SessionError
+from se_demo.classroom.queue import ClassQueue, RunState
+from se_demo.classroom.store import DB_ENV_VAR, open_store, store_url
+from se_demo.config import RUNS_ENV_VAR, ModelConfig, RunRequest, TrainConfig
 from se_demo.data import load_split
 from se_demo.preprocess import drawing_problem
-from se_demo.registry import DatasetName
+from se_demo.registry import MODEL_KINDS, DatasetName
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TARGET_P95_S = 1.0
@@ -170,16 +175,19 @@ async def _main(args: argparse.Namespace) -> int:
             start_replicas, args.replicas, workdir, None, args.data_dir
         )
         url, pids = deployment.url, deployment.pids()
+        class_db = deployment.store_url
         print(f"{args.replicas} replicas behind nginx at {url}; logs in {workdir}")
     elif args.url is None:
-        log = Path(tempfile.mkdtemp(prefix="load_ws_")) / "server.log"
-        server = start_app(args.data_dir, log)
+        folder = Path(tempfile.mkdtemp(prefix="load_ws_"))
+        class_db = f"sqlite:///{folder / 'class.db'}"
+        env = {RUNS_ENV_VAR: str(folder), DB_ENV_VAR: class_db}
+        server = start_app(args.data_dir, folder / "server.log", env=env)
         url, pids = server.url, [server.process.pid]
         if args.server_cpus:
             os.sched_setaffinity(server.process.pid, _cpus(args.server_cpus))
     else:
         _check_loopback(args.url)
-        url, pids = args.url, args.server_pid
+        url, pids, class_db = args.url, args.server_pid, store_url()
     if args.client_cpus:
         os.sched_setaffinity(0, _cpus(args.client_cpus))
     failures = 0
@@ -189,6 +197,7 @@ async def _main(args: argparse.Namespace) -> int:
 
             failures += not await same_answer_as_browser(url)
         await _warm_up(url, drawings[0][0], args.timeout)
+        lab = await asyncio.to_thread(start_lab_run, class_db) if args.lab_run else None
         stats = ServerStats(pids)
         print(f"{HEADER}\n" + "-" * len(HEADER))
         samples = []
@@ -202,6 +211,8 @@ async def _main(args: argparse.Namespace) -> int:
                 print(f"    error: {error}")
             failures += bool(level.errors)
             await asyncio.sleep(args.pause)
+        if lab is not None:
+            failures += not report_lab_run(*lab)
         if args.samples:
             Path(args.samples).write_text(json.dumps(samples, indent=1))
         for app in [server] if server else deployment.replicas if deployment else []:
@@ -214,6 +225,36 @@ async def _main(args: argparse.Namespace) -> int:
         if deployment is not None:
             deployment.stop()
     return 1 if failures else 0
+
+
+LAB_KEY = "load-ws"
+
+
+def start_lab_run(class_db: str) -> tuple[ClassQueue, str]:
+    """Queue a long lab run in the class's store and wait until its worker trains it."""
+    queue = ClassQueue(open_store(class_db), lecturer_key=LAB_KEY)
+    request = RunRequest(MODEL_KINDS, ModelConfig(), TrainConfig(epochs=2, train_subset=None))
+    run_id = queue.submit(request, "load-ws", key=LAB_KEY)
+    deadline = time.monotonic() + 180
+    while queue.run(run_id).progress is None:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the lab run did not start: {queue.run(run_id).message}")
+        time.sleep(0.2)
+    print(f"lab run {run_id} training ({request.images:,} images) while the levels run")
+    return queue, run_id
+
+
+def report_lab_run(queue: ClassQueue, run_id: str) -> bool:
+    """Print how far the lab run got; cancel it. False when it did not train throughout."""
+    run = queue.run(run_id)
+    speed = (run.progress or {}).get("images_per_second", 0.0)
+    print(
+        f"lab run {run_id}: {run.state}, {run.images_done:,} of {run.images:,} images, "
+        f"{speed:,.0f} training images/s in its current epoch"
+    )
+    queue.cancel(run_id, None, key=LAB_KEY)
+    queue.store.dispose()
+    return run.state == RunState.RUNNING
 
 
 def _cpus(spec: str) -> set[int]:
@@ -241,6 +282,7 @@ def main() -> None:
     add("--client-cpus", help="pin this load generator to these CPUs, e.g. 0")
     add("--browser-check", action="store_true", help="first compare with a real Chromium")
     add("--samples", help="write the server's CPU/RSS samples (JSON) here")
+    add("--lab-run", action="store_true", help="measure while a Training-lab run trains")
     add("--data-dir", default=None, help="MNIST root (default: $SE_DEMO_DATA)")
     raise SystemExit(asyncio.run(_main(parser.parse_args())))
 
