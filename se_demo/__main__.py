@@ -1,5 +1,5 @@
-"""Command line: ``python -m se_demo {train,evaluate,channels,robustness,compare,ablate,worker,queue}``;
-see ``--help``. The class's commands (worker, queue) import no torch until a run trains."""
+"""Command line: ``python -m se_demo {train,evaluate,channels,robustness,compare,ablate,worker,
+queue,class}``; see ``--help``. The class's commands import torch only to train or read digits."""
 
 from __future__ import annotations
 
@@ -108,6 +108,21 @@ def _add_class_commands(commands: argparse._SubParsersAction) -> None:
     cancel.add_argument("run_id", help="the run's id, as `queue list` prints it")
     cancel.add_argument("--owner", default="command-line", help="the owner's token")
 
+    digits = commands.add_parser("class", help="the class's own digits: export or import them")
+    digit_actions = digits.add_subparsers(dest="action", required=True)
+    export = digit_actions.add_parser(
+        "export",
+        help="write a set of the class's digits as MNIST IDX, .npz or CSV",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    export.add_argument("--format", choices=("idx", "npz", "csv"), default="idx")
+    export.add_argument("--out", type=Path, required=True, help="the folder to write into")
+    export.add_argument("--set", type=int, default=None, help="a set's id (default: the open set)")
+    read = digit_actions.add_parser(
+        "import", help="add digits from an export (IDX folder, gzipped or not; .npz; .csv)"
+    )
+    read.add_argument("path", type=Path, help="the export: a folder or a file")
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m se_demo", description=__doc__)
@@ -187,10 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
     try:
-        if args.command in ("worker", "queue"):
-            from se_demo.classroom.cli import queue_command, worker_command
+        if args.command in ("worker", "queue", "class"):
+            from se_demo.classroom.cli import class_command, queue_command, worker_command
 
-            return {"worker": worker_command, "queue": queue_command}[args.command](args)
+            run = {"worker": worker_command, "queue": queue_command, "class": class_command}
+            return run[args.command](args)
         from se_demo.commands import (
             channels_command,
             evaluate_command,

@@ -113,3 +113,19 @@ def answer_both(models: dict[str, nn.Module], digit: np.ndarray) -> Answers:
         for block, values in concat_batches(store).items():
             excitations[block] = values[0].numpy()
     return Answers(answers, excitations, warning)
+
+
+def answer_many(
+    models: dict[str, nn.Module], digits: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Every model's probabilities (N, 10) for many MNIST-like digits (N, 28, 28) uint8,
+    and the SE model's excitations {block: (N, C)}: what the class's digits store."""
+    images = torch.from_numpy(np.array(digits, dtype=np.uint8))  # a copy, as MNIST stores them
+    probabilities: dict[str, np.ndarray] = {}
+    excitations: dict[str, np.ndarray] = {}
+    for name, model in models.items():
+        with recording_excitations(model) as store:
+            probabilities[name] = predict(model, images, dataset=DatasetName.MNIST).numpy()
+        for block, values in concat_batches(store).items():
+            excitations[block] = values.numpy()
+    return probabilities, excitations

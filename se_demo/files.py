@@ -46,15 +46,14 @@ def _umask_mode() -> int:
 FILE_MODE = _umask_mode()  # read once at import: os.umask is process-wide, not thread-safe
 
 
-def write_json_atomic(path: Path, record: dict[str, Any]) -> None:
-    """Write JSON to a temporary file in the same folder, fsync, then rename over ``path``."""
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write bytes to a temporary file in the same folder, fsync, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, FILE_MODE)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(record, handle, indent=2, sort_keys=False)
-            handle.write("\n")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -62,3 +61,8 @@ def write_json_atomic(path: Path, record: dict[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, record: dict[str, Any]) -> None:
+    """Write JSON atomically (`write_bytes_atomic`), indented, ending in a newline."""
+    write_bytes_atomic(path, (json.dumps(record, indent=2, sort_keys=False) + "\n").encode())

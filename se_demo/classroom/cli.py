@@ -1,4 +1,4 @@
-"""The class's commands: ``python -m se_demo worker`` and ``python -m se_demo queue ...``.
+"""The class's commands: ``python -m se_demo worker``, ``queue ...`` and ``class ...``.
 
 Both read ``SE_DEMO_DB`` like the app. ``queue add`` queues as the lecturer when
 ``SE_DEMO_LECTURER_KEY`` is set (no per-student limits), else under the limits as the
@@ -16,6 +16,8 @@ import threading
 import time
 from dataclasses import fields
 
+from se_demo.classroom.digit_files import export_digits, read_digits
+from se_demo.classroom.digits import ClassDigits
 from se_demo.classroom.queue import (
     ClassQueue,
     LabLimitError,
@@ -32,8 +34,8 @@ from se_demo.classroom.worker import (
     work_on_ray,
     worker_id,
 )
-from se_demo.config import ModelConfig, RunRequest, TrainConfig
-from se_demo.registry import MODEL_KINDS, MODEL_TITLES
+from se_demo.config import CHECKPOINT_DIR, ModelConfig, RunRequest, TrainConfig
+from se_demo.registry import MODEL_KINDS, MODEL_TITLES, DatasetName
 
 
 def worker_command(args: argparse.Namespace) -> int:
@@ -134,6 +136,31 @@ def queue_command(args: argparse.Namespace) -> int:
     finally:
         queue.store.dispose()
     return 0
+
+
+def class_command(args: argparse.Namespace) -> int:
+    """``class export|import``: the class's digits as files, and back."""
+    key = lecturer_key_from_env()
+    queue = ClassQueue(open_store(), lecturer_key=key)
+    digits = ClassDigits(queue)
+    try:
+        if args.action == "export":
+            arrays = digits.arrays(args.set)
+            files = export_digits(arrays.images, arrays.labels, args.out, args.format)
+            print(f"{len(arrays)} digits -> " + ", ".join(str(f) for f in files))
+            return 0
+        images, labels = read_digits(args.path)
+        from se_demo.answers import answer_many  # torch: the models answer every digit
+        from se_demo.checkpoints import load_checkpoint
+
+        folder = CHECKPOINT_DIR / DatasetName.MNIST
+        models = {name: load_checkpoint(folder, name)[0] for name in MODEL_KINDS}
+        probabilities, excitations = answer_many(models, images)
+        added = digits.add_many(images, labels, probabilities, excitations, session="import")
+        print(f"added {added} digits to {digits.open_set().name}")
+        return 0
+    finally:
+        queue.store.dispose()
 
 
 def _print_runs(queue: ClassQueue) -> None:

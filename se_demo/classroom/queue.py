@@ -158,13 +158,14 @@ class ClassQueue:
             return False
         return hmac.compare_digest(key.encode(), self._lecturer_key.encode())
 
-    def _require_lecturer(self, key: str | None) -> None:
+    def require_lecturer(self, key: str | None) -> None:
+        """Raise PermissionError unless ``key`` is the lecturer's key."""
         if not self.is_lecturer(key):
             raise PermissionError("only the lecturer (with the lecturer's key) can do that")
 
     def set_limits(self, limits: LabLimits, key: str | None) -> None:
         """Pause or resume the lab and set the per-student limits (lecturer only)."""
-        self._require_lecturer(key)
+        self.require_lecturer(key)
         with self.store.write(serial=True) as connection:
             connection.execute(
                 update(lab_settings).where(lab_settings.c.id == 1).values(**vars(limits))
@@ -175,7 +176,7 @@ class ClassQueue:
 
         Queued and running runs stay (cancel them first).
         """
-        self._require_lecturer(key)
+        self.require_lecturer(key)
         ended = lab_runs.c.state.not_in(ACTIVE) & lab_runs.c.completed_at.is_not(None)
         with self.store.write(serial=True) as connection:
             dirs = connection.execute(select(lab_runs.c.run_dir).where(ended)).scalars().all()

@@ -25,7 +25,9 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -44,7 +46,7 @@ from se_demo.config import runs_root
 
 DB_ENV_VAR = "SE_DEMO_DB"
 DB_FILE_NAME = "class.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: the lab's queue; 2: + the class's own digits
 CONNECT_TIMEOUT_S = 5  # an unreachable server fails a page in seconds, not minutes
 _WRITE_LOCK_KEY = 0x5E_DE_40  # PostgreSQL advisory lock that serialises queue writes
 
@@ -90,6 +92,30 @@ lab_settings = Table(
     Column("paused", Boolean, nullable=False),
     Column("max_active_runs", Integer, nullable=False),  # queued or running, per student
     Column("max_images_per_run", BigInteger, nullable=False),  # epochs x images, per model
+)
+
+
+digit_sets = Table(
+    "digit_sets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(120), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("archived_at", Float),  # None: the open set (at most one)
+)
+
+class_digits = Table(
+    "class_digits",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), unique=True, nullable=False),
+    Column("set_id", Integer, ForeignKey("digit_sets.id"), nullable=False, index=True),
+    Column("label", Integer, nullable=False),
+    Column("pixels", LargeBinary, nullable=False),  # 28x28 uint8, as the models saw it
+    Column("probabilities", JSON, nullable=False),  # {model: [10 floats]}
+    Column("excitations", JSON, nullable=False),  # {SE block: [C floats]} of the SENet
+    Column("created_at", Float, nullable=False),
+    Column("session", String(64), nullable=False, index=True),  # anonymous token, no name
 )
 
 
@@ -183,8 +209,15 @@ DEFAULT_LIMITS: dict[str, Any] = {
     "max_images_per_run": 120_000,
 }
 
-# Upgrades from each older schema version to the next; none yet (version 1 is the first).
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+def _add_the_class_digits(connection: Connection) -> None:
+    """1 -> 2: the class's digits. Their two new tables are made by ``create_all``, which
+    runs first; no table of version 1 changes."""
+    del connection
+
+
+# Upgrades from each older schema version to the next, run in order on open.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _add_the_class_digits}
 
 
 def _check_version(connection: Connection, url: str) -> None:
