@@ -45,6 +45,12 @@ pages = {
         st.Page("app_pages/results.py", title="Test-set results", icon=":material/leaderboard:"),
         st.Page("app_pages/experiments.py", title="Seeds and ablations", icon=":material/casino:"),
         st.Page("app_pages/robustness.py", title="Robustness", icon=":material/shield:"),
+        st.Page(
+            "app_pages/class_digits.py",
+            title="Our class's digits",
+            icon=":material/groups:",
+            url_path="our-class-digits",
+        ),
     ],
     "Lab": [
         st.Page("app_pages/train.py", title="Training lab", icon=":material/model_training:"),

@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from app_pages.draw_class import add_your_digit
 from app_pages.presentation import presenter_mode
 from app_pages.resources import active_dataset, load_models, load_results
 from se_demo.answers import UNSURE_BELOW, Answers, answer_both
@@ -263,6 +264,7 @@ with answer_column:
     _show_answers(answers)
     if answers.warning:
         st.warning(answers.warning)
+    add_your_digit(seen)
 with picture:
     st.markdown("**What the models see** (28x28)")
     st.plotly_chart(

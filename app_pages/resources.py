@@ -26,6 +26,7 @@ from se_demo.results import Evaluation, load_evaluation
 if TYPE_CHECKING:
     from torch import nn
 
+    from se_demo.classroom.digits import ClassDigits
     from se_demo.classroom.queue import ClassQueue
     from se_demo.data import Split
 
@@ -147,6 +148,16 @@ def class_queue() -> ClassQueue:
     queue = _class_queue(store_url(), lecturer_key())
     start_class_worker()
     return queue
+
+
+def class_digits() -> ClassDigits:
+    """The class's digits in the class's store (the same store as the lab's queue).
+
+    Raises StoreError when the store cannot be reached.
+    """
+    from se_demo.classroom.digits import ClassDigits
+
+    return ClassDigits(class_queue())
 
 
 def start_class_worker() -> subprocess.Popen[bytes] | None:

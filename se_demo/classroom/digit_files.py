@@ -36,19 +36,34 @@ def _idx_bytes(array: np.ndarray) -> bytes:
     return header + values.tobytes()
 
 
-def export_digits(images: np.ndarray, labels: np.ndarray, out: Path, fmt: str) -> list[Path]:
-    """Write the digits into the folder ``out`` in ``fmt``; returns the files written."""
+def export_files(images: np.ndarray, labels: np.ndarray, fmt: str) -> dict[str, bytes]:
+    """The files of an export in ``fmt``, by name (the page offers them for download)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     images = np.asarray(images, dtype=np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
     labels = np.asarray(labels, dtype=np.uint8)
-    out.mkdir(parents=True, exist_ok=True)
     if fmt == "idx":
-        files = {IMAGES_FILE: _idx_bytes(images), LABELS_FILE: _idx_bytes(labels)}
-    elif fmt == "npz":
-        files = {NPZ_FILE: _npz_bytes({"images": images, "labels": labels})}
-    else:
-        files = {CSV_FILE: _csv_bytes(images, labels)}
+        return {IMAGES_FILE: _idx_bytes(images), LABELS_FILE: _idx_bytes(labels)}
+    if fmt == "npz":
+        return {NPZ_FILE: _npz_bytes({"images": images, "labels": labels})}
+    return {CSV_FILE: _csv_bytes(images, labels)}
+
+
+def zipped(files: dict[str, bytes]) -> bytes:
+    """Files in one deterministic zip (an IDX export is a folder of two)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def export_digits(images: np.ndarray, labels: np.ndarray, out: Path, fmt: str) -> list[Path]:
+    """Write the digits into the folder ``out`` in ``fmt``; returns the files written."""
+    files = export_files(images, labels, fmt)
+    out.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         write_bytes_atomic(out / name, data)
     return [out / name for name in files]

@@ -146,3 +146,18 @@ def class_verdict(report: ClassReport) -> str:
             f"({max(needed - report.count, 1):,} more) would be needed to tell."
         )
     return counts + f"McNemar's exact test cannot tell the models apart yet ({p_text}). " + more
+
+
+def excitation_profiles(
+    excitations: dict[str, np.ndarray], labels: np.ndarray, mnist_class_means: dict[str, np.ndarray]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per SE block: the SENet's mean excitation (C,) on the class's digits, and the MNIST
+    test set's class means (10, C) mixed in the same proportions of digits, to compare like
+    with like."""
+    labels = np.asarray(labels, dtype=np.int64)
+    weights = np.bincount(labels, minlength=NUM_CLASSES) / max(len(labels), 1)
+    return {
+        block: (np.asarray(values).mean(axis=0), weights @ mnist_class_means[block])
+        for block, values in excitations.items()
+        if len(values)
+    }

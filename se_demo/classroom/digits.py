@@ -82,6 +82,10 @@ class ClassDigits:
         self._queue = queue  # holds the lecturer's key
         self._clock = clock
 
+    def is_lecturer(self, key: str | None) -> bool:
+        """Whether ``key`` is the lecturer's key (the queue's, compared in constant time)."""
+        return self._queue.is_lecturer(key)
+
     # --- sets -------------------------------------------------------------------------
     def open_set(self) -> DigitSet:
         """The set digits go to now (created the first time)."""
