@@ -122,12 +122,16 @@ senet, senet_record = models[ModelKind.SENET]
 tables = _layer_tables(dict(senet_record["model"]))
 
 st.header("1. Where the SE blocks sit", divider="gray", help=explain("SE block"))
-diagram, costs = st.columns([2, 1], gap="large")
+# On a projector the diagram takes the page's width, in large type; the costs follow it.
+diagram, costs = (
+    (st.container(), st.container()) if presenter_mode() else st.columns([2, 1], gap="large")
+)
 with diagram:
     st.graphviz_chart(
         architecture_dot(
             {MODEL_TITLES[name]: rows for name, rows in tables.items()},
             colors={MODEL_TITLES[name]: MODEL_COLORS[name] for name in tables},
+            large=presenter_mode(),
         ),
         width="content",
     )

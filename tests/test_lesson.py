@@ -110,3 +110,10 @@ def test_the_diagram_marks_the_se_blocks_and_lines_up_the_basic_cnn() -> None:
     assert dot.count("conv 3x3") == 12
     assert "1,683,066 parameters" in dot
     assert "1,688,610 parameters" in dot
+
+
+def test_the_large_diagram_has_one_line_per_layer_in_projector_type() -> None:
+    dot = architecture_dot({"SENet": layer_table(build_model("senet"))}, large=True)
+    assert "fontsize=18" in dot
+    assert 'label="SE block: 16 -> 8 -> 16 · out 16x28x28"' in dot
+    assert "params," not in dot  # the per-layer costs stay in the page's table

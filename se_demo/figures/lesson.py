@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from se_demo.figures.common import DIAGRAM_FONTS
 from se_demo.lesson import LayerRow
 
 SE_COLOR = "#EF553B"  # the SENet's colour everywhere in the app
@@ -29,26 +30,35 @@ def format_flops(flops: int) -> str:
     return f"{flops / 1e6:.2f} MFLOPs" if flops >= 100_000 else f"{flops:,} FLOPs"
 
 
-def _node_label(row: LayerRow) -> str:
+def _node_label(row: LayerRow, compact: bool) -> str:
+    if compact:  # one line: a projector needs large type more than every number
+        return f"{row.title} · out {_shape(row.output_shape)}"
     cost = f"{row.parameters:,} params, {format_flops(row.flops)}" if row.parameters else ""
     lines = [row.title, f"out {_shape(row.output_shape)}", cost]
     return "\\n".join(line for line in lines if line)
 
 
 def architecture_dot(
-    networks: dict[str, Sequence[LayerRow]], colors: dict[str, str] | None = None
+    networks: dict[str, Sequence[LayerRow]],
+    colors: dict[str, str] | None = None,
+    *,
+    large: bool = False,
 ) -> str:
     """Graphviz DOT of networks side by side, top to bottom, one node per layer.
 
     ``networks``: {title: layer rows}. Where one network has an SE block and another does
     not, the other gets a dashed "no SE block" placeholder so that their rows line up.
+    ``large``: type for a projector (18 pt, one line per layer: its title and output shape;
+    the parameters and FLOPs stay in the cluster's title and the page's table).
     """
     colors = colors or {}
     se_names = {row.name for rows in networks.values() for row in rows if row.is_se}
+    font, title_font = DIAGRAM_FONTS[large]
     lines = [
         "digraph networks {",
-        '  graph [rankdir=TB, nodesep=0.35, ranksep=0.12, fontname="Helvetica", fontsize=13];',
-        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10, '
+        "  graph [rankdir=TB, nodesep=0.35, ranksep=0.12, "
+        f'fontname="Helvetica", fontsize={title_font}];',
+        f'  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize={font}, '
         f'height=0.3, margin="0.08,0.03", fillcolor="{_LAYER_FILL}", color="#9aa0a6"];',
         '  edge [arrowsize=0.5, color="#9aa0a6"];',
     ]
@@ -74,7 +84,7 @@ def architecture_dot(
                 style = (
                     f', fillcolor="{_SE_FILL}", color="{SE_COLOR}", penwidth=2' if row.is_se else ""
                 )
-                lines.append(f'    {node} [label="{_node_label(row)}"{style}];')
+                lines.append(f'    {node} [label="{_node_label(row, large)}"{style}];')
             else:
                 lines.append(
                     f'    {node} [label="no SE block here", style="rounded,dashed", '

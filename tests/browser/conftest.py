@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Locator, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
 
 from bench.appserver import CHROMIUM_ARGS, AppServer, chromium_path, start_app
 
@@ -145,3 +145,25 @@ def collect_errors(page: Page, app_server: AppServer) -> list[str]:
 def base_url(app_server: AppServer) -> str:
     """pytest-playwright resolves ``page.goto("/draw")`` against the running app."""
     return app_server.url
+
+
+@pytest.fixture
+def open_page(browser: Browser, app_server: AppServer) -> Iterator[object]:
+    """Opens a path in a new session at a given window size; checks its errors afterwards."""
+    opened: list[tuple[Page, list[str]]] = []
+
+    def open_at(path: str, width: int, height: int) -> Page:
+        context = browser.new_context(
+            base_url=app_server.url, viewport={"width": width, "height": height}
+        )
+        page = context.new_page()
+        errors = collect_errors(page, app_server)
+        page.goto(path)
+        opened.append((page, errors))
+        return page
+
+    yield open_at
+    for page, errors in opened:
+        page.context.close()
+        assert errors == [], f"browser console errors: {errors}"
+    assert "Traceback" not in app_server.output(), app_server.output()
