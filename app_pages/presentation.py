@@ -14,7 +14,7 @@ def _diagram_css(large: bool) -> str:
     """Streamlit sets every Graphviz text to 9.6 px; give back the sizes the layout used."""
     layer, title = DIAGRAM_FONTS[large]
     return (
-        f'[data-testid="stGraphVizChart"] svg g.node text {{ font-size: {layer}px; }}\n'
+        f'[data-testid="stGraphVizChart"] svg :is(g.node, g.edge) text {{ font-size: {layer}px; }}\n'
         f'[data-testid="stGraphVizChart"] svg g.cluster text {{ font-size: {title}px; }}\n'
     )
 

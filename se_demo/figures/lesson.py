@@ -97,6 +97,60 @@ def architecture_dot(
     return "\n".join(lines)
 
 
+def _se_nodes(prefix: str, source: str) -> tuple[list[str], str]:
+    """The SE block's own nodes (squeeze, two FC layers, scale) after ``source``."""
+    lines = [
+        f'    {prefix}_squeeze [label="squeeze: global average", fillcolor="{_SE_FILL}", '
+        f'color="{SE_COLOR}"];',
+        f'    {prefix}_fc [label="FC, ReLU, FC, sigmoid: s", fillcolor="{_SE_FILL}", '
+        f'color="{SE_COLOR}"];',
+        f'    {prefix}_scale [label="scale: s · U", fillcolor="{_SE_FILL}", color="{SE_COLOR}"];',
+        f"    {source} -> {prefix}_squeeze -> {prefix}_fc -> {prefix}_scale;",
+        f'    {source} -> {prefix}_scale [label=" U", fontcolor="#5f6368"];',
+    ]
+    return lines, f"{prefix}_scale"
+
+
+def se_placements_dot(*, large: bool = False) -> str:
+    """Graphviz DOT: where SE sits in the paper's SE-ResNet module (Hu et al., Fig. 3) and
+    in one stage of our plain CNN, side by side.
+
+    In SE-ResNet, SE rescales the residual branch before the identity shortcut is added;
+    our network has no shortcut, so SE rescales the stage's output before its pooling.
+    """
+    font, title_font = DIAGRAM_FONTS[large]
+    resnet, resnet_out = _se_nodes("r", "r_branch")
+    ours, ours_out = _se_nodes("p", "p_conv2")
+    lines = [
+        "digraph placements {",
+        f'  graph [rankdir=TB, nodesep=0.3, ranksep=0.15, fontname="Helvetica", fontsize={title_font}];',
+        f'  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize={font}, '
+        f'height=0.3, margin="0.08,0.03", fillcolor="{_LAYER_FILL}", color="#9aa0a6"];',
+        f'  edge [arrowsize=0.5, color="#9aa0a6", fontname="Helvetica", fontsize={font}];',
+        "  subgraph cluster_resnet {",
+        '    label="SE-ResNet module (the paper’s Fig. 3)"; style=rounded; color="#9aa0a6";',
+        '    r_in [label="input X", fillcolor="white"];',
+        '    r_branch [label="residual branch: 1x1, 3x3, 1x1 convs"];',
+        *resnet,
+        '    r_add [label="+", shape=circle, fillcolor="white"];',
+        '    r_out [label="ReLU: output", fillcolor="white"];',
+        f"    r_in -> r_branch; {resnet_out} -> r_add -> r_out;",
+        '    r_in -> r_add [label=" identity shortcut", style=dashed, fontcolor="#5f6368"];',
+        "  }",
+        "  subgraph cluster_ours {",
+        f'    label="One stage of our SENet"; style=rounded; color="{SE_COLOR}";',
+        '    p_in [label="input", fillcolor="white"];',
+        '    p_conv1 [label="conv 3x3, ReLU"];',
+        '    p_conv2 [label="conv 3x3, ReLU: U"];',
+        *ours,
+        '    p_pool [label="max-pool 2x2: output", fillcolor="white"];',
+        f"    p_in -> p_conv1 -> p_conv2; {ours_out} -> p_pool;",
+        "  }",
+        "}",
+    ]
+    return "\n".join(lines)
+
+
 def step_bars(
     values: np.ndarray,
     *,
@@ -145,17 +199,23 @@ def channel_montage(
     highlight: dict[int, str] | None = None,
     height: int = 300,
 ) -> go.Figure:
-    """C feature maps (C, H, W) as one grid image, on one colour scale from 0 to ``zmax``.
+    """C feature maps (C, H, W) as one grid image, on one colour scale from 0 to ``zmax``,
+    each map with its channel number above it.
 
     ``highlight``: {channel: colour} draws a frame around those channels.
     """
     maps = np.asarray(maps, dtype=float)
     channels, h, w = maps.shape
     rows, columns = _grid(channels)
-    canvas = np.full((rows * (h + 1) - 1, columns * (w + 1) - 1), np.nan)
+    gap = max(3, round(0.4 * h))  # room above each map for its number
+
+    def origin(c: int) -> tuple[int, int]:  # (top, left) of channel c's map
+        return (c // columns) * (h + gap) + gap, (c % columns) * (w + 1)
+
+    canvas = np.full((rows * (h + gap), columns * (w + 1) - 1), np.nan)
     channel_at = np.full(canvas.shape, -1)
     for c in range(channels):
-        top, left = (c // columns) * (h + 1), (c % columns) * (w + 1)
+        top, left = origin(c)
         canvas[top : top + h, left : left + w] = maps[c]
         channel_at[top : top + h, left : left + w] = c
     fig = go.Figure(
@@ -174,8 +234,14 @@ def channel_montage(
             hoverongaps=False,
         )
     )
+    for c in range(channels):
+        top, left = origin(c)
+        fig.add_annotation(
+            x=left + (w - 1) / 2, y=top - 0.5, text=str(c), showarrow=False, yanchor="bottom",
+            font={"size": 10, "color": "#3c4043"}, borderpad=0,
+        )  # fmt: skip
     for c, colour in (highlight or {}).items():
-        top, left = (c // columns) * (h + 1), (c % columns) * (w + 1)
+        top, left = origin(c)
         fig.add_shape(
             type="rect",
             x0=left - 0.5,

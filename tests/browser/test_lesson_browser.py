@@ -3,6 +3,8 @@ whose text a class can read, and the SE block shown one step at a time."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
@@ -53,3 +55,28 @@ def test_presenter_mode_draws_the_network_diagram_in_projector_type(open_page) -
     expect(layer).to_have_text("input image")
     # Streamlit's own 9.6 px, scaled down with the SVG, gave about 6 px before.
     assert _rendered_text_px(layer) >= 15, _rendered_text_px(layer)
+
+
+def test_a_presenter_steps_through_the_se_block_with_buttons_and_arrow_keys(open_page) -> None:
+    page: Page = open_page(PRESENTER, 1280, 720)
+    label = page.locator(".st-key-lesson_step_label")
+    expect(label).to_have_text("Step 1 of 6: Feature maps U")
+    expect(page.get_by_text("0. Feature maps U")).to_be_visible()
+    expect(page.get_by_text("1. Squeeze")).to_have_count(0)  # one step at a time
+    back = page.locator(".st-key-lesson_back button")
+    expect(back).to_be_disabled()
+    next_button = page.locator(".st-key-lesson_next button")
+    for title in ("Squeeze", "FC1 and ReLU", "FC2"):
+        next_button.click()
+        expect(label).to_have_text(re.compile(f": {title}$"))
+    page.locator("body").press("ArrowRight")  # a presenter's clicker sends the arrow keys
+    expect(label).to_have_text("Step 5 of 6: Gate s")
+    page.keyboard.press("ArrowRight")
+    expect(label).to_have_text("Step 6 of 6: Scale")
+    expect(page.get_by_text("Why a bright map can be cut.")).to_be_visible()
+    expect(next_button).to_be_disabled()
+    page.keyboard.press("ArrowLeft")
+    expect(label).to_have_text("Step 5 of 6: Gate s")
+    back.click()
+    expect(label).to_have_text("Step 4 of 6: FC2")
+    expect(page.get_by_text("0. Feature maps U")).to_have_count(0)
