@@ -22,6 +22,23 @@ from se_demo.words import explain, percent
 HIGHLIGHTED = 3  # channels framed as most and least kept
 STEP_KEY = "lesson_step"  # the presenter's current step, 0-based
 _PLOT = {"displayModeBar": False}
+# A formula wider than its column scrolls (KaTeX's own overflow: auto), which a keyboard
+# can only do once the formula takes focus: every scrolling one gets a tab stop. The padding
+# holds KaTeX's few pixels of depth below the baseline, which otherwise scroll too.
+_FOCUSABLE_FORMULAS = """<style>.katex-display { padding: 0.25em 0; }</style>
+<script>
+(() => {
+  if (window.seDemoFormulaTabStops) return;
+  window.seDemoFormulaTabStops = true;
+  const mark = () => document.querySelectorAll(".katex-display").forEach((el) => {
+    if (el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight) el.tabIndex = 0;
+    else el.removeAttribute("tabindex");
+  });
+  new MutationObserver(mark).observe(document.body, { childList: true, subtree: true });
+  window.addEventListener("resize", mark);
+  mark();
+})();
+</script>"""
 
 
 @dataclass(frozen=True)
@@ -243,6 +260,7 @@ def show_se_steps(
         large=one_at_a_time,
     )
     answer = classes[int(np.argmax(steps.probabilities))]
+    st.html(_FOCUSABLE_FORMULAS, unsafe_allow_javascript=True)
     st.caption(
         f"Following {label} through {block_title(steps.block, steps.channels)}; the SENet "
         f"reads it as **{answer}** ({percent(np.max(steps.probabilities))} sure). Every "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,14 +127,15 @@ def app_server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def collect_errors(page: Page, app_server: AppServer) -> list[str]:
     """The page's console errors and uncaught exceptions, as they happen.
 
-    Opened at /draw, Streamlit's frontend first probes /draw/_stcore/ for its server
-    (a 404) and then finds it at the root: a known probe, not an error of the app.
+    Opened at a page's path (/draw), Streamlit's frontend first probes /draw/_stcore/ for
+    its server (a 404) and then finds it at the root: a known probe, not an error of the app.
     """
     errors: list[str] = []
+    probe = re.compile(rf"{re.escape(app_server.url)}/[\w-]+/_stcore/")
 
     def on_console(message: ConsoleMessage) -> None:
         url = message.location.get("url", "")
-        if message.type == "error" and not url.startswith(f"{app_server.url}/draw/_stcore/"):
+        if message.type == "error" and not probe.match(url):
             errors.append(f"{message.text} ({url})")
 
     page.on("console", on_console)
