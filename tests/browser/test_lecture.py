@@ -88,13 +88,14 @@ def test_the_drawing_survives_a_visit_to_another_page(open_page) -> None:
 
 
 def test_a_link_opens_the_exact_lesson_view(open_page) -> None:
-    page = open_page("/?dataset=Fashion-MNIST&block=3&image=42&presenter=true", 1280, 800)
+    page = open_page("/?dataset=Fashion-MNIST&block=2&image=42&presenter=true", 1280, 800)
     caption = page.get_by_test_id("stCaptionContainer").filter(has_text="Following test image 42")
-    expect(caption).to_contain_text("through SE block 3 (64 channels)")
+    expect(caption).to_contain_text("through SE block 2 (32 channels)")
     expect(
         page.get_by_test_id("stSidebar").get_by_role("radio", name="Fashion-MNIST")
     ).to_be_checked()
     expect(
         page.get_by_test_id("stSidebar").get_by_role("switch", name="Presenter mode")
     ).to_be_checked()
-    expect(page).to_have_url(re.compile(r"block=3.*image=42|image=42.*block=3"))
+    # block 3, the default, would leave the URL; block 2 stays in it
+    expect(page).to_have_url(re.compile(r"block=2.*image=42|image=42.*block=2"))
