@@ -207,7 +207,7 @@ def channel_montage(
     maps = np.asarray(maps, dtype=float)
     channels, h, w = maps.shape
     rows, columns = _grid(channels)
-    gap = max(3, round(0.4 * h))  # room above each map for its number
+    gap = max(4, round(0.5 * h))  # room above each map for its number
 
     def origin(c: int) -> tuple[int, int]:  # (top, left) of channel c's map
         return (c // columns) * (h + gap) + gap, (c % columns) * (w + 1)
