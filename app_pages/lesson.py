@@ -23,7 +23,7 @@ from se_demo.config import ModelConfig
 from se_demo.excitation_stats import class_means
 from se_demo.figures.draw import digit_pixels
 from se_demo.figures.lesson import architecture_dot, se_placements_dot
-from se_demo.lesson import PAPER_HEADLINE, LayerRow, explain_se_block, layer_table, why_cut
+from se_demo.lesson import PAPER_HEADLINE, LayerRow, explain_se_block, layer_table
 from se_demo.models import build_from_config
 from se_demo.registry import MODEL_COLORS, MODEL_TITLES, DatasetName, ModelKind, dataset_info
 from se_demo.words import explain, percent, with_article
@@ -210,7 +210,7 @@ if picked is not None:
         steps,
         label,
         dataset.class_names,
-        why_cut=None if means is None else why_cut(steps, means, dataset.class_names),
+        class_means=means,
         one_at_a_time=presenter_mode(),
     )
 

@@ -7,7 +7,7 @@ keys), instead of five screens of scrolling.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +15,14 @@ import numpy as np
 import streamlit as st
 
 from se_demo.figures.common import block_title
-from se_demo.figures.lesson import KEPT_COLOR, SUPPRESSED_COLOR, channel_montage, step_bars
-from se_demo.lesson import SEBlockSteps
+from se_demo.figures.lesson import (
+    KEPT_COLOR,
+    SUPPRESSED_COLOR,
+    channel_montage,
+    class_mean_bars,
+    step_bars,
+)
+from se_demo.lesson import SEBlockSteps, cut_bright_channel, why_cut
 from se_demo.words import explain, percent
 
 HIGHLIGHTED = 3  # channels framed as most and least kept
@@ -48,7 +54,8 @@ class _Block:
     steps: SEBlockSteps
     kept: list[int]  # the channels kept most
     cut: list[int]  # the channels cut most
-    why_cut: str | None  # why a bright channel is cut, in words (None: no class means)
+    classes: tuple[str, ...]
+    class_means: np.ndarray | None  # (classes, C) the block's test-set mean s per class
     large: bool = False  # one step fills the screen (presenter mode): larger charts
 
     @property
@@ -203,11 +210,29 @@ def _scale(block: _Block) -> None:
         "The next layer sees the right-hand maps: the block has turned some channels down "
         "for this input, and a different input gets different weights."
     )
-    if block.why_cut:
-        st.markdown(f"**Why a bright map can be cut.** {block.why_cut}")
 
 
-STEPS: tuple[tuple[str, Callable[[_Block], None]], ...] = (
+def _why_cut(block: _Block) -> None:
+    s, means = block.steps, block.class_means
+    assert means is not None  # the step is only offered with the class means
+    channel = cut_bright_channel(s)
+    left, right = st.columns([2, 3], vertical_alignment="center")
+    with left:
+        st.markdown("**6. Why a bright map can be cut**", help=explain("excitation"))
+        st.markdown(why_cut(s, means, block.classes))
+    with right:
+        figure = class_mean_bars(
+            means[:, channel],
+            block.classes,
+            channel=channel,
+            highlight=int(np.argmax(s.probabilities)),
+            height=320 if block.large else 200,
+        )
+        st.plotly_chart(figure, key="lesson_why", config=_PLOT)
+
+
+Step = tuple[str, Callable[[_Block], None]]
+STEPS: tuple[Step, ...] = (
     ("Feature maps U", _feature_maps),
     ("Squeeze", _squeeze),
     ("FC1 and ReLU", _fc1),
@@ -215,26 +240,28 @@ STEPS: tuple[tuple[str, Callable[[_Block], None]], ...] = (
     ("Gate s", _gate),
     ("Scale", _scale),
 )
+WHY_CUT: Step = ("Why a bright map can be cut", _why_cut)
 
 
-def _move(by: int) -> None:
-    st.session_state[STEP_KEY] = min(max(st.session_state.get(STEP_KEY, 0) + by, 0), len(STEPS) - 1)
+def _move(by: int, count: int) -> None:
+    st.session_state[STEP_KEY] = min(max(st.session_state.get(STEP_KEY, 0) + by, 0), count - 1)
 
 
-def _stepper() -> int:
+def _stepper(steps: Sequence[Step]) -> int:
     """Back and Next (also the left and right arrow keys); returns the step to show."""
-    current = min(max(int(st.session_state.get(STEP_KEY, 0)), 0), len(STEPS) - 1)
+    current = min(max(int(st.session_state.get(STEP_KEY, 0)), 0), len(steps) - 1)
     with st.container(horizontal=True, vertical_alignment="center", key="lesson_stepper"):
         st.button(
             "Back", key="lesson_back", icon=":material/arrow_back:", shortcut="Left",
-            disabled=current == 0, on_click=_move, args=(-1,),
+            disabled=current == 0, on_click=_move, args=(-1, len(steps)),
         )  # fmt: skip
         st.button(
             "Next", key="lesson_next", icon=":material/arrow_forward:", shortcut="Right",
-            disabled=current == len(STEPS) - 1, on_click=_move, args=(1,), type="primary",
+            disabled=current == len(steps) - 1, on_click=_move, args=(1, len(steps)),
+            type="primary",
         )  # fmt: skip
         with st.container(key="lesson_step_label", width="content"):
-            st.markdown(f"**Step {current + 1} of {len(STEPS)}**: {STEPS[current][0]}")
+            st.markdown(f"**Step {current + 1} of {len(steps)}**: {steps[current][0]}")
     return current
 
 
@@ -243,20 +270,22 @@ def show_se_steps(
     label: str,
     classes: tuple[str, ...],
     *,
-    why_cut: str | None = None,
+    class_means: np.ndarray | None = None,
     one_at_a_time: bool = False,
 ) -> None:
     """Every step of one SE block on one input: formula, shape, parameters, numbers.
 
-    ``why_cut``: the sentence that explains the cut of a bright channel (on the Scale
-    step). ``one_at_a_time``: show one step with Back / Next (presenter mode).
+    ``class_means``: the block's test-set mean excitation per class (classes, C); with
+    them a last step says why a bright map is cut. ``one_at_a_time``: show one step with
+    Back / Next (presenter mode).
     """
     order = np.argsort(steps.excitation, kind="stable")
     block = _Block(
         steps,
         kept=[int(i) for i in order[::-1][:HIGHLIGHTED]],
         cut=[int(i) for i in order[:HIGHLIGHTED]],
-        why_cut=why_cut,
+        classes=classes,
+        class_means=class_means,
         large=one_at_a_time,
     )
     answer = classes[int(np.argmax(steps.probabilities))]
@@ -266,8 +295,9 @@ def show_se_steps(
         f"reads it as **{answer}** ({percent(np.max(steps.probabilities))} sure). Every "
         "number below is the one the model computed, read from the block through hooks."
     )
+    steps_shown = (*STEPS, WHY_CUT) if class_means is not None else STEPS
     if one_at_a_time:
-        STEPS[_stepper()][1](block)
+        steps_shown[_stepper(steps_shown)][1](block)
         return
-    for _, show in STEPS:
+    for _, show in steps_shown:
         show(block)

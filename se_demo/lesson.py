@@ -223,16 +223,21 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def cut_bright_channel(steps: SEBlockSteps) -> int:
+    """The brightest (largest squeeze z) of the three channels the block cuts most."""
+    cut = np.argsort(steps.excitation, kind="stable")[:3]
+    return int(cut[np.argmax(steps.squeezed[cut])])
+
+
 def why_cut(steps: SEBlockSteps, class_means: np.ndarray, classes: Sequence[str]) -> str:
     """Why the block cuts a bright channel for this input, in words, from the numbers.
 
-    Picks the brightest (largest squeeze z) of the three channels cut most, and relates its
-    excitation to ``class_means`` (classes, C): the block's mean excitation per class over
-    the test set (`se_demo.excitation_stats.class_means`).
+    Takes `cut_bright_channel` and relates its excitation to ``class_means`` (classes, C):
+    the block's mean excitation per class over the test set
+    (`se_demo.excitation_stats.class_means`).
     """
     z, s, c = steps.squeezed, steps.excitation, steps.channels
-    cut = np.argsort(s, kind="stable")[:3]
-    channel = int(cut[np.argmax(z[cut])])
+    channel = cut_bright_channel(steps)
     rank = int(np.sum(z > z[channel])) + 1
     brightness = "brightest" if rank == 1 else f"{_ordinal(rank)} brightest"
     answer = int(np.argmax(steps.probabilities))

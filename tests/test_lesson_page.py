@@ -13,6 +13,7 @@ from se_demo.checkpoints import load_checkpoint
 from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.datafiles import read_split
 from se_demo.lesson import explain_se_block
+from se_demo.results import load_evaluation
 from tests.conftest import plotly_charts, plotly_values
 
 PAGE = str(PROJECT_ROOT / "app_pages" / "lesson.py")
@@ -48,7 +49,13 @@ def test_the_lesson_shows_both_networks_and_every_step() -> None:
     assert "ResNet-50 reaches 23.30 % and SE-ResNet-50 22.28 %" in sources
     assert len(at.get("graphviz_chart")) == 2  # the networks, and SE in a residual block
     assert at.segmented_control(key="block").value == 3  # opens on the deepest block
-    assert "**Why a bright map can be cut.** Channel 43 is the brightest of the 64" in text
+    assert "Channel 43 is the brightest of the 64 maps here" in text
+    # its class means beside it, as the saved evaluation gives them
+    saved = load_evaluation(CHECKPOINT_DIR / "mnist")
+    block = saved.excitations["senet"]["stages.2.se"]
+    means = [block[saved.labels == k, 43].mean() for k in range(10)]
+    why = plotly_charts(at)["lesson_why"]["data"][0]
+    np.testing.assert_allclose(plotly_values(why["y"]), means, atol=1e-6)
 
 
 def test_a_link_opens_that_block_and_test_image(
@@ -123,7 +130,7 @@ def test_presenter_mode_shows_one_step_at_a_time() -> None:
     assert set(plotly_charts(at)) == {"lesson_input", "lesson_maps"}
     assert at.button(key="lesson_back").disabled
     seen = []
-    for _ in range(5):
+    for _ in range(6):
         at.button(key="lesson_next").click().run()
         seen.append(set(plotly_charts(at)) - {"lesson_input"})
     assert seen == [
@@ -132,7 +139,8 @@ def test_presenter_mode_shows_one_step_at_a_time() -> None:
         {"lesson_fc2"},
         {"lesson_gate"},
         {"lesson_before", "lesson_after"},
+        {"lesson_why"},
     ]
     assert at.button(key="lesson_next").disabled
     at.button(key="lesson_back").click().run()
-    assert set(plotly_charts(at)) == {"lesson_input", "lesson_gate"}
+    assert set(plotly_charts(at)) == {"lesson_input", "lesson_before", "lesson_after"}

@@ -19,6 +19,7 @@ KEPT_COLOR = "#EF553B"
 SUPPRESSED_COLOR = "#636EFA"
 _LAYER_FILL = "#f0f2f6"
 _SE_FILL = "#fbd5cf"
+_CLASS_BAR = "#80868b"
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -182,6 +183,34 @@ def step_bars(
         bargap=0.15,
         xaxis={"title": axis_title, "tickmode": "auto"},
         yaxis={"range": list(value_range) if value_range else None, "zeroline": True},
+        showlegend=False,
+    )
+    return fig
+
+
+def class_mean_bars(
+    means: np.ndarray, classes: Sequence[str], *, channel: int, highlight: int, height: int = 170
+) -> go.Figure:
+    """One channel's mean excitation s for each class (test set), bars in 0..1.
+
+    ``highlight``: the class to colour (the one the model reads for this input).
+    """
+    colours = [_CLASS_BAR] * len(classes)
+    colours[highlight] = SUPPRESSED_COLOR
+    fig = go.Figure(
+        go.Bar(
+            x=list(classes),
+            y=np.asarray(means, dtype=float),
+            marker_color=colours,
+            hovertemplate="%{x}: mean s %{y:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=height,
+        margin={"l": 50, "r": 10, "t": 10, "b": 35},
+        bargap=0.15,
+        xaxis={"title": f"class: mean s of channel {channel} on the test set", "type": "category"},
+        yaxis={"range": [0, 1]},
         showlegend=False,
     )
     return fig
