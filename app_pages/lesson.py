@@ -69,17 +69,18 @@ def _costs(tables: dict[str, list[LayerRow]]) -> None:
     )
 
 
-@st.cache_data(show_spinner=False)
-def _class_mean_excitations(directory: str) -> dict[str, np.ndarray]:
-    """The SENet's mean excitation per class on the test set: {block: (classes, C)}."""
+def _class_mean_excitations(directory: Path, block: str) -> np.ndarray | None:
+    """The SENet's mean excitation per class on the test set in ``block``: (classes, C).
+
+    None for a run whose evaluation is not saved (yet). Not cached: a few milliseconds on
+    the cached evaluation, which `load_results` reloads when a run's evaluation arrives.
+    """
     try:
-        results = load_results(Path(directory))
-    except (CheckpointError, OSError):  # a run without its evaluation: no class means
-        return {}
-    return {
-        block: class_means(values, results.labels)
-        for block, values in results.excitations.get(ModelKind.SENET, {}).items()
-    }
+        results = load_results(directory)
+    except (CheckpointError, OSError):
+        return None
+    values = results.excitations.get(ModelKind.SENET, {}).get(block)
+    return None if values is None else class_means(values, results.labels)
 
 
 def _link(page: str, label: str, icon: str) -> None:
@@ -205,7 +206,7 @@ if picked is not None:
         )
     block = se_rows[int(block_number or len(se_rows)) - 1].name
     steps = explain_se_block(senet, image, block, dataset=dataset.key)
-    means = _class_mean_excitations(str(directory)).get(block)
+    means = _class_mean_excitations(directory, block)
     show_se_steps(
         steps,
         label,
