@@ -14,6 +14,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from app_pages.draw_class import add_your_digit
+from app_pages.draw_se_switch import show_se_switch
 from app_pages.presentation import presenter_mode
 from app_pages.resources import active_dataset, load_models, load_results
 from se_demo.answers import UNSURE_BELOW, Answers, answer_both
@@ -271,3 +272,4 @@ with picture:
         digit_pixels(seen, height=200), key="draw_pixels", config={"displayModeBar": False}
     )
 _details(answers, directory, presenter)
+show_se_switch(models[ModelKind.SENET], seen)

@@ -182,8 +182,8 @@ def show_input_view(explorer: Explorer, block: str, chosen: ChosenInput) -> None
     st.subheader(f"Recalibration in {block_label(explorer, block)}")
     st.caption(
         "The block's feature maps before and after the SE multiplication. Each channel "
-        "is multiplied by its excitation e: channels with e near 1 pass, channels with "
-        "small e fade. Before and after share one grey scale per channel."
+        "is multiplied by its excitation s: channels with s near 1 pass, channels with "
+        "small s fade. Before and after share one grey scale per channel."
     )
     count = st.slider("Channels to show", 1, 8, 4, key="exc_channel_count")
     most, least = extreme_channels(excitation[block], count)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,11 +11,18 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from app_pages.lesson_steps import show_se_steps
 from app_pages.presentation import glossary_expander, presenter_mode
-from app_pages.resources import active_dataset, active_model_dir, load_models, load_test_images
+from app_pages.resources import (
+    active_dataset,
+    active_model_dir,
+    load_models,
+    load_results,
+    load_test_images,
+)
 from se_demo.checkpoints import CheckpointError
 from se_demo.config import ModelConfig
+from se_demo.excitation_stats import class_means
 from se_demo.figures.draw import digit_pixels
-from se_demo.figures.lesson import architecture_dot
+from se_demo.figures.lesson import architecture_dot, se_placements_dot
 from se_demo.lesson import PAPER_HEADLINE, LayerRow, explain_se_block, layer_table
 from se_demo.models import build_from_config
 from se_demo.registry import MODEL_COLORS, MODEL_TITLES, DatasetName, ModelKind, dataset_info
@@ -59,6 +67,20 @@ def _costs(tables: dict[str, list[LayerRow]]) -> None:
         "(1,606,144). The SE blocks' squeeze and scaling are element-wise and not counted "
         "as FLOPs here; they add about 44,000 more operations per image."
     )
+
+
+def _class_mean_excitations(directory: Path, block: str) -> np.ndarray | None:
+    """The SENet's mean excitation per class on the test set in ``block``: (classes, C).
+
+    None for a run whose evaluation is not saved (yet). Not cached: a few milliseconds on
+    the cached evaluation, which `load_results` reloads when a run's evaluation arrives.
+    """
+    try:
+        results = load_results(directory)
+    except (CheckpointError, OSError):
+        return None
+    values = results.excitations.get(ModelKind.SENET, {}).get(block)
+    return None if values is None else class_means(values, results.labels)
 
 
 def _link(page: str, label: str, icon: str) -> None:
@@ -122,12 +144,16 @@ senet, senet_record = models[ModelKind.SENET]
 tables = _layer_tables(dict(senet_record["model"]))
 
 st.header("1. Where the SE blocks sit", divider="gray", help=explain("SE block"))
-diagram, costs = st.columns([2, 1], gap="large")
+# On a projector the diagram takes the page's width, in large type; the costs follow it.
+diagram, costs = (
+    (st.container(), st.container()) if presenter_mode() else st.columns([2, 1], gap="large")
+)
 with diagram:
     st.graphviz_chart(
         architecture_dot(
             {MODEL_TITLES[name]: rows for name, rows in tables.items()},
             colors={MODEL_TITLES[name]: MODEL_COLORS[name] for name in tables},
+            large=presenter_mode(),
         ),
         width="content",
     )
@@ -161,7 +187,7 @@ with controls:
     block_number = st.segmented_control(
         "SE block (1: early, 3: deepest)",
         list(range(1, len(se_rows) + 1)),
-        default=1,
+        default=len(se_rows),  # the deepest block, where SE is most selective
         key="block",
         bind="query-params",
         required=True,
@@ -178,10 +204,16 @@ if picked is not None:
             key="lesson_input",
             config={"displayModeBar": False, "staticPlot": True},
         )
-    steps = explain_se_block(
-        senet, image, se_rows[int(block_number or 1) - 1].name, dataset=dataset.key
+    block = se_rows[int(block_number or len(se_rows)) - 1].name
+    steps = explain_se_block(senet, image, block, dataset=dataset.key)
+    means = _class_mean_excitations(directory, block)
+    show_se_steps(
+        steps,
+        label,
+        dataset.class_names,
+        class_means=means,
+        one_at_a_time=presenter_mode(),
     )
-    show_se_steps(steps, label, dataset.class_names)
 
 st.header("3. Why the paper proposed it", divider="gray")
 paper = PAPER_HEADLINE
@@ -191,9 +223,25 @@ st.markdown(
     "the whole image to decide which channels matter for *this* input. On ImageNet, "
     f"SE-{paper['model']} cut the top-1 error from {paper['top1_error']:.2f} % to "
     f"{paper['se_top1_error']:.2f} % for +{paper['extra_flops_percent']:.2f} % FLOPs "
-    f"({paper['gflops']} -> {paper['se_gflops']} GFLOPs; Table 2 of arXiv:1709.01507), "
+    f"({paper['gflops']} -> {paper['se_gflops']} GFLOPs), "
     "and SE networks won the ILSVRC 2017 classification challenge."
 )
+st.caption(
+    f"Where the numbers come from: Table 2 of arXiv:1709.01507, single-crop top-1 error on "
+    f"the ImageNet validation set, {paper['model']} as the authors re-implemented and "
+    "trained it, with and without SE. The paper's ablation tables (Tables 10-12, repeated "
+    "on the Seeds and ablations page) use a different training setting for their "
+    f"experiments, so their {paper['model']} reaches {paper['ablation_top1_error']:.2f} % "
+    f"and SE-{paper['model']} {paper['ablation_se_top1_error']:.2f} %: compare numbers "
+    "within one table, never across the two."
+)
+st.markdown(
+    "The SE-ResNet-50 of these numbers places its SE blocks differently from our network: "
+    "in a residual block, SE rescales the residual branch *before* it is added to the "
+    "identity shortcut (the paper's Fig. 3), so the shortcut always passes unchanged. Our "
+    "plain CNN has no shortcut, and its SE block rescales the stage's whole output."
+)
+st.graphviz_chart(se_placements_dot(large=presenter_mode()), width="content")
 _link(
     "app_pages/results.py",
     label=f"On {dataset.title}, does it help? See Does SE help?",

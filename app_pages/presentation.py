@@ -4,27 +4,46 @@ from __future__ import annotations
 
 import streamlit as st
 
+from se_demo.figures.common import DIAGRAM_FONTS
 from se_demo.words import GLOSSARY
 
 PRESENTER_KEY = "presenter"  # also the URL's query parameter: ?presenter=true
 
+
+def _diagram_css(large: bool) -> str:
+    """Streamlit sets every Graphviz text to 9.6 px; give back the sizes the layout used."""
+    layer, title = DIAGRAM_FONTS[large]
+    return (
+        f'[data-testid="stGraphVizChart"] svg :is(g.node, g.edge) text {{ font-size: {layer}px; }}\n'
+        f'[data-testid="stGraphVizChart"] svg g.cluster text {{ font-size: {title}px; }}\n'
+    )
+
+
 # Streamlit pads the page top by 6rem; a projector (1280x720) needs every pixel of it.
-_COMPACT_CSS = """
+_COMPACT_CSS = (
+    """
 <style>
 .stMainBlockContainer { padding-top: 2.5rem; padding-bottom: 2rem; }
 .st-key-draw_canvas_box { padding-top: 2.2rem; }  /* room for the canvas's own toolbar */
-</style>
 """
-_PRESENTER_CSS = """
+    + _diagram_css(large=False)
+    + "</style>"
+)
+_PRESENTER_CSS = (
+    """
 <style>
 .stMainBlockContainer { padding-top: 2rem; font-size: 1.2rem; }
 .stMainBlockContainer p, .stMainBlockContainer li { font-size: 1.2rem; }
 .stMainBlockContainer h1 { font-size: 2.2rem; padding-bottom: 0.25rem; }
+/* Key numbers larger than their labels (the rule on p above would make them equal). */
+[data-testid="stMetricValue"] * { font-size: 2.4rem !important; line-height: 1.15 !important; }
 [class*="st-key-draw_answer"] [data-testid="stMetricValue"] * { font-size: 3.5rem !important; line-height: 1.1 !important; }
 [data-testid="stCaptionContainer"] p { font-size: 1rem; }
 .st-key-draw_canvas_box { padding-top: 2.2rem; }
-</style>
 """
+    + _diagram_css(large=True)
+    + "</style>"
+)
 
 
 def presenter_mode() -> bool:

@@ -37,7 +37,11 @@ def _show_images(
         row = indices[start : min(start + GALLERY_COLUMNS, GALLERY_LIMIT)]
         for column, index in zip(st.columns(GALLERY_COLUMNS), row, strict=False):
             pixels = images[index].repeat(PIXEL_SCALE, axis=0).repeat(PIXEL_SCALE, axis=1)
-            column.image(pixels, width=28 * PIXEL_SCALE, output_format="PNG")  # no JPEG blur
+            true_class = dataset.class_names[int(evaluation.labels[index])]
+            column.image(
+                pixels, width=28 * PIXEL_SCALE, output_format="PNG",  # no JPEG blur
+                alt=f"{dataset.title} test image {int(index)}, true class {true_class}",
+            )  # fmt: skip
             lines = prediction_lines(evaluation, int(index), dataset.class_names)
             column.caption("  \n".join(lines))
 

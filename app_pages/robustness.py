@@ -147,7 +147,12 @@ else:
     )
     for column, position in zip(st.columns(EXAMPLES), positions, strict=False):
         pixels = images[position].repeat(PIXEL_SCALE, 0).repeat(PIXEL_SCALE, 1)
-        column.image(pixels, width=28 * PIXEL_SCALE, output_format="PNG")
+        column.image(
+            pixels, width=28 * PIXEL_SCALE, output_format="PNG",
+            alt=f"test image {int(sweep.indices[position])}, "
+            f"{record['corruptions'][name]['title'].lower()} at severity {severity}, "
+            f"true class {info.class_names[int(sweep.labels[position])]}",
+        )  # fmt: skip
         label = int(sweep.labels[position])
         lines = [f"test image {int(sweep.indices[position])}, true {info.class_names[label]}"]
         for model in (FIRST, SECOND):

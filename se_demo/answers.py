@@ -16,7 +16,9 @@ from torch import nn
 from se_demo.data import normalize
 from se_demo.evaluate import predict
 from se_demo.excitation import concat_batches, recording_excitations
-from se_demo.registry import MODEL_TITLES, DatasetName
+from se_demo.interventions import Intervention, intervened_model
+from se_demo.models import se_blocks
+from se_demo.registry import MODEL_TITLES, DatasetName, InterventionMode
 from se_demo.words import percent
 
 # A top probability under this is reported as "unsure", not as an answer. Trained with
@@ -129,3 +131,42 @@ def answer_many(
         for block, values in concat_batches(store).items():
             excitations[block] = values.numpy()
     return probabilities, excitations
+
+
+@dataclass(frozen=True)
+class SEOnOff:
+    """One input through the SENet as trained and with every SE gate held at 1 (SE off)."""
+
+    trained: ModelAnswer
+    gates_at_one: ModelAnswer
+
+    @property
+    def changed(self) -> bool:
+        """Whether switching SE off changes the digit read."""
+        return self.trained.digit != self.gates_at_one.digit
+
+    def sentence(self) -> str:
+        """What switching SE off does to this input, in one line."""
+        on, off = self.trained, self.gates_at_one
+        if self.changed:
+            return (
+                f"With every gate at 1 the SENet reads {off.digit} "
+                f"({percent(off.confidence)} sure) instead of {on.digit}: for this drawing "
+                "the SE blocks decide the answer."
+            )
+        return (
+            f"With every gate at 1 the SENet still reads {on.digit}, "
+            f"{percent(off.confidence)} sure instead of {percent(on.confidence)}: "
+            "for this drawing the SE blocks change its confidence, not its answer."
+        )
+
+
+def se_on_and_off(senet: nn.Module, digit: np.ndarray) -> SEOnOff:
+    """Read one MNIST-like digit (28, 28) in [0, 1] with ``senet`` as trained and with every
+    SE block switched off (a copy whose excitations are all 1; ``senet`` is not changed).
+    """
+    off = intervened_model(
+        senet, [Intervention(block, InterventionMode.OFF) for block in se_blocks(senet)]
+    )
+    answers = answer_both({"trained": senet, "gates_at_one": off}, digit).models
+    return SEOnOff(answers["trained"], answers["gates_at_one"])

@@ -196,9 +196,9 @@ def explain_switch_off(
 
     ``excitation``: the input's trained excitations in those blocks, concatenated; logits
     (K,) of the SENet as trained and with the blocks switched off. Switching off sets
-    every excitation to 1, so each channel is multiplied by 1 / e instead of e.
+    every excitation to 1: each channel is multiplied by 1 instead of s.
     """
-    e = np.asarray(excitation, dtype=np.float64)
+    s = np.asarray(excitation, dtype=np.float64)  # the paper's s
     before = np.exp(logits_before - logits_before.max())
     before /= before.sum()
     after = np.exp(logits_after - logits_after.max())
@@ -210,15 +210,15 @@ def explain_switch_off(
         if len(blocks) == 1
         else ("all SE blocks", "their")
     )
-    if (e < 1).all():
+    if (s < 1).all():
         scale = (
-            f"This input's {len(e)} excitations in {where} were all below 1 (from "
-            f"{e.min():.2f} to {e.max():.2f}, median {np.median(e):.2f}), so switching SE off "
-            f"scales {whose} activations up, by a median factor of {np.median(1 / e):.1f}."
+            f"This input's {len(s)} excitations in {where} were all below 1 (from "
+            f"{s.min():.2f} to {s.max():.2f}, median {np.median(s):.2f}), so switching SE off "
+            f"scales {whose} activations up, by a median factor of {np.median(1 / s):.1f}."
         )
     else:
         scale = (
-            f"{int((e < 1).sum())} of this input's {len(e)} excitations in {where} were below "
+            f"{int((s < 1).sum())} of this input's {len(s)} excitations in {where} were below "
             "1, so switching SE off scales those channels up and the others down."
         )
     gap_before, gap_after = _logit_gap(logits_before, label), _logit_gap(logits_after, label)

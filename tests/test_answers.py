@@ -7,9 +7,18 @@ import pytest
 import torch
 from torch import nn
 
-from se_demo.answers import MAX_DIGIT_INK, UNSURE_BELOW, Answers, ModelAnswer, answer_both
+from se_demo.answers import (
+    MAX_DIGIT_INK,
+    UNSURE_BELOW,
+    Answers,
+    ModelAnswer,
+    SEOnOff,
+    answer_both,
+    se_on_and_off,
+)
 from se_demo.checkpoints import load_checkpoint
-from se_demo.data import Split
+from se_demo.data import Split, normalize
+from se_demo.models import build_model, se_blocks
 from se_demo.results import Evaluation, load_evaluation
 from tests.conftest import MNIST_CHECKPOINTS
 
@@ -139,3 +148,47 @@ def test_the_unsure_level_flags_most_mistakes_and_few_correct_answers(
         unsure = probabilities.max(1) < UNSURE_BELOW
         assert unsure[correct].mean() < 0.02, name
         assert unsure[~correct].mean() > 0.75, name
+
+
+def test_se_off_reads_the_drawing_like_a_basic_cnn_holding_the_senets_weights(
+    models: dict[str, nn.Module], test_split: Split
+) -> None:
+    senet = models["senet"]
+    reference = build_model("cnn")  # the same network without SE blocks: every s is 1
+    missing, unexpected = reference.load_state_dict(senet.state_dict(), strict=False)
+    assert missing == []
+    assert all(".se." in key for key in unexpected)
+    reference.eval()
+    gates_before = [type(block.gate) for block in se_blocks(senet).values()]
+    for index in range(20):
+        digit = _digit(test_split, index)
+        result = se_on_and_off(senet, digit)
+        with torch.no_grad():
+            logits = reference(normalize(torch.from_numpy(digit)[None, None], "mnist"))
+        np.testing.assert_allclose(
+            result.gates_at_one.probabilities, torch.softmax(logits, 1)[0].numpy(), atol=1e-5
+        )
+        np.testing.assert_allclose(
+            result.trained.probabilities,
+            answer_both({"senet": senet}, digit).models["senet"].probabilities,
+        )
+    assert [type(block.gate) for block in se_blocks(senet).values()] == gates_before
+
+
+def test_se_on_and_off_says_whether_the_answer_changes() -> None:
+    def answer(digit: int, confidence: float) -> ModelAnswer:
+        probabilities = np.full(10, (1 - confidence) / 9)
+        probabilities[digit] = confidence
+        return ModelAnswer("senet", probabilities)
+
+    same = SEOnOff(answer(7, 0.97), answer(7, 0.62))
+    assert not same.changed
+    assert same.sentence() == (
+        "With every gate at 1 the SENet still reads 7, 62 % sure instead of 97 %: for this "
+        "drawing the SE blocks change its confidence, not its answer."
+    )
+    changed = SEOnOff(answer(7, 0.97), answer(1, 0.55))
+    assert changed.changed
+    assert changed.sentence().startswith(
+        "With every gate at 1 the SENet reads 1 (55 % sure) instead of 7"
+    )

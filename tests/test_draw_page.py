@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from torch import nn
 
 from app_pages import resources
-from se_demo.answers import answer_both
+from se_demo.answers import answer_both, se_on_and_off
 from se_demo.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.data import Split
@@ -216,3 +216,18 @@ def test_models_saved_again_into_a_folder_are_read_again(tmp_path: Path) -> None
     assert second is not first
     assert torch.equal(second["cnn"][0].classifier[-1].bias, cnn.classifier[-1].bias)
     assert second["cnn"][1]["weights_sha256"] != first["cnn"][1]["weights_sha256"]
+
+
+def test_the_se_switch_shows_the_drawing_with_se_on_and_off(test_split: Split) -> None:
+    at = _upload(_page(), "seven.png", scan_png(test_split.images[0].numpy()))
+    assert at.toggle(key="draw_se_switch").value is False
+    assert len(at.metric) == 2  # the two models' answers only
+    at.toggle(key="draw_se_switch").set_value(True).run()
+    assert not at.exception, at.exception
+    senet = load_checkpoint(MNIST_CHECKPOINTS, "senet")[0]
+    expected = se_on_and_off(senet, at.session_state["current_drawing"])
+    on, off = at.metric[2:]
+    assert (on.label, off.label) == ("SENet, SE on (as trained)", "SENet, SE off (every s = 1)")
+    assert (on.value, off.value) == (str(expected.trained.digit), str(expected.gates_at_one.digit))
+    assert off.delta == f"{round(100 * expected.gates_at_one.confidence)} % sure"
+    assert expected.sentence() in [m.value for m in at.markdown]

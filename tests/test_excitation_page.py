@@ -166,7 +166,7 @@ def test_choosing_a_block_and_a_class_updates_the_figures(saved, senet, test_spl
     ][0].numpy()
     titles = [a["text"] for a in plotly_charts(at)["exc_maps_most"]["layout"]["annotations"]]
     top = np.argsort(excitation)[::-1][:4]
-    assert titles[:4] == [f"ch {c}: e = {excitation[c]:.2f}" for c in top]
+    assert titles[:4] == [f"ch {c}: s = {excitation[c]:.2f}" for c in top]
 
 
 def test_inputs_by_class_from_the_mistakes_and_the_drawing(saved, senet, test_split):

@@ -32,6 +32,9 @@ def test_page_shows_the_saved_experiments(dataset):
     assert budget_line(ablation) in captions
     for row in ablation["rows"]:
         assert f"| {row['group']} | {row['label']} |" in text
+    # the paper's "no SE" row (23.30 %) is not the lesson's Table 2 ResNet-50 (24.80 %)
+    assert "| 23.30 |" in text
+    assert "is not the Table 2 one that the lesson quotes" in text
     assert len(at.get("plotly_chart")) == 2
 
 

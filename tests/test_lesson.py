@@ -9,10 +9,13 @@ import torch
 import torch.nn.functional as F
 
 from se_demo.checkpoints import load_checkpoint
-from se_demo.figures.lesson import architecture_dot
-from se_demo.lesson import explain_se_block, layer_table
+from se_demo.datafiles import read_split
+from se_demo.experiments import PAPER_IMAGENET
+from se_demo.figures.lesson import architecture_dot, channel_montage, se_placements_dot
+from se_demo.lesson import PAPER_HEADLINE, explain_se_block, layer_table, why_cut
 from se_demo.models import build_model
 from se_demo.registry import dataset_info
+from se_demo.results import load_evaluation
 from tests.conftest import MNIST_CHECKPOINTS
 
 BLOCKS = ("stages.0.se", "stages.1.se", "stages.2.se")
@@ -110,3 +113,64 @@ def test_the_diagram_marks_the_se_blocks_and_lines_up_the_basic_cnn() -> None:
     assert dot.count("conv 3x3") == 12
     assert "1,683,066 parameters" in dot
     assert "1,688,610 parameters" in dot
+
+
+def test_the_large_diagram_has_one_line_per_layer_in_projector_type() -> None:
+    dot = architecture_dot({"SENet": layer_table(build_model("senet"))}, large=True)
+    assert "fontsize=18" in dot
+    assert 'label="SE block: 16 -> 8 -> 16 · out 16x28x28"' in dot
+    assert "params," not in dot  # the per-layer costs stay in the page's table
+
+
+def test_the_default_view_shows_a_bright_channel_cut_and_says_why(senet, data_dir) -> None:
+    images, labels = read_split(False, data_dir, dataset="mnist")
+    steps = explain_se_block(senet, images[0], "stages.2.se", dataset="mnist")
+    brightest = int(np.argmax(steps.squeezed))
+    # block 3 on test image 0 (a 7): its brightest map is among the three cut most, to ~0.02
+    assert brightest in np.argsort(steps.excitation)[:3]
+    assert steps.excitation[brightest] < 0.03
+    evaluation = load_evaluation(MNIST_CHECKPOINTS)
+    block = evaluation.excitations["senet"]["stages.2.se"]
+    means = np.stack([block[evaluation.labels == k].mean(0) for k in range(10)])  # by hand
+    text = why_cut(steps, means, dataset_info("mnist").class_names)
+    assert text.startswith(f"Channel {brightest} is the brightest of the 64 maps here")
+    assert f"s = {steps.excitation[brightest]:.2f}" in text
+    column = means[:, brightest]
+    assert f"between {column.min():.2f} (for a {int(column.argmin())})" in text
+    assert f"{column[labels[0]]:.2f} for a {labels[0]}" in text
+    assert "FC1 mixes all 64 squeezed values" in text
+
+
+def test_a_class_specific_channel_is_described_as_such(senet, data_dir) -> None:
+    images, _ = read_split(False, data_dir, dataset="mnist")
+    steps = explain_se_block(senet, images[0], "stages.2.se", dataset="mnist")
+    means = np.full((10, 64), 0.1)
+    means[3] = 0.9  # every channel kept for 3s only
+    text = why_cut(steps, means, dataset_info("mnist").class_names)
+    assert "runs from 0.10 (for a 0) to 0.90 (for a 3)" in text
+    assert "keeps it for some classes and cuts it for others" in text
+
+
+def test_the_lesson_quotes_the_ablation_tables_as_the_seeds_page_does() -> None:
+    assert (
+        PAPER_HEADLINE["ablation_top1_error"]
+        == PAPER_IMAGENET[("baseline", "no SE (basic CNN)")]["top1_err"]
+    )
+    assert (
+        PAPER_HEADLINE["ablation_se_top1_error"]
+        == PAPER_IMAGENET[("reduction ratio", "r = 16")]["top1_err"]
+    )
+
+
+def test_se_resnet_scales_the_residual_branch_before_the_addition() -> None:
+    dot = se_placements_dot()
+    assert "r_branch -> r_squeeze -> r_fc -> r_scale;" in dot
+    assert "r_scale -> r_add -> r_out;" in dot  # SE before the shortcut is added
+    assert 'r_in -> r_add [label=" identity shortcut"' in dot
+    assert "p_scale -> p_pool;" in dot  # ours: SE before the pooling, no shortcut
+    assert "p_in -> p_add" not in dot
+
+
+def test_every_feature_map_carries_its_channel_number() -> None:
+    fig = channel_montage(np.random.default_rng(0).random((16, 28, 28)), zmax=1.0)
+    assert [a.text for a in fig.layout.annotations] == [str(c) for c in range(16)]

@@ -13,6 +13,7 @@ from se_demo.checkpoints import load_checkpoint
 from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.datafiles import read_split
 from se_demo.lesson import explain_se_block
+from se_demo.results import load_evaluation
 from tests.conftest import plotly_charts, plotly_values
 
 PAGE = str(PROJECT_ROOT / "app_pages" / "lesson.py")
@@ -36,7 +37,6 @@ def test_the_lesson_shows_both_networks_and_every_step() -> None:
         "2. One SE block, step by step",
         "3. Why the paper proposed it",
     ]
-    assert len(at.get("graphviz_chart")) == 1
     assert [m.value for m in at.metric] == ["+5,544", "+10,752"]
     assert {"lesson_maps", "lesson_squeeze", "lesson_fc1", "lesson_fc2", "lesson_gate",
             "lesson_before", "lesson_after"} <= set(plotly_charts(at))  # fmt: skip
@@ -44,6 +44,18 @@ def test_the_lesson_shows_both_networks_and_every_step() -> None:
     text = " ".join(m.value for m in at.markdown)
     assert "24.80 % to 23.29 %" in text
     assert "+0.26 % FLOPs" in text
+    sources = " ".join(c.value for c in at.caption)
+    assert "Table 2 of arXiv:1709.01507" in sources
+    assert "ResNet-50 reaches 23.30 % and SE-ResNet-50 22.28 %" in sources
+    assert len(at.get("graphviz_chart")) == 2  # the networks, and SE in a residual block
+    assert at.segmented_control(key="block").value == 3  # opens on the deepest block
+    assert "Channel 43 is the brightest of the 64 maps here" in text
+    # its class means beside it, as the saved evaluation gives them
+    saved = load_evaluation(CHECKPOINT_DIR / "mnist")
+    block = saved.excitations["senet"]["stages.2.se"]
+    means = [block[saved.labels == k, 43].mean() for k in range(10)]
+    why = plotly_charts(at)["lesson_why"]["data"][0]
+    np.testing.assert_allclose(plotly_values(why["y"]), means, atol=1e-6)
 
 
 def test_a_link_opens_that_block_and_test_image(
@@ -78,7 +90,7 @@ def test_the_digit_drawn_on_the_draw_page_is_the_default_input() -> None:
     at.run()
     assert not at.exception, at.exception
     assert at.segmented_control(key="lesson_source").value == "the digit you drew"
-    assert any("Following your drawing through SE block 1" in c.value for c in at.caption)
+    assert any("Following your drawing through SE block 3" in c.value for c in at.caption)
 
 
 def test_fashion_mnist_follows_a_clothing_image(
@@ -108,3 +120,27 @@ def test_the_app_opens_a_link_with_dataset_and_presenter_mode(
     assert at.toggle(key="presenter").value is True
     assert at.title[0].value == "How SE works"  # the default page
     assert at.segmented_control(key="block").value == 2
+
+
+def test_presenter_mode_shows_one_step_at_a_time() -> None:
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.session_state["presenter"] = True
+    at.run()
+    assert not at.exception, at.exception
+    assert set(plotly_charts(at)) == {"lesson_input", "lesson_maps"}
+    assert at.button(key="lesson_back").disabled
+    seen = []
+    for _ in range(6):
+        at.button(key="lesson_next").click().run()
+        seen.append(set(plotly_charts(at)) - {"lesson_input"})
+    assert seen == [
+        {"lesson_squeeze"},
+        {"lesson_fc1"},
+        {"lesson_fc2"},
+        {"lesson_gate"},
+        {"lesson_before", "lesson_after"},
+        {"lesson_why"},
+    ]
+    assert at.button(key="lesson_next").disabled
+    at.button(key="lesson_back").click().run()
+    assert set(plotly_charts(at)) == {"lesson_input", "lesson_before", "lesson_after"}

@@ -1,5 +1,5 @@
 """The pages' words: every glossary term carries its explanation where it first appears on
-a page, and "seed" always means a random seed (the reproduced repository is "the original
+a page, the excitations are s everywhere, and "seed" always means a random seed (the reproduced repository is "the original
 study"). Each page runs in AppTest; its elements are read in the order a student reads them.
 """
 
@@ -24,6 +24,9 @@ ORIGINAL_STUDY_AS_SEED = re.compile(
     r"\bthe seed\b(?!s| \d| number)|\bseed's\b|\bseed (repo|repository|column|table|report|layout|code|paper)",
     re.IGNORECASE,
 )
+
+# The excitations are s on every page, as in the paper (s = sigma(W2 delta(W1 z))); never e.
+EXCITATION_AS_E = re.compile(r"\bexcitations? e\b|\be = \d|\be_c\b|\be near\b|\bsmall e\b")
 
 
 def _texts(node: object) -> Iterator[tuple[str, str]]:
@@ -76,4 +79,9 @@ def test_every_term_is_explained_where_it_first_appears(page_texts) -> None:
 
 def test_seed_means_a_random_seed(page_texts) -> None:
     wrong = [t for t, _ in page_texts if ORIGINAL_STUDY_AS_SEED.search(t)]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_excitations_are_called_s_everywhere(page_texts) -> None:
+    wrong = [t for t, _ in page_texts if EXCITATION_AS_E.search(t)]
     assert not wrong, "\n".join(wrong)

@@ -227,7 +227,7 @@ def recalibration_maps(
         rows=2,
         cols=count,
         subplot_titles=[
-            f"ch {c}: e = {float(e):.2f}" for c, e in zip(channels, excitation, strict=True)
+            f"ch {c}: s = {float(s):.2f}" for c, s in zip(channels, excitation, strict=True)
         ]
         + [""] * count,
         horizontal_spacing=0.02,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from se_demo.figures.common import DIAGRAM_FONTS
 from se_demo.lesson import LayerRow
 
 SE_COLOR = "#EF553B"  # the SENet's colour everywhere in the app
@@ -18,6 +19,7 @@ KEPT_COLOR = "#EF553B"
 SUPPRESSED_COLOR = "#636EFA"
 _LAYER_FILL = "#f0f2f6"
 _SE_FILL = "#fbd5cf"
+_CLASS_BAR = "#80868b"
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -29,26 +31,35 @@ def format_flops(flops: int) -> str:
     return f"{flops / 1e6:.2f} MFLOPs" if flops >= 100_000 else f"{flops:,} FLOPs"
 
 
-def _node_label(row: LayerRow) -> str:
+def _node_label(row: LayerRow, compact: bool) -> str:
+    if compact:  # one line: a projector needs large type more than every number
+        return f"{row.title} · out {_shape(row.output_shape)}"
     cost = f"{row.parameters:,} params, {format_flops(row.flops)}" if row.parameters else ""
     lines = [row.title, f"out {_shape(row.output_shape)}", cost]
     return "\\n".join(line for line in lines if line)
 
 
 def architecture_dot(
-    networks: dict[str, Sequence[LayerRow]], colors: dict[str, str] | None = None
+    networks: dict[str, Sequence[LayerRow]],
+    colors: dict[str, str] | None = None,
+    *,
+    large: bool = False,
 ) -> str:
     """Graphviz DOT of networks side by side, top to bottom, one node per layer.
 
     ``networks``: {title: layer rows}. Where one network has an SE block and another does
     not, the other gets a dashed "no SE block" placeholder so that their rows line up.
+    ``large``: type for a projector (18 pt, one line per layer: its title and output shape;
+    the parameters and FLOPs stay in the cluster's title and the page's table).
     """
     colors = colors or {}
     se_names = {row.name for rows in networks.values() for row in rows if row.is_se}
+    font, title_font = DIAGRAM_FONTS[large]
     lines = [
         "digraph networks {",
-        '  graph [rankdir=TB, nodesep=0.35, ranksep=0.12, fontname="Helvetica", fontsize=13];',
-        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10, '
+        "  graph [rankdir=TB, nodesep=0.35, ranksep=0.12, "
+        f'fontname="Helvetica", fontsize={title_font}];',
+        f'  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize={font}, '
         f'height=0.3, margin="0.08,0.03", fillcolor="{_LAYER_FILL}", color="#9aa0a6"];',
         '  edge [arrowsize=0.5, color="#9aa0a6"];',
     ]
@@ -74,7 +85,7 @@ def architecture_dot(
                 style = (
                     f', fillcolor="{_SE_FILL}", color="{SE_COLOR}", penwidth=2' if row.is_se else ""
                 )
-                lines.append(f'    {node} [label="{_node_label(row)}"{style}];')
+                lines.append(f'    {node} [label="{_node_label(row, large)}"{style}];')
             else:
                 lines.append(
                     f'    {node} [label="no SE block here", style="rounded,dashed", '
@@ -84,6 +95,60 @@ def architecture_dot(
             previous = node
         lines.append("  }")
     lines.append("}")
+    return "\n".join(lines)
+
+
+def _se_nodes(prefix: str, source: str) -> tuple[list[str], str]:
+    """The SE block's own nodes (squeeze, two FC layers, scale) after ``source``."""
+    lines = [
+        f'    {prefix}_squeeze [label="squeeze: global average", fillcolor="{_SE_FILL}", '
+        f'color="{SE_COLOR}"];',
+        f'    {prefix}_fc [label="FC, ReLU, FC, sigmoid: s", fillcolor="{_SE_FILL}", '
+        f'color="{SE_COLOR}"];',
+        f'    {prefix}_scale [label="scale: s · U", fillcolor="{_SE_FILL}", color="{SE_COLOR}"];',
+        f"    {source} -> {prefix}_squeeze -> {prefix}_fc -> {prefix}_scale;",
+        f'    {source} -> {prefix}_scale [label=" U", fontcolor="#5f6368"];',
+    ]
+    return lines, f"{prefix}_scale"
+
+
+def se_placements_dot(*, large: bool = False) -> str:
+    """Graphviz DOT: where SE sits in the paper's SE-ResNet module (Hu et al., Fig. 3) and
+    in one stage of our plain CNN, side by side.
+
+    In SE-ResNet, SE rescales the residual branch before the identity shortcut is added;
+    our network has no shortcut, so SE rescales the stage's output before its pooling.
+    """
+    font, title_font = DIAGRAM_FONTS[large]
+    resnet, resnet_out = _se_nodes("r", "r_branch")
+    ours, ours_out = _se_nodes("p", "p_conv2")
+    lines = [
+        "digraph placements {",
+        f'  graph [rankdir=TB, nodesep=0.3, ranksep=0.15, fontname="Helvetica", fontsize={title_font}];',
+        f'  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize={font}, '
+        f'height=0.3, margin="0.08,0.03", fillcolor="{_LAYER_FILL}", color="#9aa0a6"];',
+        f'  edge [arrowsize=0.5, color="#9aa0a6", fontname="Helvetica", fontsize={font}];',
+        "  subgraph cluster_resnet {",
+        '    label="SE-ResNet module (the paper’s Fig. 3)"; style=rounded; color="#9aa0a6";',
+        '    r_in [label="input X", fillcolor="white"];',
+        '    r_branch [label="residual branch: 1x1, 3x3, 1x1 convs"];',
+        *resnet,
+        '    r_add [label="+", shape=circle, fillcolor="white"];',
+        '    r_out [label="ReLU: output", fillcolor="white"];',
+        f"    r_in -> r_branch; {resnet_out} -> r_add -> r_out;",
+        '    r_in -> r_add [label=" identity shortcut", style=dashed, fontcolor="#5f6368"];',
+        "  }",
+        "  subgraph cluster_ours {",
+        f'    label="One stage of our SENet"; style=rounded; color="{SE_COLOR}";',
+        '    p_in [label="input", fillcolor="white"];',
+        '    p_conv1 [label="conv 3x3, ReLU"];',
+        '    p_conv2 [label="conv 3x3, ReLU: U"];',
+        *ours,
+        '    p_pool [label="max-pool 2x2: output", fillcolor="white"];',
+        f"    p_in -> p_conv1 -> p_conv2; {ours_out} -> p_pool;",
+        "  }",
+        "}",
+    ]
     return "\n".join(lines)
 
 
@@ -123,6 +188,34 @@ def step_bars(
     return fig
 
 
+def class_mean_bars(
+    means: np.ndarray, classes: Sequence[str], *, channel: int, highlight: int, height: int = 170
+) -> go.Figure:
+    """One channel's mean excitation s for each class (test set), bars in 0..1.
+
+    ``highlight``: the class to colour (the one the model reads for this input).
+    """
+    colours = [_CLASS_BAR] * len(classes)
+    colours[highlight] = SUPPRESSED_COLOR
+    fig = go.Figure(
+        go.Bar(
+            x=list(classes),
+            y=np.asarray(means, dtype=float),
+            marker_color=colours,
+            hovertemplate="%{x}: mean s %{y:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=height,
+        margin={"l": 50, "r": 10, "t": 10, "b": 35},
+        bargap=0.15,
+        xaxis={"title": f"class: mean s of channel {channel} on the test set", "type": "category"},
+        yaxis={"range": [0, 1]},
+        showlegend=False,
+    )
+    return fig
+
+
 def _grid(channels: int) -> tuple[int, int]:
     columns = 4 if channels <= 16 else 8
     return math.ceil(channels / columns), columns
@@ -135,17 +228,23 @@ def channel_montage(
     highlight: dict[int, str] | None = None,
     height: int = 300,
 ) -> go.Figure:
-    """C feature maps (C, H, W) as one grid image, on one colour scale from 0 to ``zmax``.
+    """C feature maps (C, H, W) as one grid image, on one colour scale from 0 to ``zmax``,
+    each map with its channel number above it.
 
     ``highlight``: {channel: colour} draws a frame around those channels.
     """
     maps = np.asarray(maps, dtype=float)
     channels, h, w = maps.shape
     rows, columns = _grid(channels)
-    canvas = np.full((rows * (h + 1) - 1, columns * (w + 1) - 1), np.nan)
+    gap = max(4, round(0.5 * h))  # room above each map for its number
+
+    def origin(c: int) -> tuple[int, int]:  # (top, left) of channel c's map
+        return (c // columns) * (h + gap) + gap, (c % columns) * (w + 1)
+
+    canvas = np.full((rows * (h + gap), columns * (w + 1) - 1), np.nan)
     channel_at = np.full(canvas.shape, -1)
     for c in range(channels):
-        top, left = (c // columns) * (h + 1), (c % columns) * (w + 1)
+        top, left = origin(c)
         canvas[top : top + h, left : left + w] = maps[c]
         channel_at[top : top + h, left : left + w] = c
     fig = go.Figure(
@@ -164,8 +263,14 @@ def channel_montage(
             hoverongaps=False,
         )
     )
+    for c in range(channels):
+        top, left = origin(c)
+        fig.add_annotation(
+            x=left + (w - 1) / 2, y=top - 0.5, text=str(c), showarrow=False, yanchor="bottom",
+            font={"size": 10, "color": "#3c4043"}, borderpad=0,
+        )  # fmt: skip
     for c, colour in (highlight or {}).items():
-        top, left = (c // columns) * (h + 1), (c % columns) * (w + 1)
+        top, left = origin(c)
         fig.add_shape(
             type="rect",
             x0=left - 0.5,

@@ -10,13 +10,14 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Locator, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
 
 from bench.appserver import CHROMIUM_ARGS, AppServer, chromium_path, start_app
 
@@ -126,14 +127,15 @@ def app_server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def collect_errors(page: Page, app_server: AppServer) -> list[str]:
     """The page's console errors and uncaught exceptions, as they happen.
 
-    Opened at /draw, Streamlit's frontend first probes /draw/_stcore/ for its server
-    (a 404) and then finds it at the root: a known probe, not an error of the app.
+    Opened at a page's path (/draw), Streamlit's frontend first probes /draw/_stcore/ for
+    its server (a 404) and then finds it at the root: a known probe, not an error of the app.
     """
     errors: list[str] = []
+    probe = re.compile(rf"{re.escape(app_server.url)}/[\w-]+/_stcore/")
 
     def on_console(message: ConsoleMessage) -> None:
         url = message.location.get("url", "")
-        if message.type == "error" and not url.startswith(f"{app_server.url}/draw/_stcore/"):
+        if message.type == "error" and not probe.match(url):
             errors.append(f"{message.text} ({url})")
 
     page.on("console", on_console)
@@ -145,3 +147,25 @@ def collect_errors(page: Page, app_server: AppServer) -> list[str]:
 def base_url(app_server: AppServer) -> str:
     """pytest-playwright resolves ``page.goto("/draw")`` against the running app."""
     return app_server.url
+
+
+@pytest.fixture
+def open_page(browser: Browser, app_server: AppServer) -> Iterator[object]:
+    """Opens a path in a new session at a given window size; checks its errors afterwards."""
+    opened: list[tuple[Page, list[str]]] = []
+
+    def open_at(path: str, width: int, height: int) -> Page:
+        context = browser.new_context(
+            base_url=app_server.url, viewport={"width": width, "height": height}
+        )
+        page = context.new_page()
+        errors = collect_errors(page, app_server)
+        page.goto(path)
+        opened.append((page, errors))
+        return page
+
+    yield open_at
+    for page, errors in opened:
+        page.context.close()
+        assert errors == [], f"browser console errors: {errors}"
+    assert "Traceback" not in app_server.output(), app_server.output()
