@@ -24,7 +24,9 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from scripts.postgres import PostgresServer, start_postgres
-from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR, PROJECT_ROOT
+from se_demo.classroom.store import DB_ENV_VAR
+from se_demo.classroom.worker import WORKER_ENV_VAR
+from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR, PROJECT_ROOT, RUNS_ENV_VAR
 from se_demo.data import Split, load_split
 from se_demo.datafiles import MNIST_FILES
 from se_demo.preprocess import ImageRejectedError, open_upload
@@ -41,6 +43,18 @@ def data_dir() -> Path:
     if not (root / "MNIST" / "raw").is_dir():
         pytest.fail(f"MNIST not found under {root}; set {DATA_ENV_VAR} to the data root")
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _class_store_per_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Pages that reach the class's store get a fresh one under a temporary runs folder
+    (never the project's runs/), and no worker unless a test asks for one
+    (``SE_DEMO_WORKER=embedded``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(RUNS_ENV_VAR, str(tmp_path_factory.mktemp("runs")))
+        patch.setenv(WORKER_ENV_VAR, "none")
+        patch.delenv(DB_ENV_VAR, raising=False)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,8 @@ TINY = RunRequest(("cnn",), ModelConfig(), TrainConfig(epochs=1, train_subset=51
 
 def _serve(store_url: str, runs: Path, data_dir: Path, log: Path) -> AppServer:
     """The app, visited once: its first script run starts its embedded worker."""
-    server = start_app(data_dir, log, env={DB_ENV_VAR: store_url, "SE_DEMO_RUNS": str(runs)})
+    env = {DB_ENV_VAR: store_url, "SE_DEMO_RUNS": str(runs), "SE_DEMO_WORKER": "embedded"}
+    server = start_app(data_dir, log, env=env)
 
     async def visit() -> None:
         session = DrawSession(server.url, page="train", timeout_s=120)

@@ -554,6 +554,7 @@ def test_one_sessions_actions_never_change_what_another_sees(
 ) -> None:
     monkeypatch.setenv(DATA_ENV_VAR, str(data_dir))
     monkeypatch.setenv(RUNS_ENV_VAR, str(tmp_path))
+    monkeypatch.setenv("SE_DEMO_WORKER", "embedded")  # A's run trains in the server's worker
     shared = resources.load_models()
     weights = {name: _state_digest(model) for name, (model, _) in shared.items()}
 

@@ -23,6 +23,7 @@ def runs_root(tmp_path, monkeypatch, data_dir):
     monkeypatch.setenv("SE_DEMO_RUNS", str(tmp_path))
     monkeypatch.setenv("SE_DEMO_DATA", str(data_dir))
     monkeypatch.delenv("SE_DEMO_DB", raising=False)  # the embedded store: runs/class.db
+    monkeypatch.setenv("SE_DEMO_WORKER", "embedded")  # the server's own worker trains
     yield tmp_path
     settle_the_lab()
 

@@ -85,13 +85,16 @@ def class_report(
         predictions=predictions,
         scores=scores,
         mcnemar=mcnemar_exact(correct[ModelKind.CNN], correct[ModelKind.SENET]),
-        confusion={
-            m: confusion_matrix(labels, p, labels=range(NUM_CLASSES))
-            for m, p in predictions.items()
-        },
+        confusion={m: _confusion(labels, p) for m, p in predictions.items()},
         misses=np.flatnonzero(~correct[ModelKind.CNN] | ~correct[ModelKind.SENET]),
         disagreements=np.flatnonzero(cnn != senet),
     )
+
+
+def _confusion(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    if not len(labels):  # scikit-learn refuses an empty set
+        return np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    return confusion_matrix(labels, predicted, labels=range(NUM_CLASSES))
 
 
 def digits_needed(report: ClassReport) -> int | None:

@@ -24,6 +24,7 @@ def lab_server(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     log = tmp_path_factory.mktemp("lab") / "server.log"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SE_DEMO_RUNS", str(runs))
+        patch.setenv("SE_DEMO_WORKER", "embedded")
         try:
             server = start_app(data_dir, log, STARTUP_TIMEOUT_S)
         except RuntimeError as error:
