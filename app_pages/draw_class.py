@@ -57,6 +57,7 @@ def _add(digits: ClassDigits, digit: np.ndarray, label: int, session: str) -> No
         return
     st.session_state[ADDED_KEY] = [*st.session_state.get(ADDED_KEY, []), digit_id]
     st.session_state.pop("class_prompt", None)  # the next drawing asks for what is rarest now
+    st.session_state.pop("class_label", None)  # the next digit is labelled afresh
     st.session_state["class_message"] = ("success", f"Added as a {label}: thank you!")
 
 
@@ -72,9 +73,12 @@ def add_your_digit(digit: np.ndarray) -> None:
         return
     prompt = int(st.session_state["class_prompt"])
     with st.container(border=True, key="class_add_box"):
-        st.markdown(f"**Add it to our class's digits.** The class needs a **{prompt}** most.")
+        st.markdown(
+            f"**Add it to our class's digits.** The class needs a **{prompt}** most: draw "
+            "one, or add any digit you drew. Which digit is it?"
+        )
         label = st.segmented_control(
-            "What is your digit?", list(range(10)), default=prompt, key=f"class_label_{prompt}"
+            "Your digit", list(range(10)), key="class_label", label_visibility="collapsed"
         )
         add, back = st.columns(2)
         add.button(

@@ -42,8 +42,8 @@ def _student_uploads(test_split: Split, index: int) -> AppTest:
 
 
 def _add(at: AppTest, label: int) -> None:
-    prompt = at.session_state["class_prompt"]
-    at.segmented_control(key=f"class_label_{prompt}").set_value(label).run()
+    assert at.button(key="class_add").disabled  # a label is chosen, never assumed
+    at.segmented_control(key="class_label").set_value(label).run()
     at.button(key="class_add").click().run()
     assert not at.exception, at.exception
 

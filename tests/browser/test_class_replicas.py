@@ -1,6 +1,6 @@
 """One class on two replicas behind nginx with PostgreSQL: a run queued through replica 1
 appears on replica 2, is trained exactly once (two workers compete for it) and is usable
-on both."""
+on both; digits added through both replicas appear once each on both."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from sqlalchemy import select
 
 from scripts.postgres import PostgresServer
 from scripts.replicas import Deployment, start_replicas
-from se_demo.classroom.store import DB_ENV_VAR, lab_runs, open_store
+from se_demo.classroom.store import DB_ENV_VAR, class_digits, lab_runs, open_store
 from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT, RUNS_ENV_VAR
+from tests.browser.conftest import CANVAS, DIGITS, draw
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -103,3 +104,29 @@ def test_a_run_queued_on_one_replica_trains_once_and_serves_both(
         expect(page.get_by_text(f"From the run {Path(row.run_dir).name}")).to_be_visible(
             timeout=60_000
         )
+
+
+def test_digits_added_through_both_replicas_appear_once_on_both(
+    browser: Browser, deployment: Deployment
+) -> None:
+    contexts = _contexts_on_each_replica(browser, deployment)
+    for context, digit in zip(contexts, (7, 1), strict=True):
+        page = context.new_page()
+        page.goto("/draw")
+        expect(page.locator(CANVAS)).to_be_visible(timeout=60_000)
+        draw(page, DIGITS[digit])
+        expect(page.locator(".st-key-draw_answer_senet")).to_be_visible(timeout=60_000)
+        box = page.locator(".st-key-class_add_box")
+        box.get_by_role("radio", name=str(digit), exact=True).click()
+        box.get_by_role("button", name="Add my digit").click()
+        expect(box.get_by_text(f"Added as a {digit}")).to_be_visible(timeout=60_000)
+    for context in contexts:  # each replica's class page reads both digits, once each
+        page = context.new_page()
+        page.goto("/our-class-digits")
+        drawn = page.locator('[data-testid="stMetric"]', has_text="Digits drawn")
+        expect(drawn.locator('[data-testid="stMetricValue"]')).to_have_text("2", timeout=60_000)
+    store = open_store(deployment.store_url)
+    with store.read() as connection:
+        labels = sorted(connection.execute(select(class_digits.c.label)).scalars())
+    store.dispose()
+    assert labels == [1, 7]
