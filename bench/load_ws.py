@@ -3,7 +3,7 @@
     python -m bench.load_ws [--levels 10 30 60 100 200] [--period 5] [--duration 40]
                             [--url http://127.0.0.1:PORT --server-pid PID ...]
                             [--replicas 2] [--server-cpus 1 --client-cpus 0]
-                            [--browser-check] [--lab-run]
+                            [--browser-check] [--lab-run] [--add-digits]
 
 Each session speaks Streamlit's own protocol (bench/ws_session.py): it opens the Draw
 page, then every ``--period`` s (+-``--jitter``, the first one at a random moment) sends
@@ -21,6 +21,10 @@ runnable but not running), RSS (start -> peak), and the load average. One untime
 bench/first_visit.py). ``--browser-check`` first draws a 7 in
 Chromium and checks that a protocol session sent the same drawing gets the same digits
 and probabilities. ``--samples FILE`` keeps the server's CPU and RSS every second.
+``--add-digits``: after each drawing the session adds it to the class's digits with its
+label ("Add my digit"); the level reports the seconds from the press to the page's
+confirmation (the digit stored), and the store's count and labels are checked against
+what the sessions were told was added.
 ``--lab-run`` queues a Training-lab run of both models (2 epochs x 60,000 images) in the
 class's store before the first level and measures while the worker trains it.
 """
@@ -45,6 +49,7 @@ from bench.appserver import start_app
 from bench.draw_latency import canvas_png, decode
 from bench.server_stats import ServerStats
 from bench.ws_session import DrawSession, SessionError
+from se_demo.classroom.digits import ClassDigits
 from se_demo.classroom.queue import ClassQueue, RunState
 from se_demo.classroom.store import DB_ENV_VAR, open_store, store_url
 from se_demo.config import RUNS_ENV_VAR, ModelConfig, RunRequest, TrainConfig
@@ -68,6 +73,8 @@ class Level:
     errors: list[str] = field(default_factory=list)
     received_bytes: int = 0
     drawing_seconds: float = 0.0
+    add_s: list[float] = field(default_factory=list)  # "Add my digit" -> stored and confirmed
+    added: list[int] = field(default_factory=list)  # labels the page confirmed as added
 
 
 async def _student(
@@ -93,6 +100,15 @@ async def _student(
             else:
                 level.answer_s.append(run.answer_s)
                 level.correct += run.metrics.get("senet") == str(label)
+            if args.add_digits and run.answer_s is not None:
+                added = await session.add_digit(label)
+                if f"Added as a {label}: thank you!" in added.texts:
+                    level.add_s.append(added.finished_s)
+                    level.added.append(label)
+                else:
+                    level.errors.append(
+                        f"not added: {[t for t in added.texts if 'digit' in t][-1:]}"
+                    )
             next_at += args.period * rng.uniform(1 - args.jitter, 1 + args.jitter)
     except (SessionError, OSError, TimeoutError) as error:
         level.errors.append(f"{type(error).__name__}: {error}")
@@ -207,6 +223,8 @@ async def _main(args: argparse.Namespace) -> int:
             summary = stats.stop()
             samples.append({"sessions": sessions, **summary})
             print(report_row(level, summary), flush=True)
+            if args.add_digits:
+                failures += not check_added(class_db, level)
             for error in sorted(set(level.errors))[:5]:
                 print(f"    error: {error}")
             failures += bool(level.errors)
@@ -225,6 +243,21 @@ async def _main(args: argparse.Namespace) -> int:
         if deployment is not None:
             deployment.stop()
     return 1 if failures else 0
+
+
+def check_added(class_db: str, level: Level) -> bool:
+    """Print the adds' latency and whether the store holds exactly the confirmed digits."""
+    store = open_store(class_db)
+    digits = ClassDigits(ClassQueue(store, lecturer_key=LAB_KEY))
+    stored = digits.arrays().labels.tolist()
+    digits.archive_and_start_new(LAB_KEY)  # the next level counts afresh
+    store.dispose()
+    same = sorted(stored) == sorted(level.added)
+    print(
+        f"    digits: {len(level.added)} confirmed, {len(stored)} stored, labels "
+        f"{'equal' if same else 'DIFFER'}; press -> stored p50/p95/max {_p(level.add_s)} s"
+    )
+    return same
 
 
 LAB_KEY = "load-ws"
@@ -283,6 +316,7 @@ def main() -> None:
     add("--browser-check", action="store_true", help="first compare with a real Chromium")
     add("--samples", help="write the server's CPU/RSS samples (JSON) here")
     add("--lab-run", action="store_true", help="measure while a Training-lab run trains")
+    add("--add-digits", action="store_true", help="each drawing is added to the class's digits")
     add("--data-dir", default=None, help="MNIST root (default: $SE_DEMO_DATA)")
     raise SystemExit(asyncio.run(_main(parser.parse_args())))
 

@@ -17,6 +17,7 @@ import concurrent.futures
 import json
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 ANSWER_LABELS = {"Basic CNN": "cnn", "SENet": "senet"}  # metric labels of the Draw page
 CANVAS_KEY = "draw_canvas_"
@@ -82,6 +84,8 @@ class DrawSession:
         self.page = page
         self.timeout_s = timeout_s
         self.canvas_id: str | None = None
+        self.canvas: str | None = None  # the canvas's last value, sent again with other widgets
+        self.widget_ids: list[str] = []  # of the last run
         self.cookie = ""  # what the page's HTTP answer set (nginx's route), sent back
         self.page_upstream: str | None = None  # X-Upstream of the page's HTTP answer
         self.response_headers: dict[str, str] = {}  # of the websocket's upgrade
@@ -102,6 +106,22 @@ class DrawSession:
         self.canvas_id = next((i for i in run.widget_ids if CANVAS_KEY in i), None)
         return run
 
+    def _widget(self, key: str) -> str:
+        found = next((i for i in self.widget_ids if i.endswith(f"-{key}")), None)
+        if found is None:
+            raise SessionError(f"no widget {key!r} on the page's last run")
+        return found
+
+    async def add_digit(self, label: int) -> Run:
+        """After a drawing: choose its label in "Add your digit" (one run), then press
+        "Add my digit" (the run returned: its texts hold the page's confirmation)."""
+        label_id = self._widget("class_label")
+        chosen = WidgetState(id=label_id)
+        chosen.string_array_value.data.append(str(label))
+        await self._run({}, [chosen])
+        press = WidgetState(id=self._widget("class_add"), trigger_value=True)
+        return await self._run({}, [chosen, press])
+
     def _get_page(self) -> None:
         headers = {"Cookie": self.cookie} if self.cookie else {}
         request = urllib.request.Request(self.page_url, headers=headers)
@@ -120,14 +140,17 @@ class DrawSession:
         """Send the canvas's widget value (JSON, as recorded from a browser) and wait."""
         if self.canvas_id is None:
             raise SessionError(f"no canvas seen on page {self.page!r} (open it first)")
-        return await self._run({self.canvas_id: value})
+        self.canvas = value
+        return await self._run({})
 
     async def close(self) -> None:
         """Close the websocket (the server ends the session)."""
         if self._ws is not None:
             await self._ws.close()
 
-    async def _run(self, json_widgets: dict[str, str]) -> Run:
+    async def _run(self, json_widgets: dict[str, str], others: Sequence[WidgetState] = ()) -> Run:
+        if self.canvas is not None and self.canvas_id is not None:  # as a browser resends it
+            json_widgets = {self.canvas_id: self.canvas, **json_widgets}
         message = BackMsg()
         state = message.rerun_script
         state.page_name = self.page
@@ -138,6 +161,8 @@ class DrawSession:
             widget = state.widget_states.widgets.add()
             widget.id = widget_id
             widget.json_value = value
+        for other in others:
+            state.widget_states.widgets.add().CopyFrom(other)
         run = Run()
         start = time.perf_counter()
         await self._ws.send(message.SerializeToString())
@@ -156,6 +181,7 @@ class DrawSession:
                 if forward.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
                     raise SessionError(f"run ended with status {forward.script_finished}")
                 run.finished_s = time.perf_counter() - start
+                self.widget_ids = run.widget_ids
                 return run
 
 
@@ -192,6 +218,8 @@ def read_delta(forward: ForwardMsg, run: Run, start: float) -> None:
             run.answer_s = time.perf_counter() - start
     elif kind == "markdown":
         run.texts.append(element.markdown.body)
+    elif kind == "alert":
+        run.texts.append(element.alert.body)
     elif kind == "plotly_chart":
         run.figures[element.plotly_chart.id] = json.loads(element.plotly_chart.spec)
     elif kind is not None:
