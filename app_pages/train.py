@@ -7,20 +7,37 @@ from functools import partial
 
 import streamlit as st
 
-from app_pages.resources import active_dataset, active_model_dir, class_queue
+from app_pages.resources import (
+    active_dataset,
+    active_model_dir,
+    class_digits,
+    class_queue,
+    load_models,
+    load_records,
+)
 from app_pages.train_queue import (
     BUSY_REFRESH_S,
     IDLE_REFRESH_S,
     lecturer_controls,
     show_queue,
 )
+from se_demo.answers import answer_many
+from se_demo.classroom.digit_stats import class_report, class_verdict
 from se_demo.classroom.queue import LabLimitError, LabLimits, new_owner_token
 from se_demo.classroom.store import StoreError
 from se_demo.config import CHECKPOINT_DIR, ModelConfig, RunRequest, TrainConfig
-from se_demo.registry import DATASETS, GATES, MODEL_KINDS, MODEL_TITLES, SQUEEZES, ModelKind
-from se_demo.runs import list_runs
+from se_demo.registry import (
+    DATASETS,
+    GATES,
+    MODEL_KINDS,
+    MODEL_TITLES,
+    SQUEEZES,
+    DatasetName,
+    ModelKind,
+)
+from se_demo.runs import RunInfo, list_runs
 from se_demo.verdicts import undertrained_note
-from se_demo.words import explain
+from se_demo.words import explain, percent
 
 
 def run_form(dataset: str, limits: LabLimits) -> RunRequest | None:
@@ -141,6 +158,38 @@ def finished_runs(dataset: str) -> None:
         if st.session_state.get("model_dir") != selected:
             st.session_state["model_dir"] = selected
             st.rerun()
+        run = next((r for r in runs if str(r.path) == choice), None)
+        if run is not None and dataset == DatasetName.MNIST:
+            on_class_digits(run)
+
+
+def on_class_digits(run: RunInfo) -> None:
+    """The selected run on the class's own digits, a second test set beside MNIST's."""
+    if not st.button("Test this run on our class's digits", key="run_on_class_digits"):
+        return
+    try:
+        arrays = class_digits().arrays()
+    except StoreError as error:
+        st.error(f"The class's digits are away: {error}.")
+        return
+    if not len(arrays):
+        st.info("The class has not added any digits yet (Draw a digit page).")
+        return
+    load_records(run.path)
+    models = {name: model for name, (model, _) in load_models(run.path).items()}
+    probabilities, _ = answer_many(models, arrays.images)
+    report = class_report(arrays.labels, probabilities, arrays.sessions)
+    for column, name in zip(st.columns(len(MODEL_KINDS)), MODEL_KINDS, strict=True):
+        score = report.scores[name]
+        low, high = score.interval
+        column.metric(
+            f"{MODEL_TITLES[name]} of {run.name} on our {report.count:,} digits",
+            percent(score.accuracy, 1),
+            f"{100 * (score.accuracy - run.accuracy[name]):+.1f} pp vs its MNIST test accuracy",
+            help=f"95 % Wilson interval {percent(low, 1)} to {percent(high, 1)}; "
+            f"MNIST test set {percent(run.accuracy[name], 2)}",
+        )
+    st.caption(class_verdict(report))
 
 
 def main() -> None:

@@ -101,3 +101,32 @@ def test_an_unreachable_store_leaves_the_draw_page_answering(
     assert not page.exception, page.exception
     (away,) = page.error
     assert away.value.startswith("The class's digits are away because the class's store")
+
+
+def test_a_lab_run_is_tested_on_the_class_digits_beside_mnist(
+    test_split: Split, tmp_path: Path
+) -> None:
+    import shutil
+
+    from se_demo.answers import answer_many
+    from se_demo.config import CHECKPOINT_DIR
+
+    run = tmp_path / "mnist" / "20261206-000000-senet-seed0-abcd1234"
+    shutil.copytree(CHECKPOINT_DIR / "mnist", run)  # a run folder, laid out like the shipped one
+    images = test_split.images[:20].numpy().copy()
+    images[:5] = images[:5, ::-1, ::-1]  # five upside down: some misses
+    labels = test_split.labels[:20].numpy()
+    models = {n: m for n, (m, _) in resources.load_models(CHECKPOINT_DIR / "mnist").items()}
+    probabilities, excitations = answer_many(models, images)
+    resources.class_digits().add_many(images, labels, probabilities, excitations, "import")
+
+    lab = AppTest.from_file(str(PROJECT_ROOT / "app_pages" / "train.py"), default_timeout=60).run()
+    lab.selectbox(key="model_source_choice").set_value(str(run)).run()
+    lab.button(key="run_on_class_digits").click().run()
+    assert not lab.exception, lab.exception
+    report = class_report(labels, probabilities, ["import"] * 20)
+    shown = {m.label: (m.value, m.delta) for m in lab.metric}
+    label = f"SENet of {run.name} on our 20 digits"
+    accuracy = report.scores["senet"].accuracy
+    assert shown[label][0] == f"{100 * accuracy:.1f} %"
+    assert shown[label][1].endswith("pp vs its MNIST test accuracy")
