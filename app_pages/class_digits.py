@@ -13,6 +13,7 @@ import numpy as np
 import segno
 import streamlit as st
 
+from app_pages.draw_class import score_metrics
 from app_pages.resources import MNIST_CHECKPOINTS, class_digits, load_results
 from se_demo.classroom.digit_files import export_files, zipped
 from se_demo.classroom.digit_stats import (
@@ -61,16 +62,8 @@ def _join_panel(report: ClassReport) -> None:
 
 def _scores(report: ClassReport) -> None:
     shipped = load_results(MNIST_CHECKPOINTS).record["models"]
-    for column, name in zip(st.columns(len(MODEL_KINDS)), MODEL_KINDS, strict=True):
-        score, mnist = report.scores[name], shipped[name]["metrics"]["accuracy"]
-        low, high = score.interval
-        column.metric(
-            f"{MODEL_TITLES[name]} on our digits",
-            percent(score.accuracy, 1),
-            f"{100 * (score.accuracy - mnist):+.1f} pp vs MNIST's test set",
-            help=f"95 % Wilson interval {percent(low, 1)} to {percent(high, 1)}; "
-            f"{percent(mnist, 2)} on MNIST's 10,000 test digits",
-        )
+    score_metrics(report, {m: shipped[m]["metrics"]["accuracy"] for m in MODEL_KINDS},
+                  "{model} on our digits")  # fmt: skip
     rows = []
     for name in MODEL_KINDS:
         score = report.scores[name]

@@ -7,6 +7,7 @@ from functools import partial
 
 import streamlit as st
 
+from app_pages.draw_class import score_metrics
 from app_pages.resources import (
     active_dataset,
     active_model_dir,
@@ -37,7 +38,7 @@ from se_demo.registry import (
 )
 from se_demo.runs import RunInfo, list_runs
 from se_demo.verdicts import undertrained_note
-from se_demo.words import explain, percent
+from se_demo.words import explain
 
 
 def run_form(dataset: str, limits: LabLimits) -> RunRequest | None:
@@ -179,16 +180,7 @@ def on_class_digits(run: RunInfo) -> None:
     models = {name: model for name, (model, _) in load_models(run.path).items()}
     probabilities, _ = answer_many(models, arrays.images)
     report = class_report(arrays.labels, probabilities, arrays.sessions)
-    for column, name in zip(st.columns(len(MODEL_KINDS)), MODEL_KINDS, strict=True):
-        score = report.scores[name]
-        low, high = score.interval
-        column.metric(
-            f"{MODEL_TITLES[name]} of {run.name} on our {report.count:,} digits",
-            percent(score.accuracy, 1),
-            f"{100 * (score.accuracy - run.accuracy[name]):+.1f} pp vs its MNIST test accuracy",
-            help=f"95 % Wilson interval {percent(low, 1)} to {percent(high, 1)}; "
-            f"MNIST test set {percent(run.accuracy[name], 2)}",
-        )
+    score_metrics(report, run.accuracy, f"{{model}} of {run.name} on our {report.count:,} digits")
     st.caption(class_verdict(report))
 
 

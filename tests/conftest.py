@@ -155,6 +155,16 @@ def wait_for(
         time.sleep(interval)
 
 
+class Clock:
+    """A clock a test moves by hand (``clock.now += 2``), for the store's times."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def settle_the_lab(timeout: float = 300) -> None:
     """Wait until every run in the class's store of this moment has ended (a finished run
     is shown before its SE interventions are added), then stop the worker that this test

@@ -32,16 +32,9 @@ from se_demo.classroom.store import (
 from se_demo.config import CHECKPOINT_DIR, PROJECT_ROOT
 from se_demo.data import Split
 from se_demo.interventions import wilson_interval as formula_wilson
+from tests.conftest import Clock
 
 KEY = "digits-key"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 2_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -26,20 +26,11 @@ from se_demo.classroom.store import (
     schema_info,
 )
 from se_demo.config import ModelConfig, RunRequest, TrainConfig
+from tests.conftest import Clock
 
 KEY = "lecturer-key-for-tests"
 SMALL = RunRequest(("cnn",), ModelConfig(), TrainConfig(epochs=1, train_subset=1_000))
 BIG = RunRequest(("senet",), ModelConfig(), TrainConfig(epochs=3, train_subset=None))
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
