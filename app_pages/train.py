@@ -40,10 +40,39 @@ from se_demo.runs import RunInfo, list_runs
 from se_demo.verdicts import undertrained_note
 from se_demo.words import explain
 
+# Presets fill the form; "beat" is the shortest recipe that beat the original study's
+# 99.35 % on this machine (python -m se_demo train --model senet --epochs 2: 99.39 % in
+# 51 s on 2 threads, 2026-12-06).
+PRESETS: dict[str, dict[str, object]] = {
+    "smoke": {"train_models": ModelKind.SENET, "train_epochs": 1, "train_images": 1_000},
+    "beat": {"train_models": ModelKind.SENET, "train_epochs": 2, "train_images": 60_000,
+             "train_lr": 3e-3, "train_batch": 128, "train_seed": 0},
+}  # fmt: skip
+PRESET_TITLES = {
+    "smoke": "Smoke test: 1 epoch of 1,000 images (checks the pipeline; too short to learn)",
+    "beat": "Beat the original study: SENet, 2 epochs of all 60,000 images (about a minute "
+    "on 2 free cores; reached 99.39 % here against the original study's 99.35 %)",
+}
+
+
+def _apply_preset() -> None:
+    preset = st.session_state.get("train_preset")
+    st.session_state.update(PRESETS.get(preset or "", {}))
+
 
 def run_form(dataset: str, limits: LabLimits) -> RunRequest | None:
     """The run's settings; the request when the student queues it."""
     defaults = TrainConfig()
+    st.segmented_control(
+        "Start from",
+        list(PRESETS),
+        format_func=lambda key: {"smoke": "Smoke test", "beat": "Beat the original study"}[key],
+        key="train_preset",
+        on_change=_apply_preset,
+        help=" ".join(PRESET_TITLES.values()),
+    )
+    if st.session_state.get("train_preset"):
+        st.caption(PRESET_TITLES[st.session_state["train_preset"]])
     with st.form("train_form"):
         left, middle, right = st.columns(3)
         with left:
@@ -60,7 +89,9 @@ def run_form(dataset: str, limits: LabLimits) -> RunRequest | None:
                 [1_000, 5_000, 10_000, 30_000, 60_000],
                 10_000,
                 key="train_images",
-                help="fewer images train faster; 60,000 is the full set",
+                help="fewer images train faster; 60,000 is the full set; 1,000 is a smoke test "
+                "(its curves are too short to show learning)",
+                format_func=lambda n: f"{n:,} (smoke test)" if n == 1_000 else f"{n:,}",
             )
         with middle:
             lr = st.select_slider(

@@ -112,7 +112,11 @@ def _show_run(queue: ClassQueue, run: LabRun, owner: str) -> None:
     else:
         st.info(f"{who}: {run.message}.")
     if run.curve:
-        st.plotly_chart(training_curves(run.curve, MODEL_TITLES), key=f"curves_{run.id}")
+        st.plotly_chart(  # no toolbar: it would sit over the subplot titles
+            training_curves(run.curve, MODEL_TITLES),
+            key=f"curves_{run.id}",
+            config={"displayModeBar": False},
+        )
     if mine and run.state in ACTIVE:
         st.button(
             "Cancel my run",

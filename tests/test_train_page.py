@@ -179,3 +179,16 @@ def test_an_unreachable_store_closes_the_lab_in_one_sentence_and_nothing_else(
         assert not other.exception, (page, other.exception)
         assert not other.error, (page, [e.value for e in other.error])
     monkeypatch.delenv("SE_DEMO_DB")  # settle_the_lab looks at the working store
+
+
+def test_the_presets_fill_the_form(runs_root):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.segmented_control(key="train_preset").set_value("beat").run()
+    assert not at.exception, at.exception
+    assert at.radio(key="train_models").value == "senet"
+    assert at.slider(key="train_epochs").value == 2
+    assert at.select_slider(key="train_images").value == 60_000
+    assert any("against the original study's 99.35 %" in c.value for c in at.caption)
+    at.segmented_control(key="train_preset").set_value("smoke").run()
+    assert at.select_slider(key="train_images").value == 1_000
+    assert any("too short to learn" in c.value for c in at.caption)
