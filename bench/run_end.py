@@ -8,12 +8,18 @@ prints, per run: queue -> first batch, -> last batch, last batch -> usable (save
 evaluation: every page can show it), last batch -> complete (SE interventions added), the
 worker's training images/s, and that speed as a share of the same model trained in this
 process with `bench.train_speed`'s recipe on the same number of images, measured in the
-same run (both on every core). Medians at the end.
+same run (both on every core), and the run's SENet test accuracy. Medians at the end.
+
+``--queued-at-once``: the first run trains alone (the lab then knows this machine's
+speed, as in a class after its first run), then all the others are queued together and
+each one's estimated start (what the Training lab shows at that moment) is printed
+beside its real start.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -64,6 +70,14 @@ def _wait(queue: ClassQueue, run_id: str, timeout_s: float = 1_800) -> tuple[Lab
     raise SystemExit(f"run {run_id} did not end in {timeout_s:.0f} s")
 
 
+def _senet_accuracy(run: LabRun, root: Path) -> str:
+    path = run.path(root)
+    if path is None or "senet" not in run.request.models:
+        return "-"
+    record = json.loads((path / "evaluation.json").read_text())
+    return f"SENet {100 * record['models']['senet']['metrics']['accuracy']:.2f} %"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -73,6 +87,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--images", type=int, default=1_000)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--queued-at-once", action="store_true")
     args = parser.parse_args()
     models = MODEL_KINDS if args.model == "both" else (args.model,)
     reference = {m: in_process_speed(m, args.images * args.epochs, args.data_dir) for m in models}
@@ -87,11 +102,30 @@ def main() -> None:
         worker = subprocess.Popen([sys.executable, "-m", "se_demo", "worker"], cwd=PROJECT_ROOT,
                                   env=env, stdout=subprocess.DEVNULL)  # fmt: skip
         rows = []
-        print("run  first batch  last batch  -> usable  -> complete   images/s  of in-process")
+        requests = [
+            RunRequest(
+                models,
+                ModelConfig(),
+                TrainConfig(epochs=args.epochs, train_subset=args.images, seed=seed),
+            )
+            for seed in range(args.runs)
+        ]
+        queued = (
+            [queue.submit(r, "bench", key=KEY) for r in requests] if args.queued_at_once else []
+        )
+        estimates = queue.waits(queue.runs()) if queued else {}
+        print(
+            "run  first batch  last batch  -> usable  -> complete   images/s  of in-process  accuracy"
+        )
         try:
-            for seed in range(args.runs):
-                recipe = TrainConfig(epochs=args.epochs, train_subset=args.images, seed=seed)
-                run_id = queue.submit(RunRequest(models, ModelConfig(), recipe), "bench", key=KEY)
+            for seed, request in enumerate(requests):
+                if args.queued_at_once and seed == 1:
+                    queued = [queue.submit(r, "bench", key=KEY) for r in requests[1:]]
+                    estimates = queue.waits(queue.runs())
+                if queued and seed >= 1:
+                    run_id = queued[seed - 1]
+                else:
+                    run_id = queue.submit(request, "bench", key=KEY)
                 run, first = _wait(queue, run_id)
                 if run.state != RunState.FINISHED:
                     raise SystemExit(f"run failed: {run.message}")
@@ -107,8 +141,12 @@ def main() -> None:
                     run.completed_at - run.last_batch_at,
                 )
                 rows.append((*row, speed, share))
+                accuracy = _senet_accuracy(run, Path(root))
                 print(f"{seed:>3}" + "".join(f"{v:>12.1f}" for v in row)
-                      + f"{speed:>11,.0f}{share:>14.0%}")  # fmt: skip
+                      + f"{speed:>11,.0f}{share:>14.0%}  {accuracy}")  # fmt: skip
+                if run_id in estimates and run.started_at is not None:
+                    real = run.started_at - run.queued_at
+                    print(f"     estimated start {estimates[run_id][1]:.0f} s, real {real:.0f} s")
         finally:
             worker.terminate()
             worker.wait()
