@@ -14,6 +14,7 @@ import segno
 import streamlit as st
 
 from app_pages.draw_class import score_metrics
+from app_pages.presentation import presenter_mode
 from app_pages.resources import MNIST_CHECKPOINTS, class_digits, load_results
 from se_demo.classroom.digit_files import export_files, zipped
 from se_demo.classroom.digit_stats import (
@@ -51,7 +52,8 @@ def _join_panel(report: ClassReport) -> None:
     qr, numbers = st.columns([1, 3], vertical_alignment="center")
     with qr:
         image = segno.make(address, error="m").png_data_uri(scale=5, border=2)
-        st.image(image, width=160, caption=f"Join: {address}")
+        st.image(image, width=160, alt=f"QR code of {address}")
+        st.markdown(f"Join: `{address}`")
     with numbers:
         left, right = st.columns(2)
         left.metric("Digits drawn", f"{report.count:,}")
@@ -88,14 +90,20 @@ def _scores(report: ClassReport) -> None:
 def _gallery(title: str, indices: np.ndarray, arrays: ClassDigitArrays) -> None:
     shown = indices[:GALLERY_LIMIT]
     more = f"; the first {GALLERY_LIMIT} shown" if len(indices) > GALLERY_LIMIT else ""
-    st.markdown(f"**{title}**: {len(indices)}{more}")
     evaluation = Evaluation(arrays.labels, arrays.probabilities, {}, {})
+    # Open on the projector; folded on a phone, where each digit takes a whole row.
+    gallery = st.expander(f"{title}: {len(indices)}{more}", expanded=presenter_mode())
     for start in range(0, len(shown), GALLERY_COLUMNS):
-        for column, index in zip(st.columns(GALLERY_COLUMNS), shown[start : start + GALLERY_COLUMNS],
+        for column, index in zip(gallery.columns(GALLERY_COLUMNS), shown[start : start + GALLERY_COLUMNS],
                                  strict=False):  # fmt: skip
             pixels = arrays.images[index].repeat(PIXEL_SCALE, 0).repeat(PIXEL_SCALE, 1)
             lines = prediction_lines(evaluation, int(index))
-            column.image(pixels, width=28 * PIXEL_SCALE, output_format="PNG")
+            column.image(
+                pixels,
+                width=28 * PIXEL_SCALE,
+                output_format="PNG",
+                alt=f"class digit {int(index)}, labelled {int(arrays.labels[index])}",
+            )
             column.caption("  \n".join(["digit" + lines[0].removeprefix("image"), *lines[1:]]))
 
 

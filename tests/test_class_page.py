@@ -85,7 +85,8 @@ def test_the_class_page_with_no_digits_says_where_they_come_from(
     assert not page.exception, page.exception
     assert any("No digits yet" in i.value for i in page.info)
     (qr,) = page.get("image")
-    assert qr.proto.imgs[0].caption == "Join: https://se-demo.example.edu/draw"
+    assert qr.proto.imgs[0].alt == "QR code of https://se-demo.example.edu/draw"
+    assert "Join: `https://se-demo.example.edu/draw`" in [m.value for m in page.markdown]
 
 
 def test_an_unreachable_store_leaves_the_draw_page_answering(

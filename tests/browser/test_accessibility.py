@@ -25,6 +25,7 @@ PAGES = {
     "experiments": "Seeds and ablations",
     "robustness": "Robustness: corrupted MNIST test images",
     "train": "Training lab",
+    "our-class-digits": "Our class's digits",
 }
 # What each page draws last: Streamlit loads images, diagrams and charts after the run ends.
 DRAWN_LAST = {
@@ -32,6 +33,7 @@ DRAWN_LAST = {
     "draw": ".stPlotlyChart .main-svg",
     "excitation": ".stPlotlyChart .main-svg",
     "results": '[data-testid="stImage"] img',
+    "our-class-digits": '[data-testid="stImage"] img',
     "experiments": ".stPlotlyChart .main-svg",
     "robustness": '[data-testid="stImage"] img',
     "train": '[data-testid="stCaptionContainer"]',
