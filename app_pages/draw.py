@@ -41,6 +41,14 @@ DRAW, UPLOAD = "Draw", "Upload an image"
 SHIPPED = "Shipped models"
 PROMPT = "Draw a digit from 0 to 9 on the black canvas; both models answer when you lift the mouse."
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / DatasetName.MNIST
+# The stress sliders: label, range and step, and their resting value (no stress).
+STRESS_SLIDERS: dict[str, tuple[str, float, float, float, float]] = {
+    "stress_rotation": ("rotate (degrees)", -90, 90, 5, 0),
+    "stress_noise": ("noise (standard deviation)", 0.0, 0.6, 0.05, 0.0),
+    "stress_blur": ("blur (pixels)", 0.0, 2.0, 0.25, 0.0),
+    "stress_right": ("shift right (pixels)", -8, 8, 1, 0),
+    "stress_down": ("shift down (pixels)", -8, 8, 1, 0),
+}
 
 
 @st.cache_data(show_spinner=False)
@@ -60,6 +68,8 @@ def _clear_canvas() -> None:
     )
     for key in ("current_drawing", "draw_strokes", "draw_restored_strokes"):
         st.session_state.pop(key, None)
+    # A fresh start: no stress either (the sliders show, and the models see, none).
+    st.session_state.update({key: slider[4] for key, slider in STRESS_SLIDERS.items()})
 
 
 def _model_folder() -> Path:
@@ -136,16 +146,29 @@ def _upload() -> tuple[np.ndarray | None, str | None]:
     return digit, None
 
 
-def _stress(digit: np.ndarray) -> np.ndarray:
-    """Sliders that rotate, blur, shift and add noise to the digit: does each model still read it?"""
+def _stress_sliders() -> dict[str, float]:
+    """Sliders that rotate, blur, shift and add noise to the digit: {key: value}.
+
+    They are on the page on every run, with or without a digit: a slider that leaves the
+    page loses its value on the server while the browser may still send it back, and
+    then the models would see a stress the slider no longer shows.
+    """
+    values = {}
     with st.expander("Stress it", icon=":material/tune:"):
-        rotation = st.slider("rotate (degrees)", -90, 90, 0, 5, key="stress_rotation")
-        noise = st.slider("noise (standard deviation)", 0.0, 0.6, 0.0, 0.05, key="stress_noise")
-        blur = st.slider("blur (pixels)", 0.0, 2.0, 0.0, 0.25, key="stress_blur")
-        right = st.slider("shift right (pixels)", -8, 8, 0, key="stress_right")
-        down = st.slider("shift down (pixels)", -8, 8, 0, key="stress_down")
+        for key, (label, low, high, step, rest) in STRESS_SLIDERS.items():
+            st.session_state.setdefault(key, rest)  # the value lives in the state, set once
+            values[key] = st.slider(label, low, high, step=step, key=key)
+    return values
+
+
+def _stressed(digit: np.ndarray, stress: dict[str, float]) -> np.ndarray:
+    """The digit as the stress sliders change it: what the models see."""
     return stress_digit(
-        digit, rotation_deg=rotation, noise=noise, blur=blur, shift_px=(right, down)
+        digit,
+        rotation_deg=stress["stress_rotation"],
+        noise=stress["stress_noise"],
+        blur=stress["stress_blur"],
+        shift_px=(int(stress["stress_right"]), int(stress["stress_down"])),
     )
 
 
@@ -244,6 +267,9 @@ if source != UPLOAD:
 canvas_column, answer_column, view_column = st.columns([5, 4, 3], gap="medium")
 with canvas_column:
     digit, problem = _upload() if source == UPLOAD else _draw(stroke)
+with view_column:
+    picture = st.container()
+    stress = _stress_sliders()
 
 if digit is None:
     st.session_state.pop("current_drawing", None)
@@ -255,9 +281,7 @@ if digit is None:
     st.stop()
 
 st.session_state["current_drawing"] = digit
-with view_column:
-    picture = st.container()
-    seen = _stress(digit)
+seen = _stressed(digit, stress)
 answers = answer_both(models, seen)
 with answer_column:
     _show_answers(answers)

@@ -216,3 +216,17 @@ def test_models_saved_again_into_a_folder_are_read_again(tmp_path: Path) -> None
     assert second is not first
     assert torch.equal(second["cnn"][0].classifier[-1].bias, cnn.classifier[-1].bias)
     assert second["cnn"][1]["weights_sha256"] != first["cnn"][1]["weights_sha256"]
+
+
+def test_clear_takes_the_stress_off(test_split: Split) -> None:
+    at = _page()
+    at.session_state["current_drawing"] = test_split.images[0].numpy().astype(np.float32) / 255
+    at.run()
+    at.slider(key="stress_rotation").set_value(90).run()
+    at.slider(key="stress_blur").set_value(1.0).run()
+    at.button(key="draw_clear").click().run()
+    assert not at.exception
+    assert PROMPT in at.info[0].value
+    # On the page without a digit too, at rest: the next digit is seen as drawn.
+    assert at.slider(key="stress_rotation").value == 0
+    assert at.slider(key="stress_blur").value == 0.0

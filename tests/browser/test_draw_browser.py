@@ -84,3 +84,23 @@ def test_a_tiny_mark_is_not_presented_as_an_answer(
     expect(draw_page.get_by_text(PROMPT)).to_be_visible()
     draw_after_clear(draw_page, DIGITS[7], draw_page.locator(".st-key-draw_answer_cnn"))
     _expect_answers(draw_page, 7)
+
+
+def test_clear_resets_the_stress_sliders(draw_page: Page) -> None:
+    # Issue 20: after rotate 90 and Clear, a new 7 was still read on its side ("unsure
+    # (maybe 5)") while the slider said 0. What the models see must match the sliders.
+    draw(draw_page, DIGITS[7])
+    _expect_answers(draw_page, 7)
+    draw_page.get_by_text("Stress it").click()
+    rotation = draw_page.locator(".st-key-stress_rotation").get_by_role("slider")
+    rotation.focus()
+    rotation.press("End")  # 90 degrees
+    expect(rotation).to_have_value("90")
+    expect(draw_page.locator(".st-key-draw_answer_cnn")).not_to_contain_text("Basic CNN: 7 (")
+
+    draw_page.get_by_role("button", name="Clear").click()
+    expect(draw_page.get_by_text(PROMPT)).to_be_visible()
+    expect(rotation).to_have_value("0")
+    draw_after_clear(draw_page, DIGITS[7], draw_page.locator(".st-key-draw_answer_cnn"))
+    _expect_answers(draw_page, 7)
+    expect(rotation).to_have_value("0")
