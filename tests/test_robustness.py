@@ -4,6 +4,8 @@ saved evaluations and a fresh run, the CLI, and the Robustness page (AppTest, no
 
 from __future__ import annotations
 
+import re
+
 import subprocess
 import sys
 from pathlib import Path
@@ -100,6 +102,10 @@ def test_the_table_and_verdicts_say_what_the_tests_can_claim(saved):
             assert "not about SE in general" in text
         else:
             assert text.startswith("No difference shows")
+    # p-values as everywhere else: "p < 0.001", never "p = 0" or "2.9e-135".
+    for text in [table, *(verdict(sweep, name) for name in sweep.record["corruptions"])]:
+        assert not re.search(r"p = 0(?![.\d])|\de-\d", text), text
+    assert "p < 0.001" in table
 
 
 def test_examples_put_the_disagreements_first(saved):
@@ -220,6 +226,9 @@ def test_the_heatmap_stars_exactly_the_holm_significant_cells(dataset):
     significant = sum(t["p_holm"] < 0.05 for t in sweep.record["mcnemar"])
     assert sum(cell.endswith(" *") for cell in cells) == significant
     assert not any(cell.startswith("-0.0") for cell in cells)
+    hover = [p for row in difference_heatmap(sweep).data[0].customdata for p in row]
+    assert "p < 0.001" in hover
+    assert all(re.fullmatch(r"p < 0\.001|p = [01](\.\d+)?", p) for p in hover), hover
     assert len(severity_curves(sweep).data) == 2 * len(sweep.record["corruptions"])
 
 
