@@ -8,6 +8,7 @@ order (answers before any chart).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -15,6 +16,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from app_pages.presentation import presenter_mode
 from app_pages.resources import active_dataset, load_models, load_results
+from app_pages.run_choice import back_to_shipped_button, selected_run
 from se_demo.answers import UNSURE_BELOW, Answers, answer_both
 from se_demo.checkpoints import CheckpointError
 from se_demo.config import CHECKPOINT_DIR
@@ -30,7 +32,7 @@ from se_demo.preprocess import (
     open_upload,
     preview,
 )
-from se_demo.registry import DATASETS, MODEL_TITLES, DatasetName, ModelKind
+from se_demo.registry import DATASETS, MODEL_TITLES, DatasetName, ModelKind, dataset_info
 from se_demo.stress import stress_digit
 from se_demo.verdicts import undertrained_note
 from se_demo.words import explain, percent
@@ -72,15 +74,34 @@ def _clear_canvas() -> None:
     st.session_state.update({key: slider[4] for key, slider in STRESS_SLIDERS.items()})
 
 
-def _model_folder() -> Path:
-    """The shipped MNIST models, or the MNIST run the sidebar selected (the student's pick)."""
-    run = st.session_state.get("model_dir")
-    if not run or active_dataset() != DatasetName.MNIST:
-        return MNIST_CHECKPOINTS
+def _choose_models(run: Path) -> Path:
+    """The shipped MNIST models or the MNIST lab run the session selected (its default)."""
     choice = st.segmented_control(
-        "Models", [SHIPPED, Path(run).name], default=Path(run).name, key="draw_models"
+        "Models",
+        [SHIPPED, run.name],
+        default=run.name,
+        format_func=lambda option: option if option == SHIPPED else "Lab run",
+        key="draw_models",
+        help=f"Lab run: {run.name}, selected in the Training lab.",
     )
-    return Path(run) if choice == Path(run).name else MNIST_CHECKPOINTS
+    return run if choice == run.name else MNIST_CHECKPOINTS
+
+
+def _undertrained_line(records: dict[str, dict[str, Any]]) -> None:
+    """One short line when the run's models are undertrained; the reasons in its help."""
+    accuracies: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    for name, record in records.items():
+        accuracy = (record.get("test_metrics") or {}).get("accuracy")
+        note = undertrained_note(record, accuracy, DatasetName.MNIST) if accuracy else None
+        if accuracy and note:
+            accuracies[name], notes[name] = float(accuracy), note
+    if notes:
+        scores = ", ".join(f"{MODEL_TITLES[n]} {percent(a, 1)}" for n, a in accuracies.items())
+        st.caption(
+            f":orange[:material/warning: Undertrained run: {scores} test accuracy]",
+            help="\n\n".join(f"**{MODEL_TITLES[n]}**: {note}" for n, note in notes.items()),
+        )
 
 
 def _canvas_key() -> str:
@@ -234,36 +255,46 @@ def _details(answers: Answers, directory: Path, presenter: bool) -> None:
 
 presenter = presenter_mode()
 st.title("Draw a digit")
-if not presenter:
+dataset = active_dataset()
+run = selected_run()
+if dataset != DatasetName.MNIST:  # said in presenter mode too: the sidebar says otherwise
+    unused = f"; the {dataset_info(dataset).title} run {run.name} is not used here" if run else ""
     st.caption(
-        "Both MNIST models (whatever dataset the sidebar shows) classify your digit live. "
-        "It is first preprocessed the way MNIST's digits were; the 28x28 image is exactly "
-        "what the models see."
+        ":material/info: Draw always uses the MNIST models (digits 0 to 9), whatever "
+        f"dataset the sidebar shows{unused}."
     )
-directory = _model_folder()
+    if run:
+        back_to_shipped_button("draw_back_to_shipped")
+    run = None
+elif not presenter:
+    st.caption(
+        "Both MNIST models classify your digit live. It is first preprocessed the way "
+        "MNIST's digits were; the 28x28 image is exactly what the models see."
+    )
+
+top = st.columns(3 if run else 2, vertical_alignment="bottom")
+with top[0]:
+    source = st.segmented_control(
+        "Input", [DRAW, UPLOAD], default=DRAW, key="draw_source", on_change=_clear_canvas
+    )
+directory = MNIST_CHECKPOINTS
+if run:
+    with top[1]:
+        directory = _choose_models(run)
+stroke = DEFAULT_STROKE
+if source != UPLOAD:
+    with top[-1]:
+        stroke = st.slider(
+            "Stroke width", 5, 40, DEFAULT_STROKE, key="draw_stroke_width", help="canvas pixels"
+        )
 try:
     loaded = load_models(directory)
 except CheckpointError as error:
     st.error(f"The MNIST models in '{directory}' could not be loaded: {error}")
     st.stop()
 models = {name: model for name, (model, _) in loaded.items()}
-for name, (_, record) in loaded.items():
-    accuracy = (record.get("test_metrics") or {}).get("accuracy")
-    note = undertrained_note(record, accuracy, DatasetName.MNIST) if accuracy is not None else None
-    if note:
-        st.warning(f"{MODEL_TITLES[name]} of this run: {note}", icon=":material/warning:")
-
-source_column, stroke_column = st.columns([1, 1], vertical_alignment="bottom")
-with source_column:
-    source = st.segmented_control(
-        "Input", [DRAW, UPLOAD], default=DRAW, key="draw_source", on_change=_clear_canvas
-    )
-stroke = DEFAULT_STROKE
-if source != UPLOAD:
-    with stroke_column:
-        stroke = st.slider(
-            "Stroke width", 5, 40, DEFAULT_STROKE, key="draw_stroke_width", help="canvas pixels"
-        )
+if directory != MNIST_CHECKPOINTS:
+    _undertrained_line({name: record for name, (_, record) in loaded.items()})
 canvas_column, answer_column, view_column = st.columns([5, 4, 3], gap="medium")
 with canvas_column:
     digit, problem = _upload() if source == UPLOAD else _draw(stroke)

@@ -15,6 +15,7 @@ import torch
 
 from app_pages.excitation_context import ChosenInput, Explorer, class_view, run_senet
 from app_pages.resources import data_dir_label, load_models, load_results, load_test_split
+from app_pages.run_choice import selected_run
 from se_demo.channel_effects import ChannelEffect, load_channel_effects
 from se_demo.checkpoints import CheckpointError
 from se_demo.excitation_text import (
@@ -82,6 +83,9 @@ def _choose_channel(explorer: Explorer, block: str) -> tuple[int, float]:
         st.caption(
             "No measured channel effects are saved for this checkpoint; create them with "
             f"`python -m se_demo channels --dataset {explorer.dataset.key}`."
+            if selected_run() is None
+            else "A lab run does not measure each channel's effect (minutes of testing), so "
+            "its channels are listed in order, with none suggested."
         )
     else:
         suggested = [e.channel for e in effects[:SUGGESTED]]
@@ -217,6 +221,9 @@ def _show_saved_table(explorer: Explorer) -> None:
         st.info(
             "This evaluation has no saved intervention results; create them with "
             f"`python -m se_demo evaluate --dataset {explorer.dataset.key}`."
+            if selected_run() is None
+            else "This lab run's interventions are measured after its training ends and "
+            "appear here once they are saved."
         )
         return
     st.dataframe(
