@@ -121,7 +121,8 @@ def _show_prediction(
         torch.softmax(torch.from_numpy(x), 0).numpy() for x in (logits, changed_logits)
     )
     lines = [f"Input: {chosen.described}."]
-    for title, probabilities in (("SENet as trained", before), (label, after)):
+    shown = {"SENet as trained": before, label: after} if interventions else {label: before}
+    for title, probabilities in shown.items():
         top = int(probabilities.argmax())
         probability = format_probability(float(probabilities[top]))
         lines.append(f"{title}: **{names[top]}** (probability {probability})")
@@ -129,11 +130,12 @@ def _show_prediction(
     if interventions and interventions[0].mode == InterventionMode.OFF:
         stacked = np.concatenate([excitation[b] for b in targets])
         st.markdown(explain_switch_off(targets, stacked, logits, changed_logits, names))
+    bars: dict[str, np.ndarray] = {ModelKind.SENET: before}
+    if interventions:
+        bars["changed"] = after
     st.plotly_chart(
         probability_bars(
-            {ModelKind.SENET: before, "changed": after},
-            titles={ModelKind.SENET: "SENet as trained", "changed": label},
-            class_names=names,
+            bars, titles={ModelKind.SENET: "SENet as trained", "changed": label}, class_names=names
         ),
         key="exc_int_probabilities",
     )
@@ -195,17 +197,25 @@ def _show_accuracy(
     measured, trained_here = _subset_accuracy(
         str(explorer.directory), explorer.dataset.key, settings
     )
+    within = measured.contains(trained)  # no measurable change: not drawn as a loss or gain
     st.metric(
         f"Test accuracy, {label}",
         percent(measured.accuracy, 1),
         f"{100 * (measured.accuracy - trained_here):+.1f} pp",
+        delta_color="off" if within else "normal",
+        delta_arrow="off" if within else "auto",
     )
     st.caption(
         f"On a fixed subset of {measured.total:,} of the {images}, stratified by class: "
         f"{measured.correct:,} right. 95 % confidence interval (Wilson) for the accuracy on "
         f"the whole test set: {percent(measured.low, 1)} to "
         f"{percent(measured.high, 1)}. The SENet as "
-        f"trained gets {percent(trained_here, 1)} of the same images right."
+        f"trained gets {percent(trained_here, 1)} of the same images right"
+        + (
+            f" and {percent(trained, 2)} of all of them, inside the interval: no measurable change."
+            if within
+            else "."
+        )
     )
 
 

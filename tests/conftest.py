@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +114,20 @@ def wait_for(
         if time.monotonic() >= deadline:
             raise TimeoutError(f"waited {timeout:g} s for {what}, in vain")
         time.sleep(interval)
+
+
+def element_texts(node: object) -> Iterator[tuple[str, str]]:
+    """(text, help) of every element under an AppTest node, in page order; not the glossary."""
+    proto = getattr(node, "proto", None)
+    if type(node).__name__ == "Expander" and getattr(proto, "label", "") == "Glossary":
+        return
+    if proto is not None:
+        fields = {f.name: v for f, v in proto.ListFields() if isinstance(v, str)}
+        text = " ".join(fields.get(k, "") for k in ("label", "body", "value", "placeholder"))
+        if text.strip():
+            yield text, fields.get("help", "")
+    for child in getattr(node, "children", {}).values():
+        yield from element_texts(child)
 
 
 def rerun_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float, what: str) -> None:

@@ -3,6 +3,7 @@ numbers the model computes, and a link's query parameters open that exact view."
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,8 @@ from se_demo.checkpoints import load_checkpoint
 from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.datafiles import read_split
 from se_demo.lesson import explain_se_block
-from tests.conftest import plotly_charts, plotly_values
+from se_demo.words import GLOSSARY
+from tests.conftest import element_texts, plotly_charts, plotly_values
 
 PAGE = str(PROJECT_ROOT / "app_pages" / "lesson.py")
 APP = str(PROJECT_ROOT / "app.py")
@@ -108,3 +110,15 @@ def test_the_app_opens_a_link_with_dataset_and_presenter_mode(
     assert at.toggle(key="presenter").value is True
     assert at.title[0].value == "How SE works"  # the default page
     assert at.segmented_control(key="block").value == 2
+
+
+def test_the_original_study_is_defined_where_it_first_appears() -> None:
+    at = _page()
+    first = next(
+        (text, help_)
+        for text, help_ in element_texts(at._tree)
+        if re.search(r"(?i)original study", text)
+    )
+    for fact in ("TensorFlow repository", "100 epochs", "Adam", "1e-4", "batch 32", "MNIST test"):
+        assert fact in first[0], first
+    assert first[1] == GLOSSARY["original study"]
