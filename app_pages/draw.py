@@ -43,6 +43,22 @@ DRAW, UPLOAD = "Draw", "Upload an image"
 SHIPPED = "Shipped models"
 PROMPT = "Draw a digit from 0 to 9 on the black canvas; both models answer when you lift the mouse."
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / DatasetName.MNIST
+# On a phone (Streamlit stacks columns below 640 px) both answers must be in view right
+# after drawing: the input row stays one row, the long introduction is left out, and the
+# two answers sit side by side.
+_PHONE_CSS = """
+<style>
+@media (max-width: 640px) {
+  .st-key-draw_intro { display: none; }
+  .st-key-draw_top [data-testid="stHorizontalBlock"] { flex-wrap: nowrap; }
+  .st-key-draw_top [data-testid="stColumn"] { min-width: 0 !important; }
+  .st-key-draw_top [data-testid="stColumn"]:first-child { flex: 0 0 auto; width: auto; }
+  .st-key-draw_answers { flex-direction: row; }
+  .st-key-draw_answers > div { flex: 1 1 0; min-width: 0; }
+  .st-key-draw_answers [data-testid="stMetricValue"] * { font-size: 2rem; }
+}
+</style>
+"""
 # The stress sliders: label, range and step, and their resting value (no stress).
 STRESS_SLIDERS: dict[str, tuple[str, float, float, float, float]] = {
     "stress_rotation": ("rotate (degrees)", -90, 90, 5, 0),
@@ -194,14 +210,15 @@ def _stressed(digit: np.ndarray, stress: dict[str, float]) -> np.ndarray:
 
 
 def _show_answers(answers: Answers) -> None:
-    for name, answer in answers.models.items():
-        with st.container(key=f"draw_answer_{name}", border=True):
-            st.metric(
-                MODEL_TITLES[name],
-                "unsure" if answer.unsure else str(answer.digit),
-                help=f"Below {percent(UNSURE_BELOW)} top probability a model is called unsure.",
-            )
-            st.markdown(answer.sentence())
+    with st.container(key="draw_answers"):  # side by side on a phone
+        for name, answer in answers.models.items():
+            with st.container(key=f"draw_answer_{name}", border=True):
+                st.metric(
+                    MODEL_TITLES[name],
+                    "unsure" if answer.unsure else str(answer.digit),
+                    help=f"Below {percent(UNSURE_BELOW)} top probability a model is called unsure.",
+                )
+                st.markdown(answer.sentence())
     with st.container(key="draw_verdict"):
         if answers.disagree:
             st.warning(answers.verdict())
@@ -267,12 +284,16 @@ if dataset != DatasetName.MNIST:  # said in presenter mode too: the sidebar says
         back_to_shipped_button("draw_back_to_shipped")
     run = None
 elif not presenter:
-    st.caption(
-        "Both MNIST models classify your digit live. It is first preprocessed the way "
-        "MNIST's digits were; the 28x28 image is exactly what the models see."
-    )
+    with st.container(key="draw_intro"):
+        st.caption(
+            "Both MNIST models classify your digit live. It is first preprocessed the way "
+            "MNIST's digits were; the 28x28 image is exactly what the models see."
+        )
 
-top = st.columns(3 if run else 2, vertical_alignment="bottom")
+st.html(_PHONE_CSS)
+# One row on a phone too (_PHONE_CSS), unless a run's models need a third control in it.
+top_row = st.container(key="draw_top_run" if run else "draw_top")
+top = top_row.columns(3 if run else 2, vertical_alignment="bottom")
 with top[0]:
     source = st.segmented_control(
         "Input", [DRAW, UPLOAD], default=DRAW, key="draw_source", on_change=_clear_canvas

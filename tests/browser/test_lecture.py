@@ -80,11 +80,18 @@ def test_canvas_and_both_answers_fit_without_scrolling(
         _inside_viewport(page, selector)
 
 
-def test_a_phone_shows_the_answers_before_the_charts(open_page) -> None:
+@pytest.mark.parametrize("digit", [1, 7])
+def test_a_phone_shows_both_answers_without_scrolling_before_the_charts(
+    open_page, digit: int
+) -> None:
     page = open_page("/draw", 390, 844)
     expect(page.locator(CANVAS)).to_be_visible()
-    draw(page, DIGITS[1])
-    expect(page.locator(VERDICT)).to_have_text("Both models read 1.")
+    _inside_viewport(page, CANVAS)
+    draw(page, DIGITS[digit])
+    expect(page.locator(VERDICT)).to_have_text(f"Both models read {digit}.")
+    assert page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollTop") == 0
+    for selector in ANSWERS:  # right after drawing, where the student looks
+        _inside_viewport(page, selector)
     answer = page.locator(ANSWERS[1]).bounding_box()
     first_chart = page.locator(".stPlotlyChart").first.bounding_box()
     assert answer is not None
