@@ -9,6 +9,7 @@ import streamlit as st
 from app_pages.presentation import PRESENTER_KEY, apply_page_style
 from app_pages.resources import active_model_dir, data_dir_label, load_records, load_test_images
 from se_demo.checkpoints import CheckpointError
+from se_demo.links import choice_problem
 from se_demo.registry import DATASETS, MODEL_TITLES
 from se_demo.results import recipe_line
 from se_demo.verdicts import undertrained_note
@@ -45,6 +46,7 @@ pages = {
     ],
 }
 
+asked_dataset = st.query_params.get("dataset")  # before the radio drops a value it lacks
 with st.sidebar:
     dataset = st.radio(
         "Dataset",
@@ -96,6 +98,9 @@ with st.sidebar:
         st.caption(f"{title} test set loaded from {data_dir_label()}")
 
 apply_page_style()
+titles = [info.title for info in DATASETS.values()]
+if problem := choice_problem("dataset", asked_dataset, titles, DATASETS[dataset].title):
+    st.warning(problem, icon=":material/link_off:")
 page = st.navigation(pages)
 # Pages that keep work across visits (the Draw page's strokes) need to know a visit began.
 st.session_state["arrived_on_page"] = st.session_state.get("current_page") != page.url_path

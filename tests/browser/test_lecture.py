@@ -130,3 +130,27 @@ def test_a_link_opens_the_exact_lesson_view(open_page) -> None:
         page.get_by_test_id("stSidebar").get_by_role("switch", name="Presenter mode")
     ).to_be_checked()
     expect(page).to_have_url(re.compile(r"block=3.*image=42|image=42.*block=3"))
+
+
+def test_a_link_naming_a_block_opens_at_the_step_by_step_section(open_page) -> None:
+    page = open_page("/?block=2&image=5", 1280, 800)
+    expect(
+        page.get_by_test_id("stCaptionContainer").filter(has_text="Following test image 5")
+    ).to_contain_text("through SE block 2 (32 channels)")
+    steps = page.get_by_role("heading", name="2. One SE block, step by step")
+    expect(steps).to_be_in_viewport()
+    expect(page.get_by_role("heading", name="1. Where the SE blocks sit")).not_to_be_in_viewport()
+
+
+def test_a_link_with_wrong_values_says_so(open_page) -> None:
+    page = open_page("/?dataset=KMNIST&block=7", 1280, 800)
+    warnings = page.get_by_test_id("stAlertContentWarning")
+    expect(warnings.filter(has_text="dataset=KMNIST").get_by_role("paragraph")).to_have_text(
+        "The link's dataset=KMNIST is not one of MNIST or Fashion-MNIST, so MNIST is shown."
+    )
+    expect(warnings.filter(has_text="block=7").get_by_role("paragraph")).to_have_text(
+        "The link's block=7 is not an SE block (1 to 3), so block 1 is shown."
+    )
+    expect(
+        page.get_by_test_id("stCaptionContainer").filter(has_text="Following test image 0")
+    ).to_contain_text("through SE block 1 (16 channels)")
