@@ -23,6 +23,7 @@ from se_demo.config import CHECKPOINT_DIR
 from se_demo.excitation_stats import class_means
 from se_demo.figures.draw import digit_pixels, excitation_bars, probability_bars
 from se_demo.preprocess import (
+    MAX_TRANSFER_BYTES,
     MAX_UPLOAD_BYTES,
     ImageRejectedError,
     drawing_problem,
@@ -43,10 +44,10 @@ DRAW, UPLOAD = "Draw", "Upload an image"
 SHIPPED = "Shipped models"
 PROMPT = "Draw a digit from 0 to 9 on the black canvas; both models answer when you lift the mouse."
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / DatasetName.MNIST
-# On a phone (Streamlit stacks columns below 640 px) both answers must be in view right
-# after drawing: the input row stays one row, the long introduction is left out, and the
-# two answers sit side by side.
-_PHONE_CSS = """
+# The page's own layout rules. On a phone (Streamlit stacks columns below 640 px) both
+# answers must be in view right after drawing: the input row stays one row, the long
+# introduction is left out, and the two answers sit side by side.
+_PAGE_CSS = """
 <style>
 @media (max-width: 640px) {
   .st-key-draw_intro { display: none; }
@@ -57,8 +58,34 @@ _PHONE_CSS = """
   .st-key-draw_answers > div { flex: 1 1 0; min-width: 0; }
   .st-key-draw_answers [data-testid="stMetricValue"] * { font-size: 2rem; }
 }
+/* A file over the transfer limit never reaches the server: show the browser's reason in
+   the page, not only on hover. */
+.st-key-draw_upload [data-testid="stFileChip"] [role="alert"] {
+  position: static; width: auto; height: auto; clip: auto; clip-path: none;
+  overflow: visible; white-space: normal; margin-left: 0.5rem; color: #c62828;
+}
 </style>
 """
+# A file over the transfer limit is refused by the browser, which keeps the previous file
+# (and so its answer). Our own script, no input in it: when the uploader shows a newly
+# refused file, it removes the previous one, so the page asks for an image again.
+_FORGET_ON_REFUSAL = """<script>
+(() => {
+  if (window.seDemoUploadGuard) return;
+  const seen = new WeakSet();
+  window.seDemoUploadGuard = new MutationObserver(() => {
+    const uploader = document.querySelector(".st-key-draw_upload");
+    if (!uploader) return;
+    const refused = [...uploader.querySelectorAll('[data-testid="stFileChip"][aria-invalid="true"]')];
+    const fresh = refused.filter((chip) => !seen.has(chip));
+    if (fresh.length === 0) return;
+    fresh.forEach((chip) => seen.add(chip));
+    uploader.querySelectorAll('[data-testid="stFileChip"]:not([aria-invalid="true"]) button')
+      .forEach((remove) => remove.click());
+  });
+  window.seDemoUploadGuard.observe(document.body, {childList: true, subtree: true});
+})();
+</script>"""
 # The stress sliders: label, range and step, and their resting value (no stress).
 STRESS_SLIDERS: dict[str, tuple[str, float, float, float, float]] = {
     "stress_rotation": ("rotate (degrees)", -90, 90, 5, 0),
@@ -160,18 +187,22 @@ def _draw(stroke: int) -> tuple[np.ndarray | None, str | None]:
 
 def _upload() -> tuple[np.ndarray | None, str | None]:
     """The file uploader and the photo: its digit (28, 28), or a reason there is none."""
+    # No type filter and a transfer limit above the accepted size: a file the browser
+    # refused would only say why on hover and leave the previous answer standing, so
+    # `open_upload` checks the type and size here and the page says why.
     upload = st.file_uploader(
-        "A photo or scan of one handwritten digit (dark on light is inverted automatically)",
-        type=["png", "jpg", "jpeg"],
+        "A photo or scan of one handwritten digit, PNG or JPEG up to "
+        f"{MAX_UPLOAD_BYTES // 2**20} MB (dark on light is inverted automatically)",
         key="draw_upload",
-        max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+        max_upload_size=MAX_TRANSFER_BYTES // 2**20,
     )
+    st.html(_FORGET_ON_REFUSAL, unsafe_allow_javascript=True)
     if upload is None:
         return None, None
     try:
         photo = open_upload(upload.getvalue())  # checked before any heavy decoding
     except ImageRejectedError as error:
-        st.error(f"{upload.name}: {error}")
+        st.error(f"{upload.name} is refused. {error}", icon=":material/block:")
         return None, None
     digit = ink_to_mnist(image_to_ink(photo))
     st.image(preview(photo), caption=f"your photo: {upload.name}", width=200)
@@ -290,8 +321,8 @@ elif not presenter:
             "MNIST's digits were; the 28x28 image is exactly what the models see."
         )
 
-st.html(_PHONE_CSS)
-# One row on a phone too (_PHONE_CSS), unless a run's models need a third control in it.
+st.html(_PAGE_CSS)
+# One row on a phone too (_PAGE_CSS), unless a run's models need a third control in it.
 top_row = st.container(key="draw_top_run" if run else "draw_top")
 top = top_row.columns(3 if run else 2, vertical_alignment="bottom")
 with top[0]:
