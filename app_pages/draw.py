@@ -202,7 +202,7 @@ def _upload() -> tuple[np.ndarray | None, str | None]:
     try:
         photo = open_upload(upload.getvalue())  # checked before any heavy decoding
     except ImageRejectedError as error:
-        st.error(f"{upload.name} is refused. {error}", icon=":material/block:")
+        st.error(f"{upload.name}: {error}", icon=":material/block:")
         return None, None
     digit = ink_to_mnist(image_to_ink(photo))
     st.image(preview(photo), caption=f"your photo: {upload.name}", width=200)

@@ -129,7 +129,7 @@ def test_disagreement_is_said(test_split: Split) -> None:
 def test_bad_uploads_are_refused_with_a_message(payload: bytes, message: str) -> None:
     at = _upload(_page(), "bad.png", payload)  # one session: the refusal must not crash it
     assert not at.exception
-    assert at.error[0].value.startswith("bad.png is refused. ")
+    assert at.error[0].value.startswith("bad.png: ")
     assert message in at.error[0].value
     assert len(at.metric) == 0
     assert "current_drawing" not in at.session_state

@@ -115,8 +115,8 @@ UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
 @pytest.mark.parametrize(
     ("name", "extra_bytes", "reason"),
     [
-        ("notes.txt", None, "notes.txt is refused. This file is not a PNG or JPEG image."),
-        ("photo.png", MAX_UPLOAD_BYTES, "photo.png is refused. The file is 5.1 MB"),
+        ("notes.txt", None, "notes.txt: This file is not a PNG or JPEG image."),
+        ("photo.png", MAX_UPLOAD_BYTES, "photo.png: The file is 5.1 MB"),
         ("huge.png", MAX_TRANSFER_BYTES, "File must be 10.0MB or smaller."),  # the browser's
     ],
     ids=["not-an-image", "too-large", "over-the-transfer-limit"],

@@ -83,7 +83,7 @@ def test_one_students_uploads_never_reach_another_student(
     )
     expect(uploading.get_by_text("huge.png", exact=True)).to_be_visible()
     expect(uploading.get_by_test_id("stAlertContentError")).to_contain_text(
-        f"huge.png is refused. The file is {MAX_UPLOAD_BYTES / 2**20 + 0.1:.1f} MB"
+        f"huge.png: The file is {MAX_UPLOAD_BYTES / 2**20 + 0.1:.1f} MB"
     )
 
     # The drawing student's page has none of it, and the same strokes get the same answers.
