@@ -57,6 +57,7 @@ _PAGE_CSS = """
   .st-key-draw_answers { flex-direction: row; }
   .st-key-draw_answers > div { flex: 1 1 0; min-width: 0; }
   .st-key-draw_answers [data-testid="stMetricValue"] * { font-size: 2rem; }
+  .st-key-draw_answer_cnn, .st-key-draw_answer_senet { padding: 0.6rem 0.75rem; gap: 0.25rem; }
 }
 /* A file over the transfer limit never reaches the server: show the browser's reason in
    the page, not only on hover. */

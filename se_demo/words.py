@@ -114,6 +114,13 @@ def p_value(p: float) -> str:
     return "p < 0.001" if p < P_FLOOR else f"p = {p:.3g}"
 
 
+def unbroken(text: str) -> str:
+    """``text`` that a narrow column never wraps inside: no-break spaces, and word joiners
+    (U+2060) after hyphens and slashes, where browsers break ('T-/shirt/top', '75.4 / %)').
+    """
+    return text.replace(" ", "\u00a0").replace("-", "-\u2060").replace("/", "/\u2060")
+
+
 def with_article(noun: str) -> str:
     """'a 7', 'an 8', 'an Ankle boot', 'a T-shirt/top': the indefinite article spoken aloud."""
     return f"{'an' if noun[:1].lower() in 'aeio8' else 'a'} {noun}"

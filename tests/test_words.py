@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from se_demo.words import GLOSSARY, explain, p_value, percent, with_article
+from se_demo.words import GLOSSARY, explain, p_value, percent, unbroken, with_article
 
 
 @pytest.mark.parametrize(
@@ -64,3 +64,16 @@ def test_the_squeeze_is_the_papers_mean_and_the_original_study_is_defined() -> N
     study = GLOSSARY["original study"]
     for fact in ("TensorFlow", "100 epochs", "Adam", "1e-4", "batch 32", "MNIST test metrics"):
         assert fact in study
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("T-shirt/top", "T-\u2060shirt/\u2060top"),
+        ("Ankle boot", "Ankle\u00a0boot"),
+        ("(75.4 %)", "(75.4\u00a0%)"),
+        ("7", "7"),
+    ],
+)
+def test_unbroken_text_has_no_break_opportunity(text: str, kept: str) -> None:
+    assert unbroken(text) == kept

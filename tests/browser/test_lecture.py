@@ -154,3 +154,26 @@ def test_a_link_with_wrong_values_says_so(open_page) -> None:
     expect(
         page.get_by_test_id("stCaptionContainer").filter(has_text="Following test image 0")
     ).to_contain_text("through SE block 1 (16 channels)")
+
+
+@pytest.mark.parametrize(
+    ("path", "width", "height"),
+    [
+        ("/draw?dataset=Fashion-MNIST&presenter=true", 1280, 720),
+        ("/draw?dataset=Fashion-MNIST", 390, 844),
+    ],
+    ids=["projector-presenter", "phone"],
+)
+def test_draw_says_it_uses_the_mnist_models_when_the_sidebar_says_fashion(
+    open_page, path: str, width: int, height: int
+) -> None:
+    page = open_page(path, width, height)
+    notice = page.get_by_test_id("stCaptionContainer").filter(
+        has_text="Draw always uses the MNIST models"
+    )
+    expect(notice).to_be_visible()  # in presenter mode too, where the introduction is folded
+    _inside_viewport(page, '[data-testid="stCaptionContainer"]:has-text("Draw always uses")')
+    draw(page, DIGITS[7])
+    expect(page.locator(VERDICT)).to_have_text("Both models read 7.")
+    for selector in ANSWERS:  # the notice costs no answer its place on the screen
+        _inside_viewport(page, selector)
