@@ -15,6 +15,7 @@ from app_pages.resources import (
     start_class_worker,
 )
 from se_demo.checkpoints import CheckpointError
+from se_demo.links import choice_problem
 from se_demo.registry import DATASETS, MODEL_TITLES
 from se_demo.results import recipe_line
 from se_demo.verdicts import undertrained_note
@@ -57,6 +58,7 @@ pages = {
     ],
 }
 
+asked_dataset = st.query_params.get("dataset")  # before the radio drops a value it lacks
 with st.sidebar:
     dataset = st.radio(
         "Dataset",
@@ -109,6 +111,9 @@ with st.sidebar:
 
 apply_page_style()
 start_class_worker()  # trains the class's queued runs, also those queued on other replicas
+titles = [info.title for info in DATASETS.values()]
+if problem := choice_problem("dataset", asked_dataset, titles, DATASETS[dataset].title):
+    st.warning(problem, icon=":material/link_off:")
 page = st.navigation(pages)
 # Pages that keep work across visits (the Draw page's strokes) need to know a visit began.
 st.session_state["arrived_on_page"] = st.session_state.get("current_page") != page.url_path

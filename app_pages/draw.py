@@ -8,6 +8,7 @@ order (answers before any chart).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -17,12 +18,14 @@ from app_pages.draw_class import add_your_digit
 from app_pages.draw_se_switch import show_se_switch
 from app_pages.presentation import presenter_mode
 from app_pages.resources import active_dataset, load_models, load_results
+from app_pages.run_choice import back_to_shipped_button, selected_run
 from se_demo.answers import UNSURE_BELOW, Answers, answer_both
 from se_demo.checkpoints import CheckpointError
 from se_demo.config import CHECKPOINT_DIR
 from se_demo.excitation_stats import class_means
 from se_demo.figures.draw import digit_pixels, excitation_bars, probability_bars
 from se_demo.preprocess import (
+    MAX_TRANSFER_BYTES,
     MAX_UPLOAD_BYTES,
     ImageRejectedError,
     drawing_problem,
@@ -32,7 +35,7 @@ from se_demo.preprocess import (
     open_upload,
     preview,
 )
-from se_demo.registry import DATASETS, MODEL_TITLES, DatasetName, ModelKind
+from se_demo.registry import DATASETS, MODEL_TITLES, DatasetName, ModelKind, dataset_info
 from se_demo.stress import stress_digit
 from se_demo.verdicts import undertrained_note
 from se_demo.words import explain, percent
@@ -43,6 +46,57 @@ DRAW, UPLOAD = "Draw", "Upload an image"
 SHIPPED = "Shipped models"
 PROMPT = "Draw a digit from 0 to 9 on the black canvas; both models answer when you lift the mouse."
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / DatasetName.MNIST
+# The page's own layout rules. On a phone (Streamlit stacks columns below 640 px) both
+# answers must be in view right after drawing: the input row stays one row, the long
+# introduction is left out, and the two answers sit side by side.
+_PAGE_CSS = """
+<style>
+@media (max-width: 640px) {
+  .st-key-draw_intro { display: none; }
+  .st-key-draw_top [data-testid="stHorizontalBlock"] { flex-wrap: nowrap; }
+  .st-key-draw_top [data-testid="stColumn"] { min-width: 0 !important; }
+  .st-key-draw_top [data-testid="stColumn"]:first-child { flex: 0 0 auto; width: auto; }
+  .st-key-draw_answers { flex-direction: row; }
+  .st-key-draw_answers > div { flex: 1 1 0; min-width: 0; }
+  .st-key-draw_answers [data-testid="stMetricValue"] * { font-size: 2rem; }
+  .st-key-draw_answer_cnn, .st-key-draw_answer_senet { padding: 0.6rem 0.75rem; gap: 0.25rem; }
+}
+/* A file over the transfer limit never reaches the server: show the browser's reason in
+   the page, not only on hover. */
+.st-key-draw_upload [data-testid="stFileChip"] [role="alert"] {
+  position: static; width: auto; height: auto; clip: auto; clip-path: none;
+  overflow: visible; white-space: normal; margin-left: 0.5rem; color: #c62828;
+}
+</style>
+"""
+# A file over the transfer limit is refused by the browser, which keeps the previous file
+# (and so its answer). Our own script, no input in it: when the uploader shows a newly
+# refused file, it removes the previous one, so the page asks for an image again.
+_FORGET_ON_REFUSAL = """<script>
+(() => {
+  if (window.seDemoUploadGuard) return;
+  const seen = new WeakSet();
+  window.seDemoUploadGuard = new MutationObserver(() => {
+    const uploader = document.querySelector(".st-key-draw_upload");
+    if (!uploader) return;
+    const refused = [...uploader.querySelectorAll('[data-testid="stFileChip"][aria-invalid="true"]')];
+    const fresh = refused.filter((chip) => !seen.has(chip));
+    if (fresh.length === 0) return;
+    fresh.forEach((chip) => seen.add(chip));
+    uploader.querySelectorAll('[data-testid="stFileChip"]:not([aria-invalid="true"]) button')
+      .forEach((remove) => remove.click());
+  });
+  window.seDemoUploadGuard.observe(document.body, {childList: true, subtree: true});
+})();
+</script>"""
+# The stress sliders: label, range and step, and their resting value (no stress).
+STRESS_SLIDERS: dict[str, tuple[str, float, float, float, float]] = {
+    "stress_rotation": ("rotate (degrees)", -90, 90, 5, 0),
+    "stress_noise": ("noise (standard deviation)", 0.0, 0.6, 0.05, 0.0),
+    "stress_blur": ("blur (pixels)", 0.0, 2.0, 0.25, 0.0),
+    "stress_right": ("shift right (pixels)", -8, 8, 1, 0),
+    "stress_down": ("shift down (pixels)", -8, 8, 1, 0),
+}
 
 
 @st.cache_data(show_spinner=False)
@@ -62,17 +116,38 @@ def _clear_canvas() -> None:
     )
     for key in ("current_drawing", "draw_strokes", "draw_restored_strokes"):
         st.session_state.pop(key, None)
+    # A fresh start: no stress either (the sliders show, and the models see, none).
+    st.session_state.update({key: slider[4] for key, slider in STRESS_SLIDERS.items()})
 
 
-def _model_folder() -> Path:
-    """The shipped MNIST models, or the MNIST run the sidebar selected (the student's pick)."""
-    run = st.session_state.get("model_dir")
-    if not run or active_dataset() != DatasetName.MNIST:
-        return MNIST_CHECKPOINTS
+def _choose_models(run: Path) -> Path:
+    """The shipped MNIST models or the MNIST lab run the session selected (its default)."""
     choice = st.segmented_control(
-        "Models", [SHIPPED, Path(run).name], default=Path(run).name, key="draw_models"
+        "Models",
+        [SHIPPED, run.name],
+        default=run.name,
+        format_func=lambda option: option if option == SHIPPED else "Lab run",
+        key="draw_models",
+        help=f"Lab run: {run.name}, selected in the Training lab.",
     )
-    return Path(run) if choice == Path(run).name else MNIST_CHECKPOINTS
+    return run if choice == run.name else MNIST_CHECKPOINTS
+
+
+def _undertrained_line(records: dict[str, dict[str, Any]]) -> None:
+    """One short line when the run's models are undertrained; the reasons in its help."""
+    accuracies: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    for name, record in records.items():
+        accuracy = (record.get("test_metrics") or {}).get("accuracy")
+        note = undertrained_note(record, accuracy, DatasetName.MNIST) if accuracy else None
+        if accuracy and note:
+            accuracies[name], notes[name] = float(accuracy), note
+    if notes:
+        scores = ", ".join(f"{MODEL_TITLES[n]} {percent(a, 1)}" for n, a in accuracies.items())
+        st.caption(
+            f":orange[:material/warning: Undertrained run: {scores} test accuracy]",
+            help="\n\n".join(f"**{MODEL_TITLES[n]}**: {note}" for n, note in notes.items()),
+        )
 
 
 def _canvas_key() -> str:
@@ -115,18 +190,22 @@ def _draw(stroke: int) -> tuple[np.ndarray | None, str | None]:
 
 def _upload() -> tuple[np.ndarray | None, str | None]:
     """The file uploader and the photo: its digit (28, 28), or a reason there is none."""
+    # No type filter and a transfer limit above the accepted size: a file the browser
+    # refused would only say why on hover and leave the previous answer standing, so
+    # `open_upload` checks the type and size here and the page says why.
     upload = st.file_uploader(
-        "A photo or scan of one handwritten digit (dark on light is inverted automatically)",
-        type=["png", "jpg", "jpeg"],
+        "A photo or scan of one handwritten digit, PNG or JPEG up to "
+        f"{MAX_UPLOAD_BYTES // 2**20} MB (dark on light is inverted automatically)",
         key="draw_upload",
-        max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+        max_upload_size=MAX_TRANSFER_BYTES // 2**20,
     )
+    st.html(_FORGET_ON_REFUSAL, unsafe_allow_javascript=True)
     if upload is None:
         return None, None
     try:
         photo = open_upload(upload.getvalue())  # checked before any heavy decoding
     except ImageRejectedError as error:
-        st.error(f"{upload.name}: {error}")
+        st.error(f"{upload.name}: {error}", icon=":material/block:")
         return None, None
     digit = ink_to_mnist(image_to_ink(photo))
     st.image(preview(photo), caption=f"your photo: {upload.name}", width=200)
@@ -138,28 +217,42 @@ def _upload() -> tuple[np.ndarray | None, str | None]:
     return digit, None
 
 
-def _stress(digit: np.ndarray) -> np.ndarray:
-    """Sliders that rotate, blur, shift and add noise to the digit: does each model still read it?"""
+def _stress_sliders() -> dict[str, float]:
+    """Sliders that rotate, blur, shift and add noise to the digit: {key: value}.
+
+    They are on the page on every run, with or without a digit: a slider that leaves the
+    page loses its value on the server while the browser may still send it back, and
+    then the models would see a stress the slider no longer shows.
+    """
+    values = {}
     with st.expander("Stress it", icon=":material/tune:"):
-        rotation = st.slider("rotate (degrees)", -90, 90, 0, 5, key="stress_rotation")
-        noise = st.slider("noise (standard deviation)", 0.0, 0.6, 0.0, 0.05, key="stress_noise")
-        blur = st.slider("blur (pixels)", 0.0, 2.0, 0.0, 0.25, key="stress_blur")
-        right = st.slider("shift right (pixels)", -8, 8, 0, key="stress_right")
-        down = st.slider("shift down (pixels)", -8, 8, 0, key="stress_down")
+        for key, (label, low, high, step, rest) in STRESS_SLIDERS.items():
+            st.session_state.setdefault(key, rest)  # the value lives in the state, set once
+            values[key] = st.slider(label, low, high, step=step, key=key)
+    return values
+
+
+def _stressed(digit: np.ndarray, stress: dict[str, float]) -> np.ndarray:
+    """The digit as the stress sliders change it: what the models see."""
     return stress_digit(
-        digit, rotation_deg=rotation, noise=noise, blur=blur, shift_px=(right, down)
+        digit,
+        rotation_deg=stress["stress_rotation"],
+        noise=stress["stress_noise"],
+        blur=stress["stress_blur"],
+        shift_px=(int(stress["stress_right"]), int(stress["stress_down"])),
     )
 
 
 def _show_answers(answers: Answers) -> None:
-    for name, answer in answers.models.items():
-        with st.container(key=f"draw_answer_{name}", border=True):
-            st.metric(
-                MODEL_TITLES[name],
-                "unsure" if answer.unsure else str(answer.digit),
-                help=f"Below {percent(UNSURE_BELOW)} top probability a model is called unsure.",
-            )
-            st.markdown(answer.sentence())
+    with st.container(key="draw_answers"):  # side by side on a phone
+        for name, answer in answers.models.items():
+            with st.container(key=f"draw_answer_{name}", border=True):
+                st.metric(
+                    MODEL_TITLES[name],
+                    "unsure" if answer.unsure else str(answer.digit),
+                    help=f"Below {percent(UNSURE_BELOW)} top probability a model is called unsure.",
+                )
+                st.markdown(answer.sentence())
     with st.container(key="draw_verdict"):
         if answers.disagree:
             st.warning(answers.verdict())
@@ -213,39 +306,56 @@ def _details(answers: Answers, directory: Path, presenter: bool) -> None:
 
 presenter = presenter_mode()
 st.title("Draw a digit")
-if not presenter:
+dataset = active_dataset()
+run = selected_run()
+if dataset != DatasetName.MNIST:  # said in presenter mode too: the sidebar says otherwise
+    unused = f"; the {dataset_info(dataset).title} run {run.name} is not used here" if run else ""
     st.caption(
-        "Both MNIST models (whatever dataset the sidebar shows) classify your digit live. "
-        "It is first preprocessed the way MNIST's digits were; the 28x28 image is exactly "
-        "what the models see."
+        ":material/info: Draw always uses the MNIST models (digits 0 to 9), whatever "
+        f"dataset the sidebar shows{unused}."
     )
-directory = _model_folder()
+    if run:
+        back_to_shipped_button("draw_back_to_shipped")
+    run = None
+elif not presenter:
+    with st.container(key="draw_intro"):
+        st.caption(
+            "Both MNIST models classify your digit live. It is first preprocessed the way "
+            "MNIST's digits were; the 28x28 image is exactly what the models see."
+        )
+
+st.html(_PAGE_CSS)
+# One row on a phone too (_PAGE_CSS), unless a run's models need a third control in it.
+top_row = st.container(key="draw_top_run" if run else "draw_top")
+top = top_row.columns(3 if run else 2, vertical_alignment="bottom")
+with top[0]:
+    source = st.segmented_control(
+        "Input", [DRAW, UPLOAD], default=DRAW, key="draw_source", on_change=_clear_canvas
+    )
+directory = MNIST_CHECKPOINTS
+if run:
+    with top[1]:
+        directory = _choose_models(run)
+stroke = DEFAULT_STROKE
+if source != UPLOAD:
+    with top[-1]:
+        stroke = st.slider(
+            "Stroke width", 5, 40, DEFAULT_STROKE, key="draw_stroke_width", help="canvas pixels"
+        )
 try:
     loaded = load_models(directory)
 except CheckpointError as error:
     st.error(f"The MNIST models in '{directory}' could not be loaded: {error}")
     st.stop()
 models = {name: model for name, (model, _) in loaded.items()}
-for name, (_, record) in loaded.items():
-    accuracy = (record.get("test_metrics") or {}).get("accuracy")
-    note = undertrained_note(record, accuracy, DatasetName.MNIST) if accuracy is not None else None
-    if note:
-        st.warning(f"{MODEL_TITLES[name]} of this run: {note}", icon=":material/warning:")
-
-source_column, stroke_column = st.columns([1, 1], vertical_alignment="bottom")
-with source_column:
-    source = st.segmented_control(
-        "Input", [DRAW, UPLOAD], default=DRAW, key="draw_source", on_change=_clear_canvas
-    )
-stroke = DEFAULT_STROKE
-if source != UPLOAD:
-    with stroke_column:
-        stroke = st.slider(
-            "Stroke width", 5, 40, DEFAULT_STROKE, key="draw_stroke_width", help="canvas pixels"
-        )
+if directory != MNIST_CHECKPOINTS:
+    _undertrained_line({name: record for name, (_, record) in loaded.items()})
 canvas_column, answer_column, view_column = st.columns([5, 4, 3], gap="medium")
 with canvas_column:
     digit, problem = _upload() if source == UPLOAD else _draw(stroke)
+with view_column:
+    picture = st.container()
+    stress = _stress_sliders()
 
 if digit is None:
     st.session_state.pop("current_drawing", None)
@@ -257,9 +367,7 @@ if digit is None:
     st.stop()
 
 st.session_state["current_drawing"] = digit
-with view_column:
-    picture = st.container()
-    seen = _stress(digit)
+seen = _stressed(digit, stress)
 answers = answer_both(models, seen)
 with answer_column:
     _show_answers(answers)

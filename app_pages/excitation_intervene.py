@@ -15,6 +15,7 @@ import torch
 
 from app_pages.excitation_context import ChosenInput, Explorer, class_view, run_senet
 from app_pages.resources import data_dir_label, load_models, load_results, load_test_split
+from app_pages.run_choice import selected_run
 from se_demo.channel_effects import ChannelEffect, load_channel_effects
 from se_demo.checkpoints import CheckpointError
 from se_demo.excitation_text import (
@@ -82,6 +83,9 @@ def _choose_channel(explorer: Explorer, block: str) -> tuple[int, float]:
         st.caption(
             "No measured channel effects are saved for this checkpoint; create them with "
             f"`python -m se_demo channels --dataset {explorer.dataset.key}`."
+            if selected_run() is None
+            else "A lab run does not measure each channel's effect (minutes of testing), so "
+            "its channels are listed in order, with none suggested."
         )
     else:
         suggested = [e.channel for e in effects[:SUGGESTED]]
@@ -117,7 +121,8 @@ def _show_prediction(
         torch.softmax(torch.from_numpy(x), 0).numpy() for x in (logits, changed_logits)
     )
     lines = [f"Input: {chosen.described}."]
-    for title, probabilities in (("SENet as trained", before), (label, after)):
+    shown = {"SENet as trained": before, label: after} if interventions else {label: before}
+    for title, probabilities in shown.items():
         top = int(probabilities.argmax())
         probability = format_probability(float(probabilities[top]))
         lines.append(f"{title}: **{names[top]}** (probability {probability})")
@@ -125,11 +130,12 @@ def _show_prediction(
     if interventions and interventions[0].mode == InterventionMode.OFF:
         stacked = np.concatenate([excitation[b] for b in targets])
         st.markdown(explain_switch_off(targets, stacked, logits, changed_logits, names))
+    bars: dict[str, np.ndarray] = {ModelKind.SENET: before}
+    if interventions:
+        bars["changed"] = after
     st.plotly_chart(
         probability_bars(
-            {ModelKind.SENET: before, "changed": after},
-            titles={ModelKind.SENET: "SENet as trained", "changed": label},
-            class_names=names,
+            bars, titles={ModelKind.SENET: "SENet as trained", "changed": label}, class_names=names
         ),
         key="exc_int_probabilities",
     )
@@ -191,17 +197,25 @@ def _show_accuracy(
     measured, trained_here = _subset_accuracy(
         str(explorer.directory), explorer.dataset.key, settings
     )
+    within = measured.contains(trained)  # no measurable change: not drawn as a loss or gain
     st.metric(
         f"Test accuracy, {label}",
         percent(measured.accuracy, 1),
         f"{100 * (measured.accuracy - trained_here):+.1f} pp",
+        delta_color="off" if within else "normal",
+        delta_arrow="off" if within else "auto",
     )
     st.caption(
         f"On a fixed subset of {measured.total:,} of the {images}, stratified by class: "
         f"{measured.correct:,} right. 95 % confidence interval (Wilson) for the accuracy on "
         f"the whole test set: {percent(measured.low, 1)} to "
         f"{percent(measured.high, 1)}. The SENet as "
-        f"trained gets {percent(trained_here, 1)} of the same images right."
+        f"trained gets {percent(trained_here, 1)} of the same images right"
+        + (
+            f" and {percent(trained, 2)} of all of them, inside the interval: no measurable change."
+            if within
+            else "."
+        )
     )
 
 
@@ -217,6 +231,9 @@ def _show_saved_table(explorer: Explorer) -> None:
         st.info(
             "This evaluation has no saved intervention results; create them with "
             f"`python -m se_demo evaluate --dataset {explorer.dataset.key}`."
+            if selected_run() is None
+            else "This lab run's interventions are measured after its training ends and "
+            "appear here once they are saved."
         )
         return
     st.dataframe(

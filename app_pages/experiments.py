@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.resources import active_dataset
+from app_pages.run_choice import back_to_shipped_button, selected_run
 from se_demo.config import CHECKPOINT_DIR
 from se_demo.experiment_results import (
     budget_line,
@@ -27,6 +28,13 @@ st.markdown(
     "paper's ablations are repeated on our small network."
 )
 
+run = selected_run()
+if run is not None:  # the experiments are their own runs, whatever run is selected
+    st.caption(
+        f":material/info: The lab run {run.name} is not part of these experiments: they "
+        "are the saved multi-seed runs below."
+    )
+    back_to_shipped_button("experiments_back_to_shipped")
 
 st.header("Multi-seed comparison")
 comparison = load_experiment(folder, "comparison")

@@ -24,11 +24,29 @@ from se_demo.excitation_stats import class_means
 from se_demo.figures.draw import digit_pixels
 from se_demo.figures.lesson import architecture_dot, se_placements_dot
 from se_demo.lesson import PAPER_HEADLINE, LayerRow, explain_se_block, layer_table
+from se_demo.links import number_problem
 from se_demo.models import build_from_config
 from se_demo.registry import MODEL_COLORS, MODEL_TITLES, DatasetName, ModelKind, dataset_info
 from se_demo.words import explain, percent, with_article
 
 DRAWING, TEST_IMAGE = "the digit you drew", "a test image"
+STEPS_ANCHOR = "one-se-block"
+# A link naming a block or an image opens at the step-by-step section. The charts above it
+# finish drawing after it appears, so it is scrolled to again while the page settles,
+# unless the reader scrolls first.
+_SCROLL_TO_STEPS = f"""<script>
+(() => {{
+  let left = 20;
+  for (const kind of ["wheel", "touchstart", "keydown", "mousedown"]) {{
+    window.addEventListener(kind, () => {{ left = 0; }}, {{once: true}});
+  }}
+  const go = () => {{
+    document.getElementById("{STEPS_ANCHOR}")?.scrollIntoView({{block: "start"}});
+    if (--left > 0) setTimeout(go, 150);
+  }};
+  go();
+}})();
+</script>"""
 
 
 @st.cache_data(show_spinner=False)
@@ -99,8 +117,9 @@ def _pick_input(dataset: str) -> tuple[np.ndarray, str] | None:
         if drawing is not None and dataset == DatasetName.MNIST
         else [TEST_IMAGE]
     )
+    linked = TEST_IMAGE if "image" in st.query_params else sources[0]  # a link names one
     source = st.segmented_control(
-        "Input", sources, default=sources[0], key="lesson_source", required=True
+        "Input", sources, default=linked, key="lesson_source", required=True
     )
     if source == DRAWING:
         return np.asarray(drawing), "your drawing"
@@ -160,9 +179,12 @@ with diagram:
 with costs:
     _costs(tables)
     st.caption(
-        "Both networks are the original study's layout; the SENet adds one SE block after "
-        "each stage's second convolution, before the pooling. Everything else is identical, "
-        "so any difference between them comes from the SE blocks."
+        "Both networks are the layout of the original study, a TensorFlow repository that "
+        "trained these two networks for 100 epochs (Adam, learning rate 1e-4, batch 32) and "
+        "reported their MNIST test metrics. The SENet adds one SE block after each stage's "
+        "second convolution, before the pooling. Everything else is identical, so any "
+        "difference between them comes from the SE blocks.",
+        help=explain("original study"),
     )
 with st.expander("Every layer in numbers"):
     st.dataframe(
@@ -180,8 +202,24 @@ with st.expander("Every layer in numbers"):
         hide_index=True,
     )
 
-st.header("2. One SE block, step by step", divider="gray")
+st.header("2. One SE block, step by step", divider="gray", anchor=STEPS_ANCHOR)
 se_rows = [row for row in tables[ModelKind.SENET] if row.is_se]
+asked = {name: st.query_params.get(name) for name in ("block", "image")}  # before the widgets
+test_images = load_test_images(dataset.key)
+for problem in (
+    number_problem(
+        "block", asked["block"], 1, len(se_rows), "an SE block", f"block {len(se_rows)}"
+    ),
+    number_problem(
+        "image", asked["image"], 0, len(test_images[1]) - 1, "a test image", "test image 0"
+    )
+    if test_images is not None
+    else None,
+):
+    if problem:
+        st.warning(problem, icon=":material/link_off:")
+if st.session_state.get("arrived_on_page", True) and any(asked.values()):
+    st.html(_SCROLL_TO_STEPS, unsafe_allow_javascript=True)  # our own script, no input in it
 controls, thumbnail = st.columns([5, 1], vertical_alignment="bottom")
 with controls:
     block_number = st.segmented_control(

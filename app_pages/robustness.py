@@ -14,6 +14,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from app_pages.resources import active_dataset, active_model_dir, data_dir_label, load_test_images
+from app_pages.run_choice import back_to_shipped_button, nothing_for_the_run, selected_run
 from se_demo.checkpoints import CheckpointError
 from se_demo.corruptions import corrupt
 from se_demo.datafiles import split_checksum
@@ -50,14 +51,22 @@ def _corrupted(dataset: str, name: str, severity: int, seed: int, every: int) ->
 dataset = active_dataset()
 info = dataset_info(dataset)
 st.title(f"Robustness: corrupted {info.title} test images")
+run = selected_run()
+if run is not None and not (run / "robustness.json").is_file():
+    nothing_for_the_run(
+        f"The lab run {run.name} has no robustness sweep: it takes minutes of testing on "
+        "corrupted images that a lab run does not do, so this page has nothing for it.",
+        key="robustness_back_to_shipped",
+    )
 try:
     sweep = _load(active_model_dir())
 except CheckpointError as error:
     st.error(
-        f"No saved robustness sweep for these models: {error}. Create it with "
-        f"`python -m se_demo robustness --dataset {dataset} --checkpoint-dir "
-        f"{active_model_dir()}`."
+        f"The saved robustness sweep of these models cannot be read: {error}. Create it with "
+        f"`python -m se_demo robustness --dataset {dataset}`."
     )
+    if run is not None:
+        back_to_shipped_button("robustness_back_to_shipped")
     st.stop()
 record = sweep.record
 n = record["test_images"]
@@ -76,11 +85,13 @@ for column, model in zip(columns, (FIRST, SECOND), strict=False):
         f"{MODEL_TITLES[model]}, corrupted",
         f"{100 * summary[model]['mean']:.1f} %",
         help=(
-            "Mean accuracy over every corruption and severity. Below it, the change "
-            "relative to the clean test images, (corrupted - clean) / clean; clean accuracy "
-            f"on these images: {100 * summary[model]['clean']:.2f} %."
+            "Mean accuracy over every corruption and severity. Below it, the change from "
+            "the clean test images in percentage points (pp): clean accuracy on these "
+            f"images {100 * summary[model]['clean']:.2f} %, so a relative drop of "
+            f"{100 * summary[model]['relative_drop']:.1f} % ((clean - corrupted) / clean). "
+            + explain("pp")
         ),
-        delta=f"{-100 * summary[model]['relative_drop']:.1f} % vs clean",
+        delta=f"{100 * (summary[model]['mean'] - summary[model]['clean']):+.1f} pp vs clean",
         delta_color="off",
         delta_arrow="off",
         border=True,

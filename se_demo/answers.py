@@ -19,7 +19,7 @@ from se_demo.excitation import concat_batches, recording_excitations
 from se_demo.interventions import Intervention, intervened_model
 from se_demo.models import se_blocks
 from se_demo.registry import MODEL_TITLES, DatasetName, InterventionMode
-from se_demo.words import percent
+from se_demo.words import percent, unbroken
 
 # A top probability under this is reported as "unsure", not as an answer. Trained with
 # label smoothing, the models give typical digits about 96%; on the MNIST test set this
@@ -54,11 +54,15 @@ class ModelAnswer:
         return self.confidence < UNSURE_BELOW or self.doubtful_input
 
     def sentence(self) -> str:
-        """'SENet: 7 (98 % sure)' or an honest 'SENet is unsure (maybe 7, 41 %)'."""
+        """'SENet: 7 (98 % sure)' or an honest 'SENet is unsure (maybe 7, 41 %)'; the
+        brackets are `unbroken`, so a narrow answer box (a phone) wraps before them.
+        """
         title = MODEL_TITLES.get(self.name, self.name)
         if self.unsure:
-            return f"{title} is unsure (maybe {self.digit}, {percent(self.confidence)})"
-        return f"{title}: {self.digit} ({percent(self.confidence)} sure)"
+            return (
+                f"{title} is unsure {unbroken(f'(maybe {self.digit}, {percent(self.confidence)})')}"
+            )
+        return f"{title}: {self.digit} {unbroken(f'({percent(self.confidence)} sure)')}"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.stats import ttest_rel, wilcoxon
 
 from se_demo.registry import ModelKind
-from se_demo.words import percent
+from se_demo.words import p_value, percent
 
 
 def paired_statistics(first: Sequence[float], second: Sequence[float]) -> dict[str, Any]:
@@ -62,7 +62,7 @@ def describe_comparison(stats: dict[str, Any], alpha: float = 0.05) -> str:
     if p is None:
         return head + " There is no variation to test."
     verdict = "significant" if p < alpha else "not significant"
-    return f"{head} Paired t-test p = {p:.3g}: the difference is {verdict} at {percent(alpha)}."
+    return f"{head} Paired t-test {p_value(p)}: the difference is {verdict} at {percent(alpha)}."
 
 
 def format_comparison_markdown(record: dict[str, Any], with_summary: bool = True) -> str:
@@ -88,10 +88,10 @@ def format_comparison_markdown(record: dict[str, Any], with_summary: bool = True
         f"{acc['second_mean']:.4f} ± {acc['second_std']:.4f} | "
         f"{acc['mean_difference']:+.4f} ± {acc['std_difference']:.4f} |"
     )
-    p_t = "n/a" if acc["ttest_p"] is None else f"{acc['ttest_p']:.3g}"
-    p_w = "n/a" if acc["wilcoxon_p"] is None else f"{acc['wilcoxon_p']:.3g}"
+    p_t = "p n/a" if acc["ttest_p"] is None else p_value(acc["ttest_p"])
+    p_w = "p n/a" if acc["wilcoxon_p"] is None else p_value(acc["wilcoxon_p"])
     lines.append("")
-    tests = f"Wilcoxon signed-rank p = {p_w}; t-test p = {p_t}."
+    tests = f"Wilcoxon signed-rank {p_w}; t-test {p_t}."
     lines.append(f"{record['summary']} ({tests})" if with_summary else tests)
     return "\n".join(lines)
 

@@ -217,6 +217,10 @@ class SubsetAccuracy:
     def accuracy(self) -> float:
         return self.correct / self.total
 
+    def contains(self, accuracy: float) -> bool:
+        """Whether ``accuracy`` lies inside the interval: no measurable change from it."""
+        return self.low <= accuracy <= self.high
+
 
 def subset_accuracy(
     model: nn.Module,

@@ -13,6 +13,7 @@ Everything here works on numpy arrays; the models' normalisation is `se_demo.dat
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -25,7 +26,11 @@ CENTRE = (14.0, 14.0)  # MNIST's centre of mass (row, column), measured on the t
 INK_THRESHOLD = 0.1  # ink fraction above which a pixel counts for the bounding box
 
 UPLOAD_FORMATS = ("PNG", "JPEG")
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # = server.maxUploadSize in .streamlit/config.toml
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # the largest image accepted, refused with a message above
+# What the server receives at all (= server.maxUploadSize in .streamlit/config.toml): twice
+# the accepted size, so that a file over the limit reaches `open_upload` and the page can
+# say why it is refused; only a file over this is refused by the browser alone.
+MAX_TRANSFER_BYTES = 2 * MAX_UPLOAD_BYTES
 MAX_UPLOAD_PIXELS = 40_000_000  # about a 48 MP phone photo's 8000 x 5000; decoding costs ~4 B/px
 UPLOAD_WORKING_SIDE = 1024  # uploads are shrunk to this longer side before any pixel work
 MIN_INK_CONTRAST = 0.2  # mean ink minus mean paper below this: a blank page, uneven light
@@ -122,9 +127,9 @@ def open_upload(data: bytes) -> Image.Image:
     """
     if len(data) > MAX_UPLOAD_BYTES:
         raise ImageRejectedError(
-            f"The file is {len(data) / 2**20:.1f} MB; images up to "
+            f"The file is {math.ceil(len(data) * 10 / 2**20) / 10:.1f} MB; images up to "
             f"{MAX_UPLOAD_BYTES // 2**20} MB are accepted."
-        )
+        )  # rounded up: a file just over the limit never reads "5.0 MB"
     too_large = (
         f"images up to {MAX_UPLOAD_PIXELS / 1e6:.0f} MP are accepted; "
         "downscale the photo and try again."

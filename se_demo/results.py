@@ -18,7 +18,7 @@ import numpy as np
 from se_demo.checkpoints import CheckpointError, load_tensors
 from se_demo.config import NUM_CLASSES
 from se_demo.registry import ModelKind, model_title
-from se_demo.words import percent
+from se_demo.words import percent, unbroken
 
 
 def recipe_line(record: dict[str, Any]) -> str:
@@ -229,15 +229,16 @@ def prediction_lines(
 ) -> list[str]:
     """A caption for one test image: its index and true class, then each model's
     prediction with its confidence, marked right or wrong by Streamlit's Material icons
-    (`RIGHT`, `WRONG`: fonts without emoji or dingbats still draw them).
+    (`RIGHT`, `WRONG`: fonts without emoji or dingbats still draw them). Class names and
+    confidences are `unbroken`: a gallery's narrow column wraps between them, not inside.
     """
     names = class_names or tuple(str(c) for c in range(NUM_CLASSES))
     label = int(evaluation.labels[index])
-    lines = [f"image {index}, true {names[label]}"]
+    lines = [f"image {index}, true {unbroken(names[label])}"]
     for name, probabilities in evaluation.probabilities.items():
         predicted = int(probabilities[index].argmax())
         mark = RIGHT if predicted == label else WRONG
-        confidence = float(probabilities[index, predicted])
+        confidence = unbroken(f"({percent(float(probabilities[index, predicted]), 1)})")
         title = model_title(name)
-        lines.append(f"{title}: {names[predicted]} ({percent(confidence, 1)}) {mark}")
+        lines.append(f"{title}: {unbroken(names[predicted])} {confidence} {mark}")
     return lines

@@ -14,6 +14,7 @@ import numpy as np
 
 from se_demo.checkpoints import CheckpointError, load_tensors
 from se_demo.registry import MODEL_TITLES, ModelKind
+from se_demo.words import p_value
 
 FIRST, SECOND = ModelKind.CNN, ModelKind.SENET
 ALPHA = 0.05
@@ -78,10 +79,6 @@ def load_robustness(directory: Path) -> Robustness:
     )
 
 
-def _percent(p: float) -> str:
-    return f"{p:.3g}" if p >= 0.001 else f"{p:.1e}"
-
-
 def verdict(sweep: Robustness, corruption: str) -> str:
     """What the paired tests of one corruption can claim, in plain words."""
     first, second = MODEL_TITLES[FIRST], MODEL_TITLES[SECOND]
@@ -91,8 +88,8 @@ def verdict(sweep: Robustness, corruption: str) -> str:
     if not found:
         smallest = min(t["p_holm"] for t in tests)
         return (
-            f"No difference shows at any severity: the smallest Holm-adjusted p is "
-            f"{_percent(smallest)}. On these {n:,} corrupted test images the two trained "
+            f"No difference shows at any severity (smallest Holm-adjusted "
+            f"{p_value(smallest)}). On these {n:,} corrupted test images the two trained "
             "models cannot be told apart; that is not proof that they are equally robust."
         )
     parts = []
@@ -101,7 +98,7 @@ def verdict(sweep: Robustness, corruption: str) -> str:
         better = first if b > c else second
         parts.append(
             f"severity {t['severity']}: {better} is right more often ({b} images only "
-            f"{first} gets right, {c} only {second}; Holm-adjusted p = {_percent(t['p_holm'])})"
+            f"{first} gets right, {c} only {second}; Holm-adjusted {p_value(t['p_holm'])})"
         )
     return (
         "These two trained models differ on this corrupted test set at "
@@ -142,7 +139,7 @@ def format_robustness_table(sweep: Robustness) -> str:
     ]
     for row in rows:
         cells = [row["corruption"]] + [
-            f"{row[c]:.3g}"
+            p_value(row[c])
             if c.startswith("Holm")
             else f"{row[c]:+.1f}"
             if "pp" in c

@@ -13,7 +13,7 @@ from typing import Any
 
 from se_demo.registry import MODEL_TITLES, DatasetName, ModelKind, dataset_info
 from se_demo.results import McNemarResult
-from se_demo.words import percent
+from se_demo.words import p_value, percent
 
 TRAIN_IMAGES = 60_000  # both MNIST and Fashion-MNIST have 60,000 training images
 MIN_ACCURACY: dict[str, float] = {
@@ -88,7 +88,7 @@ def compare_verdict(
         f"{b + c:,} test images are classified correctly by only one model: {b:,} by "
         f"{names[0]} alone, {c:,} by {names[1]} alone. "
     )
-    p = f"p = {mcnemar.p_value:.3g}"
+    p = p_value(mcnemar.p_value)
     better = names[0] if b > c else names[1]
     seeds = f"Whether SE helps is the question of the multi-seed comparison ({SEEDS_PAGE} page)."
     if notes:

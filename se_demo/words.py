@@ -2,7 +2,8 @@
 
 Pages pass the glossary's definitions as ``help=`` where a term first appears, and the
 glossary expander lists them all, so a term means the same thing everywhere. Shares and
-probabilities are written one way everywhere: `percent` (``0.97 -> "97 %"``).
+probabilities are written one way everywhere: `percent` (``0.97 -> "97 %"``), and so are
+p-values: `p_value` (``"p = 0.0421"``, ``"p < 0.001"``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ GLOSSARY: dict[str, str] = {
     ),
     "squeeze": (
         "The SE block's first step: each channel's feature map (H x W numbers) is summarised "
-        "by one number, its mean (the original study used the sum)."
+        "by one number, its mean (global average pooling, as in the SE paper). The original "
+        "study's TensorFlow code used the sum instead."
     ),
     "excitation": (
         "The SE block's output per channel: a weight between 0 (switch the channel off) and "
@@ -28,6 +30,11 @@ GLOSSARY: dict[str, str] = {
     "reduction ratio": (
         "r: how much the SE block's bottleneck shrinks the channels, C -> C/r -> C. "
         "Here r = 2, as in the original study; the paper uses 16 on ImageNet."
+    ),
+    "original study": (
+        "The TensorFlow repository this dashboard reproduces: it trained the same two "
+        "networks (the basic CNN and the SENet) for 100 epochs with Adam at learning rate "
+        "1e-4 and batch 32, and reported their MNIST test metrics."
     ),
     "FLOPs": (
         "Floating-point operations for one image: a multiply and an add count as 2. "
@@ -93,6 +100,25 @@ def explain(*terms: str) -> str:
 def percent(share: float, digits: int = 0) -> str:
     """A share or probability in [0, 1] as a percentage with a space: 0.9661 -> '97 %'."""
     return f"{share * 100:.{digits}f} %"
+
+
+P_FLOOR = 0.001  # smaller p-values are written "p < 0.001", never "p = 0" or "p = 3e-135"
+
+
+def p_value(p: float) -> str:
+    """A p-value as a reader should see it: 'p = 0.0421', 'p = 1', 'p < 0.001'.
+
+    Three significant digits down to 0.001; below that only the bound, because an exact
+    float there (or "0" once it underflows) claims a precision no test has.
+    """
+    return "p < 0.001" if p < P_FLOOR else f"p = {p:.3g}"
+
+
+def unbroken(text: str) -> str:
+    """``text`` that a narrow column never wraps inside: no-break spaces, and word joiners
+    (U+2060) after hyphens and slashes, where browsers break ('T-/shirt/top', '75.4 / %)').
+    """
+    return text.replace(" ", "\u00a0").replace("-", "-\u2060").replace("/", "/\u2060")
 
 
 def with_article(noun: str) -> str:

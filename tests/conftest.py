@@ -180,6 +180,20 @@ def settle_the_lab(timeout: float = 300) -> None:
         worker.wait(30)
 
 
+def element_texts(node: object) -> Iterator[tuple[str, str]]:
+    """(text, help) of every element under an AppTest node, in page order; not the glossary."""
+    proto = getattr(node, "proto", None)
+    if type(node).__name__ == "Expander" and getattr(proto, "label", "") == "Glossary":
+        return
+    if proto is not None:
+        fields = {f.name: v for f, v in proto.ListFields() if isinstance(v, str)}
+        text = " ".join(fields.get(k, "") for k in ("label", "body", "value", "placeholder"))
+        if text.strip():
+            yield text, fields.get("help", "")
+    for child in getattr(node, "children", {}).values():
+        yield from element_texts(child)
+
+
 def rerun_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float, what: str) -> None:
     """Rerun an AppTest page every half second until ``done(at)``, failing on any exception."""
 

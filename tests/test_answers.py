@@ -89,7 +89,7 @@ def test_low_confidence_is_called_unsure(
     assert answer.unsure
     assert (
         answer.sentence()
-        == f"SENet is unsure (maybe {answer.digit}, {answer.confidence * 100:.0f} %)"
+        == f"SENet is unsure (maybe\u00a0{answer.digit},\u00a0{answer.confidence * 100:.0f}\u00a0%)"
     )
     flat = ModelAnswer("cnn", np.full(10, 0.1))
     assert flat.unsure

@@ -231,3 +231,17 @@ def test_the_se_switch_shows_the_drawing_with_se_on_and_off(test_split: Split) -
     assert (on.value, off.value) == (str(expected.trained.digit), str(expected.gates_at_one.digit))
     assert off.delta == f"{round(100 * expected.gates_at_one.confidence)} % sure"
     assert expected.sentence() in [m.value for m in at.markdown]
+
+
+def test_clear_takes_the_stress_off(test_split: Split) -> None:
+    at = _page()
+    at.session_state["current_drawing"] = test_split.images[0].numpy().astype(np.float32) / 255
+    at.run()
+    at.slider(key="stress_rotation").set_value(90).run()
+    at.slider(key="stress_blur").set_value(1.0).run()
+    at.button(key="draw_clear").click().run()
+    assert not at.exception
+    assert PROMPT in at.info[0].value
+    # On the page without a digit too, at rest: the next digit is seen as drawn.
+    assert at.slider(key="stress_rotation").value == 0
+    assert at.slider(key="stress_blur").value == 0.0

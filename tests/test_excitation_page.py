@@ -225,7 +225,9 @@ def test_an_intervention_in_one_session_leaves_another_sessions_predictions_unch
     answer = _answer(predict(senet, test_split.images[:1], dataset=DatasetName.MNIST)[0])
     other = _page()
     before = _intervention_lines(other)
-    assert before[1:] == [f"SENet as trained: {answer}", f"SENet as trained: {answer}"]
+    assert before[1:] == [f"SENet as trained: {answer}"]  # "none": the trained SENet, once
+    bars = plotly_charts(other)["exc_int_probabilities"]["data"]
+    assert [t["name"] for t in bars if t["type"] == "bar"] == ["SENet as trained"]
 
     one = _page()
     one.selectbox(key="exc_block").select("stages.2.se").run()
@@ -322,3 +324,18 @@ def test_without_the_dataset_the_page_says_so_and_keeps_the_class_view(tmp_path,
     assert "exc_bars" not in plotly_charts(at)
     assert not at.button
     assert len(at.dataframe) == 1
+
+
+@pytest.mark.slow
+def test_a_change_inside_the_interval_is_not_drawn_as_a_loss(saved):
+    at = _page()
+    at.radio(key="exc_int_mode").set_value("scale").run()
+    at.slider(key="exc_int_scale").set_value(1.0).run()  # scaled by 1: the trained SENet
+    at.button(key="exc_int_run").click().run()
+    assert not at.exception, at.exception
+    (metric,) = at.metric
+    trained = saved.metrics("senet")["accuracy"]
+    assert metric.proto.delta == "+0.0 pp"
+    assert metric.proto.color == metric.proto.MetricColor.GRAY  # not red, not green
+    caption = next(c.value for c in at.caption if "Wilson" in c.value)
+    assert f"{100 * trained:.2f} % of all of them, inside the interval" in caption

@@ -166,6 +166,10 @@ def test_class_names_label_the_axes_and_the_hover(confusions):
     fig = confusion_heatmaps(confusions, class_names=names)
     assert list(fig.layout.xaxis.ticktext) == names
     assert list(fig.layout.yaxis2.ticktext) == names
+    # The rows are named once, left of the first matrix: the second's names ran into the
+    # first matrix's last column (Fashion-MNIST's "Ankle boot" over its count).
+    assert fig.layout.yaxis.showticklabels is True
+    assert fig.layout.yaxis2.showticklabels is False
     (overlay,) = _traces(fig, go.Scatter, "cnn")
     assert tuple(overlay.customdata[1 * 10 + 3][:2]) == ("Trouser", "Dress")
     difference = confusion_difference_heatmap(

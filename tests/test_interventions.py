@@ -34,6 +34,7 @@ from se_demo.inference import predict_logits
 from se_demo.interventions import (
     Intervention,
     OverriddenGate,
+    SubsetAccuracy,
     intervened_accuracy,
     intervened_model,
     stratified_subset,
@@ -254,3 +255,13 @@ def test_a_damaged_channel_effects_file_is_refused_with_its_name(tmp_path):
     (tmp_path / "channel_effects.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON"):
         load_channel_effects(tmp_path)
+
+
+def test_an_interval_contains_what_it_cannot_tell_apart():
+    low, high = wilson_interval(985, 1000)  # 98.5 % on the subset: 97.5 % to 99.1 %
+    result = SubsetAccuracy(985, 1000, low, high)
+    assert result.contains(0.990)  # no measurable change from a trained 99.0 %
+    assert result.contains(low)
+    assert result.contains(high)
+    assert not result.contains(0.9961)  # a real loss from the shipped SENet's 99.61 %
+    assert not result.contains(0.9700)

@@ -3,6 +3,7 @@ numbers the model computes, and a link's query parameters open that exact view."
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.datafiles import read_split
 from se_demo.lesson import explain_se_block
 from se_demo.results import load_evaluation
-from tests.conftest import plotly_charts, plotly_values
+from se_demo.words import GLOSSARY
+from tests.conftest import element_texts, plotly_charts, plotly_values
 
 PAGE = str(PROJECT_ROOT / "app_pages" / "lesson.py")
 APP = str(PROJECT_ROOT / "app.py")
@@ -144,3 +146,68 @@ def test_presenter_mode_shows_one_step_at_a_time() -> None:
     assert at.button(key="lesson_next").disabled
     at.button(key="lesson_back").click().run()
     assert set(plotly_charts(at)) == {"lesson_input", "lesson_before", "lesson_after"}
+
+
+def test_the_original_study_is_defined_where_it_first_appears() -> None:
+    at = _page()
+    first = next(
+        (text, help_)
+        for text, help_ in element_texts(at._tree)
+        if re.search(r"(?i)original study", text)
+    )
+    for fact in ("TensorFlow repository", "100 epochs", "Adam", "1e-4", "batch 32", "MNIST test"):
+        assert fact in first[0], first
+    assert first[1] == GLOSSARY["original study"]
+
+
+@pytest.mark.parametrize(
+    ("query", "warning"),
+    [
+        ({"block": "7"}, "The link's block=7 is not an SE block (1 to 3), so block 3 is shown."),
+        (
+            {"block": "two"},
+            "The link's block=two is not an SE block (1 to 3), so block 3 is shown.",
+        ),
+        (
+            {"image": "10000"},
+            "The link's image=10000 is not a test image (0 to 9,999), so test image 0 is shown.",
+        ),
+    ],
+)
+def test_a_link_with_a_wrong_value_says_so_in_one_line(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, query: dict[str, str], warning: str
+) -> None:
+    monkeypatch.setenv(DATA_ENV_VAR, str(data_dir))
+    at = _page(**query)
+    assert not at.exception, at.exception
+    assert [w.value for w in at.warning] == [warning]
+    assert at.segmented_control(key="block").value == 3  # the default block
+    assert at.number_input(key="image").value == 0
+
+
+def test_a_link_with_a_drawing_in_the_session_opens_the_test_image_it_names(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DATA_ENV_VAR, str(data_dir))
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.session_state["current_drawing"] = np.zeros((28, 28), dtype=np.float32)
+    at.query_params["image"] = "42"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.segmented_control(key="lesson_source").value == "a test image"
+    assert at.number_input(key="image").value == 42
+    assert not at.warning
+
+
+def test_the_app_says_when_a_links_dataset_is_unknown(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DATA_ENV_VAR, str(data_dir))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["dataset"] = "KMNIST"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.radio(key="dataset").value == "mnist"
+    assert [w.value for w in at.main.warning] == [
+        "The link's dataset=KMNIST is not one of MNIST or Fashion-MNIST, so MNIST is shown."
+    ]

@@ -131,11 +131,22 @@ def test_prediction_lines_name_both_predictions_and_confidences(evaluation):
     for line, name, mark in ((lines[1], "cnn", WRONG), (lines[2], "senet", RIGHT)):
         probabilities = evaluation.probabilities[name][index]
         predicted = int(probabilities.argmax())
-        assert (
-            line == f"{MODEL_TITLES[name]}: {predicted} ({probabilities.max() * 100:.1f} %) {mark}"
-        )
+        confidence = f"({probabilities.max() * 100:.1f}\u00a0%)"  # never wrapped inside
+        assert line == f"{MODEL_TITLES[name]}: {predicted} {confidence} {mark}"
     names = tuple("abcdefghij")
     assert prediction_lines(evaluation, index, names)[0].endswith(f"true {names[label]}")
+
+
+def test_class_names_in_captions_do_not_wrap_inside(evaluation):
+    # A gallery column wrapped "T-shirt/top" as "T-" / "shirt/" / "top".
+    names = DATASETS[DatasetName.FASHION].class_names
+    index = int(np.flatnonzero(evaluation.labels == 0)[0])  # class 0: T-shirt/top
+    lines = prediction_lines(evaluation, index, names)
+    assert lines[0] == f"image {index}, true T-\u2060shirt/\u2060top"
+    for line in lines[1:]:
+        shown = line.split(": ", 1)[1]  # the class and confidence, after "SENet: "
+        assert shown.count(" ") == 2  # only between class, confidence and mark
+        assert re.search(r"\(\d+\.\d\u00a0%\)", shown)
 
 
 def test_most_confused_cell_is_the_largest_error():

@@ -4,6 +4,8 @@ saved evaluations and a fresh run, the CLI, and the Robustness page (AppTest, no
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -100,6 +102,10 @@ def test_the_table_and_verdicts_say_what_the_tests_can_claim(saved):
             assert "not about SE in general" in text
         else:
             assert text.startswith("No difference shows")
+    # p-values as everywhere else: "p < 0.001", never "p = 0" or "2.9e-135".
+    for text in [table, *(verdict(sweep, name) for name in sweep.record["corruptions"])]:
+        assert not re.search(r"p = 0(?![.\d])|\de-\d", text), text
+    assert "p < 0.001" in table
 
 
 def test_examples_put_the_disagreements_first(saved):
@@ -200,13 +206,34 @@ def test_the_page_works_without_the_dataset(monkeypatch, tmp_path):
     assert len(at.get("plotly_chart")) == 3
 
 
-def test_a_run_without_a_sweep_gets_the_command_that_makes_one(with_data, tmp_path):
+def test_a_run_without_a_sweep_says_so_and_offers_the_shipped_models(with_data, tmp_path):
+    run = tmp_path / "mnist" / "20261206-000000-cnn-senet-seed0"  # a lab run: no sweep
+    shutil.copytree(CHECKPOINT_DIR / "mnist", run, ignore=shutil.ignore_patterns("robustness*"))
     at = AppTest.from_file(PAGE, default_timeout=120)
-    at.session_state["model_dir"] = str(tmp_path)
+    at.session_state["model_dir"] = str(run)
     at.run()
     assert not at.exception
-    assert "No saved robustness sweep" in at.error[0].value
-    assert f"--checkpoint-dir {tmp_path}" in at.error[0].value
+    assert not at.error  # no red error, no command line, no server path
+    (sentence,) = [m.value for m in at.info]
+    assert sentence.count(". ") == 0  # one sentence
+    assert run.name in sentence
+    assert str(tmp_path) not in sentence
+    assert "has nothing for it" in sentence
+    at.button(key="robustness_back_to_shipped").click().run()
+    assert not at.exception
+    assert at.session_state["model_dir"] is None
+    assert len(at.get("plotly_chart")) == 3  # the shipped models' sweep
+
+
+def test_the_tiles_give_the_change_in_pp_and_the_relative_drop_in_their_help(with_data):
+    at = _run()
+    summary = load_robustness(CHECKPOINT_DIR / "mnist").record["summary"]
+    tiles = [m for m in at.metric if m.label.endswith(", corrupted")]
+    assert len(tiles) == 2
+    for tile, model in zip(tiles, ("cnn", "senet"), strict=True):
+        change = 100 * (summary[model]["mean"] - summary[model]["clean"])
+        assert tile.proto.delta == f"{change:+.1f} pp vs clean"
+        assert f"relative drop of {100 * summary[model]['relative_drop']:.1f} %" in tile.help
 
 
 def test_the_page_needs_neither_torch_nor_scikit_learn(data_dir):
@@ -220,6 +247,9 @@ def test_the_heatmap_stars_exactly_the_holm_significant_cells(dataset):
     significant = sum(t["p_holm"] < 0.05 for t in sweep.record["mcnemar"])
     assert sum(cell.endswith(" *") for cell in cells) == significant
     assert not any(cell.startswith("-0.0") for cell in cells)
+    hover = [p for row in difference_heatmap(sweep).data[0].customdata for p in row]
+    assert "p < 0.001" in hover
+    assert all(re.fullmatch(r"p < 0\.001|p = [01](\.\d+)?", p) for p in hover), hover
     assert len(severity_curves(sweep).data) == 2 * len(sweep.record["corruptions"])
 
 

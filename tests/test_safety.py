@@ -13,7 +13,7 @@ import sys
 import tomllib
 
 from se_demo.config import CHECKPOINT_DIR, PROJECT_ROOT
-from se_demo.preprocess import MAX_UPLOAD_BYTES
+from se_demo.preprocess import MAX_TRANSFER_BYTES, MAX_UPLOAD_BYTES
 
 STREAMLIT_CONFIG = PROJECT_ROOT / ".streamlit" / "config.toml"
 
@@ -34,7 +34,10 @@ def test_shipped_checkpoints_are_json_and_safetensors_only() -> None:
 def test_the_server_config_limits_uploads_and_keeps_xsrf_on() -> None:
     settings = tomllib.loads(STREAMLIT_CONFIG.read_text())
     server = settings["server"]
-    assert server["maxUploadSize"] * 2**20 == MAX_UPLOAD_BYTES  # one limit, server and app
+    # What the server receives at all; a larger image than the app accepts still arrives,
+    # so that the page can say why it is refused (not only the browser, on hover).
+    assert server["maxUploadSize"] * 2**20 == MAX_TRANSFER_BYTES
+    assert MAX_TRANSFER_BYTES > MAX_UPLOAD_BYTES
     assert server["maxUploadSize"] <= 10
     assert server["enableXsrfProtection"] is True
     assert server["enableCORS"] is True
@@ -59,7 +62,7 @@ def test_streamlit_runs_with_these_settings() -> None:
         timeout=120,
     )
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
-        "server.maxUploadSize": MAX_UPLOAD_BYTES // 2**20,
+        "server.maxUploadSize": MAX_TRANSFER_BYTES // 2**20,
         "server.enableXsrfProtection": True,
         "server.enableCORS": True,
         "runner.postScriptGC": False,

@@ -38,6 +38,7 @@ def test_significant_full_run_names_the_better_model_and_its_scope():
     verdict = compare_verdict(records, accuracies, "fashion", mcnemar)
     assert verdict.tone == "success"
     assert "on this test set, Basic CNN is the better model" in verdict.text
+    assert "(p < 0.001)" in verdict.text  # 0.0008
     assert "one run each" in verdict.text
     assert "Seeds and ablations" in verdict.text
 
@@ -57,7 +58,7 @@ def test_undertrained_run_only_says_the_runs_differ():
     accuracies = {"cnn": float(cnn_right.mean()), "senet": float(senet_right.mean())}
     verdict = compare_verdict(records, accuracies, "mnist", mcnemar)
     assert verdict.tone == "warning"
-    assert "these two runs differ" in verdict.text
+    assert "these two runs differ (p < 0.001)" in verdict.text  # not "p = 0"
     assert "is the better model" not in verdict.text
     assert "Basic CNN and SENet are undertrained" in verdict.text
     assert "Seeds and ablations" in verdict.text

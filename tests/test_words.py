@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from se_demo.words import GLOSSARY, explain, percent, with_article
+from se_demo.words import GLOSSARY, explain, p_value, percent, unbroken, with_article
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,42 @@ def test_every_term_is_explained_in_a_sentence() -> None:
     both = explain("squeeze", "gate")
     assert GLOSSARY["squeeze"] in both
     assert GLOSSARY["gate"] in both
+
+
+@pytest.mark.parametrize(
+    ("p", "text"),
+    [
+        (1.0, "p = 1"),
+        (0.225, "p = 0.225"),
+        (0.0421, "p = 0.0421"),
+        (0.001, "p = 0.001"),
+        (0.0008, "p < 0.001"),
+        (6.35e-137, "p < 0.001"),
+        (0.0, "p < 0.001"),  # a binomial tail that underflowed: never "p = 0"
+    ],
+)
+def test_p_value_is_never_zero(p: float, text: str) -> None:
+    assert p_value(p) == text
+
+
+def test_the_squeeze_is_the_papers_mean_and_the_original_study_is_defined() -> None:
+    squeeze = GLOSSARY["squeeze"]
+    assert "mean" in squeeze
+    assert "global average pooling, as in the SE paper" in squeeze
+    assert "original study's TensorFlow code used the sum" in squeeze
+    study = GLOSSARY["original study"]
+    for fact in ("TensorFlow", "100 epochs", "Adam", "1e-4", "batch 32", "MNIST test metrics"):
+        assert fact in study
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("T-shirt/top", "T-\u2060shirt/\u2060top"),
+        ("Ankle boot", "Ankle\u00a0boot"),
+        ("(75.4 %)", "(75.4\u00a0%)"),
+        ("7", "7"),
+    ],
+)
+def test_unbroken_text_has_no_break_opportunity(text: str, kept: str) -> None:
+    assert unbroken(text) == kept

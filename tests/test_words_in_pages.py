@@ -6,7 +6,6 @@ study"). Each page runs in AppTest; its elements are read in the order a student
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.words import GLOSSARY, TERM_PATTERNS
+from tests.conftest import element_texts
 
 PAGES = ("lesson", "draw", "excitation", "results", "experiments", "robustness", "train")
 TIMEOUT = 180
@@ -27,20 +27,6 @@ ORIGINAL_STUDY_AS_SEED = re.compile(
 
 # The excitations are s on every page, as in the paper (s = sigma(W2 delta(W1 z))); never e.
 EXCITATION_AS_E = re.compile(r"\bexcitations? e\b|\be = \d|\be_c\b|\be near\b|\bsmall e\b")
-
-
-def _texts(node: object) -> Iterator[tuple[str, str]]:
-    """(text, help) of every element under ``node``, in page order; not the glossary itself."""
-    proto = getattr(node, "proto", None)
-    if type(node).__name__ == "Expander" and getattr(proto, "label", "") == "Glossary":
-        return
-    if proto is not None:
-        fields = {f.name: v for f, v in proto.ListFields() if isinstance(v, str)}
-        text = " ".join(fields.get(k, "") for k in ("label", "body", "value", "placeholder"))
-        if text.strip():
-            yield text, fields.get("help", "")
-    for child in getattr(node, "children", {}).values():
-        yield from _texts(child)
 
 
 def _run(page: str, dataset: str) -> AppTest:
@@ -63,7 +49,7 @@ def page_texts(request, data_dir: Path) -> list[tuple[str, str]]:
     try:
         at = _run(*request.param)
         assert not at.exception, at.exception
-        return list(_texts(at._tree))
+        return list(element_texts(at._tree))
     finally:
         monkeypatch.undo()
 

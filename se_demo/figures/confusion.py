@@ -53,7 +53,10 @@ def _diagonal_trace(values: np.ndarray, labels: list[list[str]], classes: np.nda
 
 
 def _class_axes(fig: go.Figure, class_names: list[str], cols: int) -> None:
-    """Class names on both axes of every subplot; square cells, true class 0 at the top."""
+    """Class names on both axes, the true classes only left of the first subplot (the rows
+    are the same in all; long names such as Fashion-MNIST's "Ankle boot" would otherwise
+    run into the matrix beside them); square cells, true class 0 at the top.
+    """
     k = len(class_names)
     axis = {
         "tickmode": "array",
@@ -69,6 +72,8 @@ def _class_axes(fig: go.Figure, class_names: list[str], cols: int) -> None:
         )
         fig.update_yaxes(
             title_text="true class" if col == 1 else None,
+            showticklabels=col == 1,
+            ticks=None if col == 1 else "",
             range=[k - 0.5, -0.5],
             scaleanchor="x" if col == 1 else f"x{col}",
             row=1,

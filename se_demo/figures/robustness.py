@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 
 from se_demo.registry import MODEL_COLORS, MODEL_TITLES, se_block_number
 from se_demo.robustness_results import ALPHA, FIRST, SECOND, Robustness
+from se_demo.words import p_value
 
 COLUMNS = 5
 
@@ -97,9 +98,9 @@ def difference_heatmap(sweep: Robustness) -> go.Figure:
             zmin=-largest,
             zmax=largest,
             colorbar={"title": {"text": "pp"}},
-            customdata=[[holm_p[(n, s)] for s in severities] for n in names],
+            customdata=[[p_value(holm_p[(n, s)]) for s in severities] for n in names],
             hovertemplate=(
-                "%{y}, %{x}<br>SENet − CNN: %{z:+.1f} pp<br>Holm-adjusted p: %{customdata:.2g}"
+                "%{y}, %{x}<br>SENet − CNN: %{z:+.1f} pp<br>Holm-adjusted %{customdata}"
                 "<extra></extra>"
             ),
         )

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
+from se_demo.data import Split
+from se_demo.preprocess import MAX_TRANSFER_BYTES, MAX_UPLOAD_BYTES
 from tests.browser.conftest import (
     CANVAS,
     DIGITS,
@@ -19,6 +21,7 @@ from tests.browser.conftest import (
     draw,
     draw_after_clear,
 )
+from tests.conftest import scan_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -84,3 +87,59 @@ def test_a_tiny_mark_is_not_presented_as_an_answer(
     expect(draw_page.get_by_text(PROMPT)).to_be_visible()
     draw_after_clear(draw_page, DIGITS[7], draw_page.locator(".st-key-draw_answer_cnn"))
     _expect_answers(draw_page, 7)
+
+
+def test_clear_resets_the_stress_sliders(draw_page: Page) -> None:
+    # Issue 20: after rotate 90 and Clear, a new 7 was still read on its side ("unsure
+    # (maybe 5)") while the slider said 0. What the models see must match the sliders.
+    draw(draw_page, DIGITS[7])
+    _expect_answers(draw_page, 7)
+    draw_page.get_by_text("Stress it").click()
+    rotation = draw_page.locator(".st-key-stress_rotation").get_by_role("slider")
+    rotation.focus()
+    rotation.press("End")  # 90 degrees
+    expect(rotation).to_have_value("90")
+    expect(draw_page.locator(".st-key-draw_answer_cnn")).not_to_contain_text("Basic CNN: 7 (")
+
+    draw_page.get_by_role("button", name="Clear").click()
+    expect(draw_page.get_by_text(PROMPT)).to_be_visible()
+    expect(rotation).to_have_value("0")
+    draw_after_clear(draw_page, DIGITS[7], draw_page.locator(".st-key-draw_answer_cnn"))
+    _expect_answers(draw_page, 7)
+    expect(rotation).to_have_value("0")
+
+
+UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
+
+
+@pytest.mark.parametrize(
+    ("name", "extra_bytes", "reason"),
+    [
+        ("notes.txt", None, "notes.txt: This file is not a PNG or JPEG image."),
+        ("photo.png", MAX_UPLOAD_BYTES, "photo.png: The file is 5.1 MB"),
+        ("huge.png", MAX_TRANSFER_BYTES, "File must be 10.0MB or smaller."),  # the browser's
+    ],
+    ids=["not-an-image", "too-large", "over-the-transfer-limit"],
+)
+def test_a_refused_upload_says_why_on_the_page_and_clears_the_answer(
+    draw_page: Page, test_split: Split, name: str, extra_bytes: int | None, reason: str
+) -> None:
+    draw_page.get_by_role("radio", name="Upload an image").click()
+    scan = scan_png(test_split.images[0].numpy())
+    draw_page.locator(UPLOAD_INPUT).set_input_files(
+        {"name": "seven.png", "mimeType": "image/png", "buffer": scan}
+    )
+    _expect_answers(draw_page, 7)
+
+    payload = b"shopping list" if extra_bytes is None else scan + bytes(extra_bytes)
+    mime = "text/plain" if extra_bytes is None else "image/png"
+    draw_page.locator(UPLOAD_INPUT).set_input_files(
+        {"name": name, "mimeType": mime, "buffer": payload}
+    )
+    shown = draw_page.get_by_test_id("stMain").get_by_text(reason)
+    expect(shown).to_be_visible()
+    box = shown.bounding_box()  # on the page, not a visually hidden note behind a hover
+    assert box is not None
+    assert box["width"] > 100, box
+    expect(draw_page.locator(".st-key-draw_answer_cnn")).to_have_count(0)  # no old answer
+    expect(draw_page.locator(".st-key-draw_verdict")).to_have_count(0)

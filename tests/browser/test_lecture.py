@@ -55,11 +55,18 @@ def test_canvas_and_both_answers_fit_without_scrolling(
         _inside_viewport(page, selector)
 
 
-def test_a_phone_shows_the_answers_before_the_charts(open_page) -> None:
+@pytest.mark.parametrize("digit", [1, 7])
+def test_a_phone_shows_both_answers_without_scrolling_before_the_charts(
+    open_page, digit: int
+) -> None:
     page = open_page("/draw", 390, 844)
     expect(page.locator(CANVAS)).to_be_visible()
-    draw(page, DIGITS[1])
-    expect(page.locator(VERDICT)).to_have_text("Both models read 1.")
+    _inside_viewport(page, CANVAS)
+    draw(page, DIGITS[digit])
+    expect(page.locator(VERDICT)).to_have_text(f"Both models read {digit}.")
+    assert page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollTop") == 0
+    for selector in ANSWERS:  # right after drawing, where the student looks
+        _inside_viewport(page, selector)
     answer = page.locator(ANSWERS[1]).bounding_box()
     first_chart = page.locator(".stPlotlyChart").first.bounding_box()
     assert answer is not None
@@ -99,3 +106,50 @@ def test_a_link_opens_the_exact_lesson_view(open_page) -> None:
     ).to_be_checked()
     # block 3, the default, would leave the URL; block 2 stays in it
     expect(page).to_have_url(re.compile(r"block=2.*image=42|image=42.*block=2"))
+
+
+def test_a_link_naming_a_block_opens_at_the_step_by_step_section(open_page) -> None:
+    page = open_page("/?block=2&image=5", 1280, 800)
+    expect(
+        page.get_by_test_id("stCaptionContainer").filter(has_text="Following test image 5")
+    ).to_contain_text("through SE block 2 (32 channels)")
+    steps = page.get_by_role("heading", name="2. One SE block, step by step")
+    expect(steps).to_be_in_viewport()
+    expect(page.get_by_role("heading", name="1. Where the SE blocks sit")).not_to_be_in_viewport()
+
+
+def test_a_link_with_wrong_values_says_so(open_page) -> None:
+    page = open_page("/?dataset=KMNIST&block=7", 1280, 800)
+    warnings = page.get_by_test_id("stAlertContentWarning")
+    expect(warnings.filter(has_text="dataset=KMNIST").get_by_role("paragraph")).to_have_text(
+        "The link's dataset=KMNIST is not one of MNIST or Fashion-MNIST, so MNIST is shown."
+    )
+    expect(warnings.filter(has_text="block=7").get_by_role("paragraph")).to_have_text(
+        "The link's block=7 is not an SE block (1 to 3), so block 3 is shown."
+    )
+    expect(
+        page.get_by_test_id("stCaptionContainer").filter(has_text="Following test image 0")
+    ).to_contain_text("through SE block 3 (64 channels)")
+
+
+@pytest.mark.parametrize(
+    ("path", "width", "height"),
+    [
+        ("/draw?dataset=Fashion-MNIST&presenter=true", 1280, 720),
+        ("/draw?dataset=Fashion-MNIST", 390, 844),
+    ],
+    ids=["projector-presenter", "phone"],
+)
+def test_draw_says_it_uses_the_mnist_models_when_the_sidebar_says_fashion(
+    open_page, path: str, width: int, height: int
+) -> None:
+    page = open_page(path, width, height)
+    notice = page.get_by_test_id("stCaptionContainer").filter(
+        has_text="Draw always uses the MNIST models"
+    )
+    expect(notice).to_be_visible()  # in presenter mode too, where the introduction is folded
+    _inside_viewport(page, '[data-testid="stCaptionContainer"]:has-text("Draw always uses")')
+    draw(page, DIGITS[7])
+    expect(page.locator(VERDICT)).to_have_text("Both models read 7.")
+    for selector in ANSWERS:  # the notice costs no answer its place on the screen
+        _inside_viewport(page, selector)
