@@ -36,8 +36,8 @@ RUNS_ENV_VAR = "SE_DEMO_RUNS"
 # torch's thread count for the dashboard's whole process, set once when it first loads
 # the models (torch has one count per process: setting it in any thread changes it for
 # all). One thread per answer: on a busy 2-core server two made the slowest answers 20
-# times slower (bench/draw_latency.py), and a lab run trains on one core, leaving the
-# other to the students drawing.
+# times slower (bench/draw_latency.py). Lab runs train in a worker process with its own
+# thread count (se_demo/classroom/worker.py), never in the server.
 SERVING_THREADS = 1
 
 
