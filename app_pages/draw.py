@@ -2,7 +2,7 @@
 
 Layout for a projector: the canvas, both answers and the 28x28 view share one row, so a
 1280x720 screen shows all three without scrolling; on a phone the columns stack in that
-order (answers before any chart).
+order, with the two answers side by side, so both are in view right after drawing.
 """
 
 from __future__ import annotations

@@ -52,3 +52,17 @@ def test_budget_line_names_the_torch_version_plainly():
     assert f"trained {comparison['wall_time_s'] / 60:.0f} min with torch 2.14.1." in line
     assert "+cu130" not in line
     assert " on 2.14" not in line
+
+
+def test_a_selected_lab_run_is_said_not_to_be_part_of_the_experiments(tmp_path):
+    run = tmp_path / "mnist" / "20261206-000000-cnn-senet-seed0"
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["model_dir"] = str(run)
+    at.run()
+    assert not at.exception
+    (note,) = [c.value for c in at.caption if run.name in c.value]
+    assert "is not part of these experiments" in note
+    assert at.markdown  # the experiments are still shown
+    at.button(key="experiments_back_to_shipped").click().run()
+    assert at.session_state["model_dir"] is None
+    assert not any(run.name in c.value for c in at.caption)

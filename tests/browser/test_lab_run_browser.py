@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bench.appserver import AppServer, start_app
 from se_demo.config import RUNS_ENV_VAR, ModelConfig, RunRequest, TrainConfig
@@ -61,9 +62,16 @@ def with_run(browser: Browser, run_server: AppServer) -> Iterator[object]:
             has_text="Models shown on the other pages"
         )
         expect(choice).to_be_visible()
-        choice.locator("input").click()
-        choice.locator("input").fill(run_server.run_name)  # type: ignore[attr-defined]
-        choice.locator("input").press("Enter")
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)  # the first run ended
+        name = run_server.run_name  # type: ignore[attr-defined]
+        for _ in range(3):  # a late rerun of the page (a loaded machine) closes the list
+            choice.locator("input").click()
+            choice.locator("input").fill(name)
+            try:
+                page.get_by_role("option", name=name).click(timeout=15_000)
+                break
+            except PlaywrightTimeoutError:
+                continue
         expect(page.get_by_test_id("stSidebar")).to_contain_text("From the run")
         return page
 
