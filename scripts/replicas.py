@@ -53,7 +53,7 @@ http {{
     fastcgi_temp_path {work}/fastcgi;
     uwsgi_temp_path {work}/uwsgi;
     scgi_temp_path {work}/scgi;
-    client_max_body_size 6m;  # the app refuses uploads over 5 MB itself
+    client_max_body_size 11m;  # over Streamlit's 10 MB; the app refuses over 5 MB itself, saying why
     # Sticky sessions: the se_route cookie, or for a first request a fresh random id that
     # becomes the cookie; the same key always reaches the same replica.
     map $cookie_{cookie} $route {{ "" $request_id; default $cookie_{cookie}; }}
