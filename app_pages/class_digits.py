@@ -13,7 +13,7 @@ import numpy as np
 import segno
 import streamlit as st
 
-from app_pages.draw_class import score_metrics
+from app_pages.class_scores import score_metrics
 from app_pages.presentation import presenter_mode
 from app_pages.resources import MNIST_CHECKPOINTS, class_digits, load_results
 from se_demo.classroom.digit_files import export_files, zipped

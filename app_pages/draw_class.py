@@ -1,7 +1,7 @@
 """The Draw page's "Add your digit": a drawing becomes part of the class's labelled set.
 
-Not a page: `app_pages/draw.py` calls `add_your_digit` under the answers; the class page
-and the Training lab show scores on the class's digits with `score_metrics`. The app asks
+Not a page: `app_pages/draw.py` calls `add_your_digit` under the answers. It imports no
+statistics (scikit-learn, SciPy): the Draw page needs torch alone. The app asks
 for the digit the class's set needs most, so it stays balanced across 0-9; the student
 may say their drawing is another digit. The digit is stored as the models saw it, with
 the shipped models' answers (the class page compares those), the SENet's excitations,
@@ -15,30 +15,11 @@ import streamlit as st
 
 from app_pages.resources import MNIST_CHECKPOINTS, class_digits, load_models, load_records
 from se_demo.answers import answer_many
-from se_demo.classroom.digit_stats import ClassReport
 from se_demo.classroom.digits import ClassDigits, DigitRefused, quantize
 from se_demo.classroom.queue import new_owner_token
 from se_demo.classroom.store import StoreError
-from se_demo.registry import MODEL_KINDS, MODEL_TITLES
-from se_demo.words import percent
 
 ADDED_KEY = "class_added"  # this session's digits in the class's set, oldest first
-
-
-def score_metrics(report: ClassReport, mnist: dict[str, float], title: str) -> None:
-    """Each model's accuracy on the class's digits as a big number, its difference from
-    its MNIST test accuracy (``mnist``) as the delta, the Wilson interval on hover.
-    ``title`` names the models: "{model} on our digits"."""
-    for column, name in zip(st.columns(len(MODEL_KINDS)), MODEL_KINDS, strict=True):
-        score = report.scores[name]
-        low, high = score.interval
-        column.metric(
-            title.format(model=MODEL_TITLES[name]),
-            percent(score.accuracy, 1),
-            f"{100 * (score.accuracy - mnist[name]):+.1f} pp vs its MNIST test accuracy",
-            help=f"95 % Wilson interval {percent(low, 1)} to {percent(high, 1)}; "
-            f"{percent(mnist[name], 2)} on MNIST's 10,000 test digits",
-        )
 
 
 def _take_back(digits: ClassDigits, session: str) -> None:

@@ -7,7 +7,7 @@ from functools import partial
 
 import streamlit as st
 
-from app_pages.draw_class import score_metrics
+from app_pages.class_scores import score_metrics
 from app_pages.resources import (
     active_dataset,
     active_model_dir,

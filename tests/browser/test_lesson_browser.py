@@ -7,6 +7,7 @@ import re
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -27,17 +28,16 @@ def _font_px(element: Locator) -> float:
     )
 
 
+_RENDERED_PX_JS = """el => {
+    const svg = el.ownerSVGElement;
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    return parseFloat(getComputedStyle(el).fontSize) * scale;
+}"""
+
+
 def _rendered_text_px(svg_text: Locator) -> float:
     """An SVG text's font size on screen: its CSS size times the SVG's scale, px."""
-    return float(
-        svg_text.evaluate(
-            """el => {
-                const svg = el.ownerSVGElement;
-                const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
-                return parseFloat(getComputedStyle(el).fontSize) * scale;
-            }"""
-        )
-    )
+    return float(svg_text.evaluate(_RENDERED_PX_JS))
 
 
 @pytest.mark.parametrize(
@@ -64,8 +64,14 @@ def test_presenter_mode_draws_the_network_diagram_in_projector_type(open_page) -
     page: Page = open_page(PRESENTER, 1280, 720)
     layer = page.get_by_test_id("stGraphVizChart").locator("g.node text").first
     expect(layer).to_have_text("input image")
-    # Streamlit's own 9.6 px, scaled down with the SVG, gave about 6 px before.
-    assert _rendered_text_px(layer) >= 15, _rendered_text_px(layer)
+    # Streamlit's own 9.6 px, scaled down with the SVG, gave about 6 px before. The SVG is
+    # scaled to its column once laid out: wait for the layout, not for a time.
+    try:
+        page.wait_for_function(
+            f"el => ({_RENDERED_PX_JS})(el) >= 15", arg=layer.element_handle(), timeout=30_000
+        )
+    except PlaywrightTimeoutError:
+        pytest.fail(f"the diagram's text stayed at {_rendered_text_px(layer):.1f} px")
 
 
 def test_a_presenter_steps_through_the_se_block_with_buttons_and_arrow_keys(open_page) -> None:

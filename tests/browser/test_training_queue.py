@@ -51,7 +51,7 @@ def _open_lab(browser: Browser, server: AppServer) -> tuple[Page, list[str]]:
         page.get_by_role("slider", name=label).press("Home")
     expect(page.get_by_role("slider", name="Epochs")).to_have_attribute("aria-valuetext", "1")
     expect(page.get_by_role("slider", name="Training images")).to_have_attribute(
-        "aria-valuetext", "1000"
+        "aria-valuetext", "1,000 (smoke test)"
     )
     return page, errors
 
