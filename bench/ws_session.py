@@ -29,7 +29,11 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 ANSWER_LABELS = {"Basic CNN": "cnn", "SENet": "senet"}  # metric labels of the Draw page
 CANVAS_KEY = "draw_canvas_"
-MAX_MESSAGE_BYTES = 200 * 2**20  # Streamlit's own client accepts large figure messages
+MAX_MESSAGE_BYTES = 200 * 2**20
+FINISHED = (
+    ForwardMsg.FINISHED_SUCCESSFULLY,
+    ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY,
+)  # Streamlit's own client accepts large figure messages
 
 
 class SessionError(RuntimeError):
@@ -44,6 +48,7 @@ class Run:
     texts: list[str] = field(default_factory=list)  # markdown bodies, in order
     figures: dict[str, dict[str, Any]] = field(default_factory=dict)  # chart id -> spec
     widget_ids: list[str] = field(default_factory=list)
+    fragment_ids: dict[str, str] = field(default_factory=dict)  # widget id -> its fragment
     answer_s: float | None = None  # request to the second answer's delta
     finished_s: float = 0.0  # request to script_finished
     received_bytes: int = 0
@@ -86,6 +91,7 @@ class DrawSession:
         self.canvas_id: str | None = None
         self.canvas: str | None = None  # the canvas's last value, sent again with other widgets
         self.widget_ids: list[str] = []  # of the last run
+        self.fragment_ids: dict[str, str] = {}  # widget id -> the fragment it is drawn in
         self.cookie = ""  # what the page's HTTP answer set (nginx's route), sent back
         self.page_upstream: str | None = None  # X-Upstream of the page's HTTP answer
         self.response_headers: dict[str, str] = {}  # of the websocket's upgrade
@@ -118,9 +124,10 @@ class DrawSession:
         label_id = self._widget("class_label")
         chosen = WidgetState(id=label_id)
         chosen.string_array_value.data.append(str(label))
-        await self._run({}, [chosen])
+        fragment = self.fragment_ids.get(label_id, "")  # as a browser reruns a fragment alone
+        await self._run({}, [chosen], fragment)
         press = WidgetState(id=self._widget("class_add"), trigger_value=True)
-        return await self._run({}, [chosen, press])
+        return await self._run({}, [chosen, press], fragment)
 
     def _get_page(self) -> None:
         headers = {"Cookie": self.cookie} if self.cookie else {}
@@ -148,12 +155,15 @@ class DrawSession:
         if self._ws is not None:
             await self._ws.close()
 
-    async def _run(self, json_widgets: dict[str, str], others: Sequence[WidgetState] = ()) -> Run:
+    async def _run(
+        self, json_widgets: dict[str, str], others: Sequence[WidgetState] = (), fragment: str = ""
+    ) -> Run:
         if self.canvas is not None and self.canvas_id is not None:  # as a browser resends it
             json_widgets = {self.canvas_id: self.canvas, **json_widgets}
         message = BackMsg()
         state = message.rerun_script
         state.page_name = self.page
+        state.fragment_id = fragment
         state.context_info.url = self.page_url
         state.context_info.timezone = "UTC"
         state.context_info.locale = "en-US"
@@ -178,10 +188,12 @@ class DrawSession:
             if kind == "delta":
                 read_delta(forward, run, start)
             elif kind == "script_finished":
-                if forward.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
+                if forward.script_finished not in FINISHED:
                     raise SessionError(f"run ended with status {forward.script_finished}")
                 run.finished_s = time.perf_counter() - start
-                self.widget_ids = run.widget_ids
+                if not fragment:  # a fragment's run draws only its own widgets
+                    self.widget_ids = run.widget_ids
+                    self.fragment_ids = run.fragment_ids
                 return run
 
 
@@ -226,3 +238,5 @@ def read_delta(forward: ForwardMsg, run: Run, start: float) -> None:
         widget_id = getattr(getattr(element, kind), "id", "")
         if isinstance(widget_id, str) and widget_id.startswith("$$ID"):
             run.widget_ids.append(widget_id)
+            if forward.delta.fragment_id:
+                run.fragment_ids[widget_id] = forward.delta.fragment_id
