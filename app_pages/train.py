@@ -152,25 +152,36 @@ def finished_runs(dataset: str) -> None:
             [
                 {
                     "run": run.name,
-                    "trained": ", ".join(MODEL_TITLES[m] for m in run.trained),
-                    "CNN test accuracy": 100 * run.accuracy[ModelKind.CNN],
-                    "SENet test accuracy": 100 * run.accuracy[ModelKind.SENET],
-                    "epochs": run.train["epochs"],
-                    "images": run.train["train_subset"] or 60_000,
-                    "SE": f"r={run.model['reduction_ratio']}, {run.model['squeeze']}, {run.model['gate']}",
-                    "undertrained": ", ".join(
-                        MODEL_TITLES[m]
-                        for m in run.trained
+                    "trained": ", ".join(
+                        f"{MODEL_TITLES[m]} (undertrained)"
                         if undertrained_note(run.records[m], run.accuracy[m], dataset)
+                        else MODEL_TITLES[m]
+                        for m in run.trained
                     ),
+                    "CNN accuracy": 100 * run.accuracy[ModelKind.CNN],
+                    "SENet accuracy": 100 * run.accuracy[ModelKind.SENET],
+                    "recipe": f"{run.train['epochs']} x {run.train['train_subset'] or 60_000:,}",
+                    "SE": f"r={run.model['reduction_ratio']} {run.model['squeeze']} {run.model['gate']}",
                 }
                 for run in runs
             ],
             hide_index=True,
             key="runs_table",
-            column_config={
-                name: st.column_config.NumberColumn(format="%.2f %%")
-                for name in ("CNN test accuracy", "SENet test accuracy")
+            column_config={  # every column in view at 1280 px
+                "run": st.column_config.TextColumn(width=262),
+                "trained": st.column_config.TextColumn(
+                    width=108, help="the models this run trained; the others are the shipped ones"
+                ),
+                **{
+                    name: st.column_config.NumberColumn(
+                        format="%.2f %%", width=110, help="accuracy on the test set"
+                    )
+                    for name in ("CNN accuracy", "SENet accuracy")
+                },
+                "recipe": st.column_config.TextColumn(
+                    width=85, help="epochs x training images per epoch"
+                ),
+                "SE": st.column_config.TextColumn(width=125, help="reduction ratio, squeeze, gate"),
             },
         )
         shipped = str(CHECKPOINT_DIR / dataset)

@@ -60,8 +60,7 @@ def test_a_tiny_run_trains_shows_named_curves_and_is_marked_undertrained(runs_ro
     assert any("SENet: Undertrained on MNIST" in w.value for w in at.warning)
     table = at.dataframe[-1].value  # the finished runs (the queue is empty)
     assert table["run"].tolist() == [run.name]
-    assert table["trained"].tolist() == ["SENet"]
-    assert table["undertrained"].tolist() == ["SENet"]
+    assert table["trained"].tolist() == ["SENet (undertrained)"]
     at.selectbox(key="model_source_choice").set_value(str(run)).run()
     assert at.session_state["model_dir"] == str(run)
     assert shipped_digest() == before
