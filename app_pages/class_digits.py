@@ -15,7 +15,7 @@ import streamlit as st
 
 from app_pages.class_scores import score_metrics
 from app_pages.presentation import presenter_mode
-from app_pages.resources import MNIST_CHECKPOINTS, class_digits, load_results
+from app_pages.resources import MNIST_CHECKPOINTS, class_digits, load_results, weights_key
 from se_demo.classroom.digit_files import export_files, zipped
 from se_demo.classroom.digit_stats import (
     ClassReport,
@@ -123,12 +123,7 @@ def _details(report: ClassReport, arrays: ClassDigitArrays) -> None:
     )  # fmt: skip
     _gallery("Digits either model misses", report.misses, arrays)
     _gallery("Digits the two models read differently", report.disagreements, arrays)
-    mnist = load_results(MNIST_CHECKPOINTS)
-    means = {
-        block: class_means(values, mnist.labels)
-        for block, values in mnist.excitations[ModelKind.SENET].items()
-    }
-    profiles = excitation_profiles(arrays.excitations, arrays.labels, means)
+    profiles = excitation_profiles(arrays.excitations, arrays.labels, _mnist_class_means())
     if profiles:
         st.markdown("**Does SE react to our handwriting differently?**")
         st.plotly_chart(excitation_comparison(profiles), key="class_excitations")
@@ -140,6 +135,21 @@ def _details(report: ClassReport, arrays: ClassDigitArrays) -> None:
             "The SENet's mean excitation s of each channel on our digits, against MNIST's "
             "test set with the same mix of digits. Mean absolute gap per block: " + gaps + "."
         )
+
+
+def _mnist_class_means() -> dict[str, np.ndarray]:
+    """The shipped SENet's mean excitation per digit on MNIST's test set: {block: (10, C)};
+    computed once per saved evaluation, not at every refresh of the page."""
+    return _class_means_of(weights_key(MNIST_CHECKPOINTS, ("evaluation",)))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _class_means_of(evaluation_key: tuple[str, ...]) -> dict[str, np.ndarray]:
+    mnist = load_results(MNIST_CHECKPOINTS)
+    return {
+        block: class_means(values, mnist.labels)
+        for block, values in mnist.excitations[ModelKind.SENET].items()
+    }
 
 
 def show_class(digits: ClassDigits, set_id: int | None) -> None:
