@@ -14,11 +14,11 @@ from app_pages.resources import (
     load_test_images,
     start_class_worker,
 )
-from se_demo.checkpoints import CheckpointError
+from se_demo.analysis.results import recipe_line
+from se_demo.analysis.verdicts import undertrained_note
+from se_demo.core.checkpoints import CheckpointError
+from se_demo.core.registry import DATASETS, MODEL_TITLES
 from se_demo.links import choice_problem
-from se_demo.registry import DATASETS, MODEL_TITLES
-from se_demo.results import recipe_line
-from se_demo.verdicts import undertrained_note
 
 # The favicon is a local PNG: a ":material/...:" page icon is fetched from fonts.gstatic.com,
 # which fails on a classroom network without internet, and an emoji shows as an empty box

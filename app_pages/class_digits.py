@@ -16,6 +16,8 @@ import streamlit as st
 from app_pages.class_scores import score_metrics
 from app_pages.presentation import presenter_mode
 from app_pages.resources import MNIST_CHECKPOINTS, class_digits, load_results, weights_key
+from se_demo.analysis.excitation_stats import class_means
+from se_demo.analysis.results import Evaluation, prediction_lines
 from se_demo.classroom.digit_files import export_files, zipped
 from se_demo.classroom.digit_stats import (
     ClassReport,
@@ -25,11 +27,9 @@ from se_demo.classroom.digit_stats import (
 )
 from se_demo.classroom.digits import ClassDigitArrays, ClassDigits
 from se_demo.classroom.store import StoreError
-from se_demo.excitation_stats import class_means
+from se_demo.core.registry import MODEL_KINDS, MODEL_TITLES, ModelKind
 from se_demo.figures.class_digits import excitation_comparison, label_counts
 from se_demo.figures.confusion import confusion_difference_heatmap, confusion_heatmaps
-from se_demo.registry import MODEL_KINDS, MODEL_TITLES, ModelKind
-from se_demo.results import Evaluation, prediction_lines
 from se_demo.words import percent
 
 REFRESH_S = 2.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from se_demo.classroom.digit_stats import ClassReport
-from se_demo.registry import MODEL_KINDS, MODEL_TITLES
+from se_demo.core.registry import MODEL_KINDS, MODEL_TITLES
 from se_demo.words import percent
 
 

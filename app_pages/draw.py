@@ -19,12 +19,13 @@ from app_pages.draw_se_switch import show_se_switch
 from app_pages.presentation import presenter_mode
 from app_pages.resources import active_dataset, load_models, load_results
 from app_pages.run_choice import back_to_shipped_button, selected_run
-from se_demo.answers import UNSURE_BELOW, Answers, answer_both
-from se_demo.checkpoints import CheckpointError
-from se_demo.config import CHECKPOINT_DIR
-from se_demo.excitation_stats import class_means
-from se_demo.figures.draw import digit_pixels, excitation_bars, probability_bars
-from se_demo.preprocess import (
+from se_demo.analysis.excitation_stats import class_means
+from se_demo.analysis.verdicts import undertrained_note
+from se_demo.core.checkpoints import CheckpointError
+from se_demo.core.config import CHECKPOINT_DIR
+from se_demo.core.registry import DATASETS, MODEL_TITLES, DatasetName, ModelKind, dataset_info
+from se_demo.drawing.answers import UNSURE_BELOW, Answers, answer_both
+from se_demo.drawing.preprocess import (
     MAX_TRANSFER_BYTES,
     MAX_UPLOAD_BYTES,
     ImageRejectedError,
@@ -35,9 +36,8 @@ from se_demo.preprocess import (
     open_upload,
     preview,
 )
-from se_demo.registry import DATASETS, MODEL_TITLES, DatasetName, ModelKind, dataset_info
-from se_demo.stress import stress_digit
-from se_demo.verdicts import undertrained_note
+from se_demo.figures.draw import digit_pixels, excitation_bars, probability_bars
+from se_demo.robustness.stress import stress_digit
 from se_demo.words import explain, percent
 
 CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel

@@ -14,10 +14,10 @@ import numpy as np
 import streamlit as st
 
 from app_pages.resources import MNIST_CHECKPOINTS, class_digits, load_models, load_records
-from se_demo.answers import answer_many
 from se_demo.classroom.digits import ClassDigits, DigitRefused, quantize
 from se_demo.classroom.queue import new_owner_token
 from se_demo.classroom.store import StoreError
+from se_demo.drawing.answers import answer_many
 
 ADDED_KEY = "class_added"  # this session's digits in the class's set, oldest first
 

@@ -1,5 +1,5 @@
 """Draw a digit's SE switch: the same drawing through the SENet as trained and with every
-SE gate held at 1, side by side (`se_demo.answers.se_on_and_off`)."""
+SE gate held at 1, side by side (`se_demo.drawing.answers.se_on_and_off`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 from torch import nn
 
-from se_demo.answers import se_on_and_off
+from se_demo.drawing.answers import se_on_and_off
 from se_demo.words import explain, percent
 
 

@@ -23,11 +23,12 @@ from app_pages.resources import (
     load_results,
     load_test_split,
 )
-from se_demo.checkpoints import CheckpointError
-from se_demo.data import normalize
-from se_demo.excitation import capture_recalibration, extreme_channels
-from se_demo.excitation_stats import class_spread
-from se_demo.excitation_text import describe_depth, format_probability
+from se_demo.analysis.excitation import capture_recalibration, extreme_channels
+from se_demo.analysis.excitation_stats import class_spread
+from se_demo.analysis.excitation_text import describe_depth, format_probability
+from se_demo.core.checkpoints import CheckpointError
+from se_demo.core.data import normalize
+from se_demo.core.registry import DatasetName, ModelKind, dataset_info
 from se_demo.figures.draw import digit_pixels, excitation_bars
 from se_demo.figures.excitation import (
     class_mean_heatmap,
@@ -35,7 +36,6 @@ from se_demo.figures.excitation import (
     depth_profile,
     recalibration_maps,
 )
-from se_demo.registry import DatasetName, ModelKind, dataset_info
 from se_demo.words import explain, with_article
 
 BY_INDEX, BY_CLASS, MISTAKE, DRAWING = (

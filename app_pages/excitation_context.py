@@ -13,13 +13,13 @@ import streamlit as st
 import torch
 
 from app_pages.resources import load_results
-from se_demo.data import Split
-from se_demo.excitation import concat_batches, recording_excitations
-from se_demo.excitation_stats import BlockStatistics, block_statistics, class_means
+from se_demo.analysis.excitation import concat_batches, recording_excitations
+from se_demo.analysis.excitation_stats import BlockStatistics, block_statistics, class_means
+from se_demo.analysis.results import Evaluation
+from se_demo.core.data import Split
+from se_demo.core.inference import predict_logits
+from se_demo.core.registry import DatasetInfo, DatasetName, ModelKind, dataset_info
 from se_demo.figures.common import block_title
-from se_demo.inference import predict_logits
-from se_demo.registry import DatasetInfo, DatasetName, ModelKind, dataset_info
-from se_demo.results import Evaluation
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The SE excitation explorer's Intervene tab.
 
 Not a page of its own: `app_pages/excitation.py` calls `show_interventions`. Every
-intervention runs on a private copy of the shared SENet (`se_demo.interventions`).
+intervention runs on a private copy of the shared SENet (`se_demo.analysis.interventions`).
 """
 
 from __future__ import annotations
@@ -16,17 +16,15 @@ import torch
 from app_pages.excitation_context import ChosenInput, Explorer, class_view, run_senet
 from app_pages.resources import data_dir_label, load_models, load_results, load_test_split
 from app_pages.run_choice import selected_run
-from se_demo.channel_effects import ChannelEffect, load_channel_effects
-from se_demo.checkpoints import CheckpointError
-from se_demo.excitation_text import (
+from se_demo.analysis.channel_effects import ChannelEffect, load_channel_effects
+from se_demo.analysis.excitation_text import (
     describe_interventions,
     explain_switch_off,
     format_probability,
     intervention_rows,
     network_label,
 )
-from se_demo.figures.draw import excitation_bars, probability_bars
-from se_demo.interventions import (
+from se_demo.analysis.interventions import (
     INTERVENTION_MODES,
     SUBSET_SIZE,
     Intervention,
@@ -35,7 +33,9 @@ from se_demo.interventions import (
     stratified_subset,
     subset_accuracy,
 )
-from se_demo.registry import InterventionMode, ModelKind
+from se_demo.core.checkpoints import CheckpointError
+from se_demo.core.registry import InterventionMode, ModelKind
+from se_demo.figures.draw import excitation_bars, probability_bars
 from se_demo.words import explain, percent
 
 SUGGESTED = 5  # channels offered first: those whose removal changes the accuracy most

@@ -6,15 +6,15 @@ import streamlit as st
 
 from app_pages.resources import active_dataset
 from app_pages.run_choice import back_to_shipped_button, selected_run
-from se_demo.config import CHECKPOINT_DIR
-from se_demo.experiment_results import (
+from se_demo.core.config import CHECKPOINT_DIR
+from se_demo.core.registry import DATASETS
+from se_demo.figures.experiments import ablation_bars, seed_comparison
+from se_demo.training.experiment_results import (
     budget_line,
     format_ablation_markdown,
     format_comparison_markdown,
     load_experiment,
 )
-from se_demo.figures.experiments import ablation_bars, seed_comparison
-from se_demo.registry import DATASETS
 from se_demo.words import explain
 
 dataset = active_dataset()

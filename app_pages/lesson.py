@@ -18,15 +18,15 @@ from app_pages.resources import (
     load_results,
     load_test_images,
 )
-from se_demo.checkpoints import CheckpointError
-from se_demo.config import ModelConfig
-from se_demo.excitation_stats import class_means
+from se_demo.analysis.excitation_stats import class_means
+from se_demo.analysis.lesson import PAPER_HEADLINE, LayerRow, explain_se_block, layer_table
+from se_demo.core.checkpoints import CheckpointError
+from se_demo.core.config import ModelConfig
+from se_demo.core.models import build_from_config
+from se_demo.core.registry import MODEL_COLORS, MODEL_TITLES, DatasetName, ModelKind, dataset_info
 from se_demo.figures.draw import digit_pixels
 from se_demo.figures.lesson import architecture_dot, se_placements_dot
-from se_demo.lesson import PAPER_HEADLINE, LayerRow, explain_se_block, layer_table
 from se_demo.links import number_problem
-from se_demo.models import build_from_config
-from se_demo.registry import MODEL_COLORS, MODEL_TITLES, DatasetName, ModelKind, dataset_info
 from se_demo.words import explain, percent, with_article
 
 DRAWING, TEST_IMAGE = "the digit you drew", "a test image"

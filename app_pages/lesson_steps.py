@@ -1,6 +1,6 @@
 """The lesson's step-by-step view of one SE block: U, squeeze, FC1 and ReLU, FC2, gate, scale.
 
-Every number drawn is one the model computed (`se_demo.lesson.explain_se_block`). In
+Every number drawn is one the model computed (`se_demo.analysis.lesson.explain_se_block`). In
 presenter mode the steps come one at a time, with Back and Next buttons (and the arrow
 keys), instead of five screens of scrolling.
 """
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from se_demo.analysis.lesson import SEBlockSteps, cut_bright_channel, why_cut
 from se_demo.figures.common import block_title
 from se_demo.figures.lesson import (
     KEPT_COLOR,
@@ -22,7 +23,6 @@ from se_demo.figures.lesson import (
     class_mean_bars,
     step_bars,
 )
-from se_demo.lesson import SEBlockSteps, cut_bright_channel, why_cut
 from se_demo.words import explain, percent
 
 HIGHLIGHTED = 3  # channels framed as most and least kept

@@ -17,18 +17,18 @@ import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from se_demo.checkpoints import check_model_files, load_checkpoint
-from se_demo.config import CHECKPOINT_DIR, SERVING_THREADS, resolve_data_dir, runs_root
-from se_demo.datafiles import DatasetUnavailableError, dataset_available, read_split
-from se_demo.registry import MODEL_KINDS, DatasetName
-from se_demo.results import Evaluation, load_evaluation
+from se_demo.analysis.results import Evaluation, load_evaluation
+from se_demo.core.checkpoints import check_model_files, load_checkpoint
+from se_demo.core.config import CHECKPOINT_DIR, SERVING_THREADS, resolve_data_dir, runs_root
+from se_demo.core.datafiles import DatasetUnavailableError, dataset_available, read_split
+from se_demo.core.registry import MODEL_KINDS, DatasetName
 
 if TYPE_CHECKING:
     from torch import nn
 
     from se_demo.classroom.digits import ClassDigits
     from se_demo.classroom.queue import ClassQueue
-    from se_demo.data import Split
+    from se_demo.core.data import Split
 
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / DatasetName.MNIST
 _LOG = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def load_results(directory: Path = MNIST_CHECKPOINTS) -> Evaluation:
     """The saved test-set evaluation of both models (no dataset needed).
 
     Read again when its record changes: a run's SE interventions arrive after the run is
-    already shown (`se_demo.runs.complete_run`).
+    already shown (`se_demo.training.runs.complete_run`).
     """
     record = Path(directory) / "evaluation.json"
     version = record.stat().st_mtime_ns if record.is_file() else 0
@@ -129,7 +129,7 @@ def _test_images(dataset: str, root: Path) -> tuple[np.ndarray, np.ndarray] | No
 def _test_split(dataset: str, root: Path) -> Split | None:
     import torch
 
-    from se_demo.data import Split
+    from se_demo.core.data import Split
 
     arrays = _test_images(dataset, root)
     if arrays is None:

@@ -19,11 +19,11 @@ from app_pages.resources import (
 from app_pages.results_confusion import show_confusions, show_per_class
 from app_pages.results_gallery import CELL_KEYS, show_mistakes
 from app_pages.results_tables import show_tables
-from se_demo.checkpoints import CheckpointError
-from se_demo.config import CHECKPOINT_DIR
-from se_demo.registry import MODEL_TITLES, ModelKind, dataset_info
-from se_demo.results import evaluation_mcnemar
-from se_demo.verdicts import compare_verdict
+from se_demo.analysis.results import evaluation_mcnemar
+from se_demo.analysis.verdicts import compare_verdict
+from se_demo.core.checkpoints import CheckpointError
+from se_demo.core.config import CHECKPOINT_DIR
+from se_demo.core.registry import MODEL_TITLES, ModelKind, dataset_info
 from se_demo.words import explain, percent
 
 FIRST: str = ModelKind.CNN

@@ -11,10 +11,10 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from se_demo.analysis.results import CONFUSION_VIEWS
+from se_demo.core.registry import MODEL_TITLES
 from se_demo.figures.confusion import confusion_difference_heatmap, confusion_heatmaps
 from se_demo.figures.results import per_class_bars
-from se_demo.registry import MODEL_TITLES
-from se_demo.results import CONFUSION_VIEWS
 
 
 def selected_cell(figure: go.Figure, points: list[dict]) -> tuple[str, int, int] | None:

@@ -8,9 +8,7 @@ import numpy as np
 import streamlit as st
 
 from app_pages.resources import data_dir_label, load_test_images
-from se_demo.datafiles import split_checksum
-from se_demo.registry import MODEL_TITLES, DatasetInfo
-from se_demo.results import (
+from se_demo.analysis.results import (
     IMAGE_SETS,
     Evaluation,
     comparison_indices,
@@ -18,6 +16,8 @@ from se_demo.results import (
     most_confused_cell,
     prediction_lines,
 )
+from se_demo.core.datafiles import split_checksum
+from se_demo.core.registry import MODEL_TITLES, DatasetInfo
 
 GALLERY_LIMIT = 48  # images shown at once; a diagonal cell holds about a thousand
 GALLERY_COLUMNS = 8

@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from se_demo.original_study import comparison_rows
-from se_demo.registry import MODEL_TITLES, DatasetInfo
-from se_demo.results import Evaluation, cost_rows
+from se_demo.analysis.original_study import comparison_rows
+from se_demo.analysis.results import Evaluation, cost_rows
+from se_demo.core.registry import MODEL_TITLES, DatasetInfo
 from se_demo.words import explain
 
 METRIC_LABELS = {

@@ -15,13 +15,13 @@ from streamlit.errors import StreamlitAPIException
 
 from app_pages.resources import active_dataset, active_model_dir, data_dir_label, load_test_images
 from app_pages.run_choice import back_to_shipped_button, nothing_for_the_run, selected_run
-from se_demo.checkpoints import CheckpointError
-from se_demo.corruptions import corrupt
-from se_demo.datafiles import split_checksum
+from se_demo.analysis.results import RIGHT, WRONG
+from se_demo.core.checkpoints import CheckpointError
+from se_demo.core.datafiles import split_checksum
+from se_demo.core.registry import MODEL_TITLES, dataset_info
 from se_demo.figures.robustness import difference_heatmap, excitation_shift_bars, severity_curves
-from se_demo.registry import MODEL_TITLES, dataset_info
-from se_demo.results import RIGHT, WRONG
-from se_demo.robustness_results import (
+from se_demo.robustness.corruptions import corrupt
+from se_demo.robustness.results import (
     ALPHA,
     FIRST,
     SECOND,

@@ -22,12 +22,12 @@ from app_pages.train_queue import (
     lecturer_controls,
     show_queue,
 )
-from se_demo.answers import answer_many
+from se_demo.analysis.verdicts import undertrained_note
 from se_demo.classroom.digit_stats import class_report, class_verdict
 from se_demo.classroom.queue import LabLimitError, LabLimits, new_owner_token
 from se_demo.classroom.store import StoreError
-from se_demo.config import CHECKPOINT_DIR, ModelConfig, RunRequest, TrainConfig
-from se_demo.registry import (
+from se_demo.core.config import CHECKPOINT_DIR, ModelConfig, RunRequest, TrainConfig
+from se_demo.core.registry import (
     DATASETS,
     GATES,
     MODEL_KINDS,
@@ -36,8 +36,8 @@ from se_demo.registry import (
     DatasetName,
     ModelKind,
 )
-from se_demo.runs import RunInfo, list_runs
-from se_demo.verdicts import undertrained_note
+from se_demo.drawing.answers import answer_many
+from se_demo.training.runs import RunInfo, list_runs
 from se_demo.words import explain
 
 # Presets fill the form; "beat" is the shortest recipe that beat the original study's

@@ -14,6 +14,7 @@ from functools import partial
 
 import streamlit as st
 
+from se_demo.analysis.verdicts import undertrained_note
 from se_demo.classroom.queue import (
     ACTIVE,
     ClassQueue,
@@ -22,10 +23,9 @@ from se_demo.classroom.queue import (
     RunState,
 )
 from se_demo.classroom.store import StoreError
+from se_demo.core.registry import MODEL_TITLES, ModelKind
 from se_demo.figures.training import training_curves
-from se_demo.registry import MODEL_TITLES, ModelKind
-from se_demo.runs import list_runs
-from se_demo.verdicts import undertrained_note
+from se_demo.training.runs import list_runs
 from se_demo.words import percent
 
 BUSY_REFRESH_S = 1.0

@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT
+from se_demo.core.config import DATA_ENV_VAR, PROJECT_ROOT
 
 CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic", "--disable-dev-shm-usage"]
 

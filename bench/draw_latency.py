@@ -24,13 +24,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from se_demo.answers import answer_both
-from se_demo.checkpoints import load_checkpoint
-from se_demo.config import CHECKPOINT_DIR
-from se_demo.data import load_split
-from se_demo.evaluate import cpu_name
-from se_demo.preprocess import drawing_to_mnist
-from se_demo.registry import MODEL_KINDS, DatasetName
+from se_demo.analysis.evaluate import cpu_name
+from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.config import CHECKPOINT_DIR
+from se_demo.core.data import load_split
+from se_demo.core.registry import MODEL_KINDS, DatasetName
+from se_demo.drawing.answers import answer_both
+from se_demo.drawing.preprocess import drawing_to_mnist
 
 CANVAS = 280
 TARGET_P95_MS = 20.0

@@ -26,8 +26,8 @@ import numpy as np
 from bench.appserver import start_app
 from bench.draw_latency import canvas_png
 from bench.ws_session import DrawSession
-from se_demo.data import load_split
-from se_demo.registry import DatasetName
+from se_demo.core.data import load_split
+from se_demo.core.registry import DatasetName
 
 
 async def visit(url: str, page: str, drawing: str) -> float:

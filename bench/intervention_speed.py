@@ -24,18 +24,18 @@ import statistics
 import time
 from collections.abc import Callable
 
-from se_demo.channel_effects import load_channel_effects
-from se_demo.checkpoints import load_checkpoint
-from se_demo.config import CHECKPOINT_DIR
-from se_demo.data import load_split
-from se_demo.interventions import (
+from se_demo.analysis.channel_effects import load_channel_effects
+from se_demo.analysis.interventions import (
     SUBSET_SIZE,
     Intervention,
     intervened_accuracy,
     stratified_subset,
     subset_accuracy,
 )
-from se_demo.results import load_evaluation
+from se_demo.analysis.results import load_evaluation
+from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.config import CHECKPOINT_DIR
+from se_demo.core.data import load_split
 
 
 def _median_seconds(run: Callable[[], object], runs: int) -> tuple[float, list[float]]:

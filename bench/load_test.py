@@ -47,7 +47,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from bench.appserver import CHROMIUM_ARGS, chromium_path, start_app
-from se_demo.evaluate import cpu_name
+from se_demo.analysis.evaluate import cpu_name
 from tests.browser.test_draw_browser import CANVAS, DIGITS, PROMPT, Point
 
 TARGET_P95_S = 2.0

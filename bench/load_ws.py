@@ -52,10 +52,10 @@ from bench.ws_session import DrawSession, SessionError
 from se_demo.classroom.digits import ClassDigits
 from se_demo.classroom.queue import ClassQueue, RunState
 from se_demo.classroom.store import DB_ENV_VAR, open_store, store_url
-from se_demo.config import RUNS_ENV_VAR, ModelConfig, RunRequest, TrainConfig
-from se_demo.data import load_split
-from se_demo.preprocess import drawing_problem
-from se_demo.registry import MODEL_KINDS, DatasetName
+from se_demo.core.config import RUNS_ENV_VAR, ModelConfig, RunRequest, TrainConfig
+from se_demo.core.data import load_split
+from se_demo.core.registry import MODEL_KINDS, DatasetName
+from se_demo.drawing.preprocess import drawing_problem
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TARGET_P95_S = 1.0

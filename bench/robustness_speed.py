@@ -19,13 +19,13 @@ from functools import partial
 
 import numpy as np
 
-from se_demo.checkpoints import load_checkpoint
-from se_demo.config import CHECKPOINT_DIR
-from se_demo.corruptions import SEVERITIES, corrupt, corruptions_for
-from se_demo.datafiles import read_split
-from se_demo.evaluate import cpu_name
-from se_demo.registry import MODEL_KINDS
-from se_demo.robustness import EVERY, run_robustness
+from se_demo.analysis.evaluate import cpu_name
+from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.config import CHECKPOINT_DIR
+from se_demo.core.datafiles import read_split
+from se_demo.core.registry import MODEL_KINDS
+from se_demo.robustness.corruptions import SEVERITIES, corrupt, corruptions_for
+from se_demo.robustness.sweep import EVERY, run_robustness
 
 
 def _corrupt_all(subset: np.ndarray, dataset: str) -> None:

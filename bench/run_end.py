@@ -32,7 +32,7 @@ import torch
 
 from se_demo.classroom.queue import ClassQueue, LabLimits, LabRun, RunState
 from se_demo.classroom.store import DB_ENV_VAR, open_store
-from se_demo.config import (
+from se_demo.core.config import (
     DATA_ENV_VAR,
     PROJECT_ROOT,
     RUNS_ENV_VAR,
@@ -41,9 +41,9 @@ from se_demo.config import (
     TrainConfig,
     resolve_data_dir,
 )
-from se_demo.data import load_split
-from se_demo.registry import MODEL_KINDS, DatasetName
-from se_demo.train import train_model
+from se_demo.core.data import load_split
+from se_demo.core.registry import MODEL_KINDS, DatasetName
+from se_demo.training.train import train_model
 
 KEY = "bench"
 

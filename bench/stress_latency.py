@@ -16,13 +16,13 @@ import time
 import numpy as np
 import torch
 
-from se_demo.answers import answer_both
-from se_demo.checkpoints import load_checkpoint
-from se_demo.config import CHECKPOINT_DIR, SERVING_THREADS
-from se_demo.datafiles import read_split
-from se_demo.evaluate import cpu_name
-from se_demo.registry import MODEL_KINDS, DatasetName
-from se_demo.stress import stress_digit
+from se_demo.analysis.evaluate import cpu_name
+from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.config import CHECKPOINT_DIR, SERVING_THREADS
+from se_demo.core.datafiles import read_split
+from se_demo.core.registry import MODEL_KINDS, DatasetName
+from se_demo.drawing.answers import answer_both
+from se_demo.robustness.stress import stress_digit
 
 TARGET_P95_MS = 20.0
 

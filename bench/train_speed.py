@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from se_demo.config import ModelConfig, TrainConfig
-from se_demo.data import load_split
-from se_demo.models import build_from_config
-from se_demo.registry import DatasetName
-from se_demo.train import train_model
+from se_demo.core.config import ModelConfig, TrainConfig
+from se_demo.core.data import load_split
+from se_demo.core.models import build_from_config
+from se_demo.core.registry import DatasetName
+from se_demo.training.train import train_model
 
 
 def training_flops_per_image(config: ModelConfig, batch: int = 32) -> float:

@@ -34,7 +34,7 @@ from bench.ws_session import DrawSession, run_blocking
 from scripts.postgres import start_postgres
 from se_demo.classroom.store import DB_ENV_VAR
 from se_demo.classroom.worker import WORKER_ENV_VAR
-from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT, RUNS_ENV_VAR
+from se_demo.core.config import DATA_ENV_VAR, PROJECT_ROOT, RUNS_ENV_VAR
 
 ROUTE_COOKIE = "se_route"
 # Opened once on each replica after it starts: the lesson page loads torch and the models,

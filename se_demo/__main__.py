@@ -8,11 +8,11 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from se_demo.checkpoints import CheckpointError
 from se_demo.classroom.store import StoreError
-from se_demo.config import ModelConfig, TrainConfig
-from se_demo.datafiles import DatasetUnavailableError
-from se_demo.registry import DATASETS, GATES, MODEL_KINDS, SQUEEZES, DatasetName
+from se_demo.core.checkpoints import CheckpointError
+from se_demo.core.config import ModelConfig, TrainConfig
+from se_demo.core.datafiles import DatasetUnavailableError
+from se_demo.core.registry import DATASETS, GATES, MODEL_KINDS, SQUEEZES, DatasetName
 
 
 def _add_common(parser: argparse.ArgumentParser, dataset_flag: bool = True) -> None:

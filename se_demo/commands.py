@@ -13,24 +13,24 @@ from pathlib import Path
 from torch import nn
 from tqdm import tqdm
 
-from se_demo import channel_effects as effects
-from se_demo.backends import Backend, InProcess, RayBackend, import_ray
-from se_demo.checkpoints import (
+from se_demo.analysis import channel_effects as effects
+from se_demo.analysis.evaluate import evaluate_models, save_evaluation
+from se_demo.analysis.original_study import format_comparison, format_reference_report
+from se_demo.core.checkpoints import (
     library_versions,
     load_checkpoint,
     save_checkpoint,
 )
-from se_demo.config import CHECKPOINT_DIR, ModelConfig, TrainConfig, to_dict
-from se_demo.data import Split, load_split
-from se_demo.evaluate import evaluate_models, save_evaluation
-from se_demo.experiment_results import format_ablation_markdown, format_comparison_markdown
-from se_demo.experiments import ablate, compare_over_seeds
-from se_demo.files import write_json_atomic
-from se_demo.original_study import format_comparison, format_reference_report
-from se_demo.registry import MODEL_KINDS, MODEL_TITLES, ModelKind, dataset_info
-from se_demo.robustness import run_robustness, save_robustness
-from se_demo.robustness_results import format_robustness_table
-from se_demo.train import TrainProgress, train_model, training_record
+from se_demo.core.config import CHECKPOINT_DIR, ModelConfig, TrainConfig, to_dict
+from se_demo.core.data import Split, load_split
+from se_demo.core.files import write_json_atomic
+from se_demo.core.registry import MODEL_KINDS, MODEL_TITLES, ModelKind, dataset_info
+from se_demo.robustness.results import format_robustness_table
+from se_demo.robustness.sweep import run_robustness, save_robustness
+from se_demo.training.backends import Backend, InProcess, RayBackend, import_ray
+from se_demo.training.experiment_results import format_ablation_markdown, format_comparison_markdown
+from se_demo.training.experiments import ablate, compare_over_seeds
+from se_demo.training.train import TrainProgress, train_model, training_record
 
 
 def _checkpoint_dir(args: argparse.Namespace) -> Path:

@@ -26,11 +26,11 @@ from streamlit.testing.v1 import AppTest
 from scripts.postgres import PostgresServer, start_postgres
 from se_demo.classroom.store import DB_ENV_VAR
 from se_demo.classroom.worker import WORKER_ENV_VAR
-from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR, PROJECT_ROOT, RUNS_ENV_VAR
-from se_demo.data import Split, load_split
-from se_demo.datafiles import MNIST_FILES
-from se_demo.preprocess import ImageRejectedError, open_upload
-from se_demo.registry import DatasetName
+from se_demo.core.config import CHECKPOINT_DIR, DATA_ENV_VAR, PROJECT_ROOT, RUNS_ENV_VAR
+from se_demo.core.data import Split, load_split
+from se_demo.core.datafiles import MNIST_FILES
+from se_demo.core.registry import DatasetName
+from se_demo.drawing.preprocess import ImageRejectedError, open_upload
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / "mnist"

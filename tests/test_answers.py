@@ -7,7 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from se_demo.answers import (
+from se_demo.analysis.results import Evaluation, load_evaluation
+from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.data import Split, normalize
+from se_demo.core.models import build_model, se_blocks
+from se_demo.drawing.answers import (
     MAX_DIGIT_INK,
     UNSURE_BELOW,
     Answers,
@@ -16,10 +20,6 @@ from se_demo.answers import (
     answer_both,
     se_on_and_off,
 )
-from se_demo.checkpoints import load_checkpoint
-from se_demo.data import Split, normalize
-from se_demo.models import build_model, se_blocks
-from se_demo.results import Evaluation, load_evaluation
 from tests.conftest import MNIST_CHECKPOINTS
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from se_demo import checkpoints
-from se_demo.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from se_demo.config import ModelConfig, to_dict
-from se_demo.files import sha256_file
-from se_demo.models import build_model
+from se_demo.core import checkpoints
+from se_demo.core.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from se_demo.core.config import ModelConfig, to_dict
+from se_demo.core.files import sha256_file
+from se_demo.core.models import build_model
 
 
 def _save(

@@ -15,8 +15,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix
 from sqlalchemy import inspect, update
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
-from se_demo.answers import answer_many
-from se_demo.checkpoints import load_checkpoint
+from se_demo.analysis.interventions import wilson_interval as formula_wilson
 from se_demo.classroom.digit_files import FORMATS, export_digits, read_digits
 from se_demo.classroom.digit_stats import class_report, class_verdict, digits_needed
 from se_demo.classroom.digits import MAX_PER_SESSION, ClassDigits, DigitRefused
@@ -29,9 +28,10 @@ from se_demo.classroom.store import (
     open_store,
     schema_info,
 )
-from se_demo.config import CHECKPOINT_DIR, PROJECT_ROOT
-from se_demo.data import Split
-from se_demo.interventions import wilson_interval as formula_wilson
+from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.config import CHECKPOINT_DIR, PROJECT_ROOT
+from se_demo.core.data import Split
+from se_demo.drawing.answers import answer_many
 from tests.conftest import Clock
 
 KEY = "digits-key"

@@ -14,8 +14,8 @@ from bench.appserver import AppServer, start_app
 from bench.ws_session import DrawSession, run_blocking
 from se_demo.classroom.queue import ClassQueue, RunState
 from se_demo.classroom.store import DB_ENV_VAR, open_store
-from se_demo.config import ModelConfig, RunRequest, TrainConfig
-from se_demo.runs import list_runs
+from se_demo.core.config import ModelConfig, RunRequest, TrainConfig
+from se_demo.training.runs import list_runs
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.slow

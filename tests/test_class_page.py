@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages import resources
 from se_demo.classroom.digit_stats import class_report
-from se_demo.config import PROJECT_ROOT
-from se_demo.data import Split
+from se_demo.core.config import PROJECT_ROOT
+from se_demo.core.data import Split
 
 DRAW = str(PROJECT_ROOT / "app_pages" / "draw.py")
 CLASS = str(PROJECT_ROOT / "app_pages" / "class_digits.py")
@@ -109,8 +109,8 @@ def test_a_lab_run_is_tested_on_the_class_digits_beside_mnist(
 ) -> None:
     import shutil
 
-    from se_demo.answers import answer_many
-    from se_demo.config import CHECKPOINT_DIR
+    from se_demo.core.config import CHECKPOINT_DIR
+    from se_demo.drawing.answers import answer_many
 
     run = tmp_path / "mnist" / "20261206-000000-senet-seed0-abcd1234"
     shutil.copytree(CHECKPOINT_DIR / "mnist", run)  # a run folder, laid out like the shipped one

@@ -25,7 +25,7 @@ from se_demo.classroom.store import (
     open_store,
     schema_info,
 )
-from se_demo.config import ModelConfig, RunRequest, TrainConfig
+from se_demo.core.config import ModelConfig, RunRequest, TrainConfig
 from tests.conftest import Clock
 
 KEY = "lecturer-key-for-tests"

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from se_demo.checkpoints import read_record
+from se_demo.analysis.results import load_evaluation
 from se_demo.classroom.queue import ClassQueue, LabLimits, RunState
 from se_demo.classroom.store import DB_ENV_VAR, open_store
-from se_demo.config import (
+from se_demo.core.checkpoints import read_record
+from se_demo.core.config import (
     CHECKPOINT_DIR,
     DATA_ENV_VAR,
     PROJECT_ROOT,
@@ -26,8 +27,7 @@ from se_demo.config import (
     RunRequest,
     TrainConfig,
 )
-from se_demo.results import load_evaluation
-from se_demo.runs import list_runs
+from se_demo.training.runs import list_runs
 from tests.conftest import wait_for
 
 KEY = "worker-tests-key"

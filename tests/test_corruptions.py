@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from se_demo.corruptions import CORRUPTIONS, SEVERITIES, corrupt, corruptions_for
-from se_demo.datafiles import read_split
-from se_demo.registry import DatasetName
-from se_demo.stress import stress_digit
+from se_demo.core.datafiles import read_split
+from se_demo.core.registry import DatasetName
+from se_demo.robustness.corruptions import CORRUPTIONS, SEVERITIES, corrupt, corruptions_for
+from se_demo.robustness.stress import stress_digit
 
 SETTINGS = [(str(name), s) for name in CORRUPTIONS for s in SEVERITIES]
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from se_demo.config import resolve_data_dir
-from se_demo.data import load_split, normalize, random_affine
-from se_demo.datafiles import (
+from se_demo.core.config import resolve_data_dir
+from se_demo.core.data import load_split, normalize, random_affine
+from se_demo.core.datafiles import (
     MNIST_FILES,
     DatasetUnavailableError,
     dataset_available,
@@ -19,7 +19,7 @@ from se_demo.datafiles import (
     read_split,
     split_checksum,
 )
-from se_demo.registry import DatasetName
+from se_demo.core.registry import DatasetName
 
 
 def test_data_root_precedence(monkeypatch, tmp_path):

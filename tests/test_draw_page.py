@@ -15,13 +15,13 @@ from streamlit.testing.v1 import AppTest
 from torch import nn
 
 from app_pages import resources
-from se_demo.answers import answer_both, se_on_and_off
-from se_demo.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT
-from se_demo.data import Split
-from se_demo.preprocess import upload_to_mnist
-from se_demo.results import load_evaluation
-from se_demo.stress import stress_digit
+from se_demo.analysis.results import load_evaluation
+from se_demo.core.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from se_demo.core.config import DATA_ENV_VAR, PROJECT_ROOT
+from se_demo.core.data import Split
+from se_demo.drawing.answers import answer_both, se_on_and_off
+from se_demo.drawing.preprocess import upload_to_mnist
+from se_demo.robustness.stress import stress_digit
 from tests.conftest import MNIST_CHECKPOINTS, plotly_charts, plotly_values, scan_png
 
 PAGE = str(PROJECT_ROOT / "app_pages" / "draw.py")

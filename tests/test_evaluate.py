@@ -17,19 +17,19 @@ import pytest
 from sklearn.metrics import f1_score
 from torch import nn
 
-from se_demo.checkpoints import load_checkpoint
-from se_demo.config import CHECKPOINT_DIR
-from se_demo.data import Split
-from se_demo.evaluate import compute_metrics, predict
-from se_demo.excitation import concat_batches, recording_excitations
-from se_demo.excitation_stats import block_statistics
-from se_demo.original_study import format_comparison, format_reference_report
-from se_demo.registry import DATASETS, MODEL_KINDS, DatasetName
-from se_demo.results import (
+from se_demo.analysis.evaluate import compute_metrics, predict
+from se_demo.analysis.excitation import concat_batches, recording_excitations
+from se_demo.analysis.excitation_stats import block_statistics
+from se_demo.analysis.original_study import format_comparison, format_reference_report
+from se_demo.analysis.results import (
     evaluation_mcnemar,
     load_evaluation,
     mcnemar_exact,
 )
+from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.config import CHECKPOINT_DIR
+from se_demo.core.data import Split
+from se_demo.core.registry import DATASETS, MODEL_KINDS, DatasetName
 from tests.conftest import MNIST_CHECKPOINTS
 
 

@@ -15,18 +15,16 @@ import torch
 from scipy.stats import f_oneway
 from sklearn.neighbors import NearestCentroid
 
-from se_demo import excitation
-from se_demo.checkpoints import load_checkpoint
-from se_demo.data import normalize
-from se_demo.evaluate import predict
-from se_demo.excitation import (
+from se_demo.analysis import excitation
+from se_demo.analysis.evaluate import predict
+from se_demo.analysis.excitation import (
     capture_excitations,
     capture_recalibration,
     concat_batches,
     extreme_channels,
     recording_excitations,
 )
-from se_demo.excitation_stats import (
+from se_demo.analysis.excitation_stats import (
     BlockStatistics,
     block_statistics,
     channel_specificity,
@@ -34,11 +32,17 @@ from se_demo.excitation_stats import (
     class_specificity,
     class_spread,
 )
-from se_demo.excitation_text import describe_depth, describe_interventions, intervention_rows
-from se_demo.interventions import Intervention, intervened_accuracy, intervened_model
-from se_demo.models import build_model
-from se_demo.registry import DatasetName
-from se_demo.results import load_evaluation
+from se_demo.analysis.excitation_text import (
+    describe_depth,
+    describe_interventions,
+    intervention_rows,
+)
+from se_demo.analysis.interventions import Intervention, intervened_accuracy, intervened_model
+from se_demo.analysis.results import load_evaluation
+from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.data import normalize
+from se_demo.core.models import build_model
+from se_demo.core.registry import DatasetName
 from tests.conftest import MNIST_CHECKPOINTS
 
 BLOCKS = ["stages.0.se", "stages.1.se", "stages.2.se"]

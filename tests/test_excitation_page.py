@@ -13,20 +13,20 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from se_demo.channel_effects import load_channel_effects
-from se_demo.checkpoints import load_checkpoint
-from se_demo.evaluate import predict
-from se_demo.excitation import capture_excitations
-from se_demo.excitation_text import format_probability, intervention_rows
-from se_demo.interventions import (
+from se_demo.analysis.channel_effects import load_channel_effects
+from se_demo.analysis.evaluate import predict
+from se_demo.analysis.excitation import capture_excitations
+from se_demo.analysis.excitation_text import format_probability, intervention_rows
+from se_demo.analysis.interventions import (
     Intervention,
     intervened_accuracy,
     stratified_subset,
     subset_accuracy,
 )
-from se_demo.models import build_model
-from se_demo.registry import DatasetName, dataset_info
-from se_demo.results import load_evaluation
+from se_demo.analysis.results import load_evaluation
+from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.models import build_model
+from se_demo.core.registry import DatasetName, dataset_info
 from tests.conftest import MNIST_CHECKPOINTS, plotly_charts, plotly_values
 
 ROOT = Path(__file__).resolve().parents[1]

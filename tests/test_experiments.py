@@ -10,13 +10,13 @@ import sys
 import pytest
 from scipy.stats import t as student_t
 
-from se_demo.config import ModelConfig, TrainConfig
-from se_demo.experiment_results import (
+from se_demo.core.config import ModelConfig, TrainConfig
+from se_demo.training.experiment_results import (
     format_ablation_markdown,
     format_comparison_markdown,
     paired_statistics,
 )
-from se_demo.experiments import (
+from se_demo.training.experiments import (
     ABLATION_VARIANTS,
     PAPER_IMAGENET,
     Variant,

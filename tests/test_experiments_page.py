@@ -7,8 +7,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from se_demo.config import CHECKPOINT_DIR
-from se_demo.experiment_results import budget_line, format_comparison_markdown, load_experiment
+from se_demo.core.config import CHECKPOINT_DIR
+from se_demo.training.experiment_results import (
+    budget_line,
+    format_comparison_markdown,
+    load_experiment,
+)
 
 PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "experiments.py")
 
@@ -39,7 +43,7 @@ def test_page_shows_the_saved_experiments(dataset):
 
 
 def test_page_explains_a_missing_experiment(tmp_path, monkeypatch):
-    monkeypatch.setattr("se_demo.config.CHECKPOINT_DIR", tmp_path)
+    monkeypatch.setattr("se_demo.core.config.CHECKPOINT_DIR", tmp_path)
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     assert any("python -m se_demo compare" in i.value for i in at.info)

@@ -10,13 +10,13 @@ import pytest
 from sklearn.metrics import confusion_matrix
 
 from app_pages.results_confusion import selected_cell
+from se_demo.analysis.results import CONFUSION_VIEWS, load_evaluation, normalize_confusion
+from se_demo.core.registry import MODEL_COLORS, MODEL_TITLES
 from se_demo.figures.common import block_title
 from se_demo.figures.confusion import confusion_difference_heatmap, confusion_heatmaps
 from se_demo.figures.draw import excitation_bars, probability_bars
 from se_demo.figures.results import per_class_bars
 from se_demo.figures.training import training_curves
-from se_demo.registry import MODEL_COLORS, MODEL_TITLES
-from se_demo.results import CONFUSION_VIEWS, load_evaluation, normalize_confusion
 from tests.conftest import MNIST_CHECKPOINTS
 
 SKLEARN_NORMALIZE = {"counts": None, "recall": "true", "precision": "pred"}

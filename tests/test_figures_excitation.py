@@ -12,12 +12,12 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from se_demo.config import CHECKPOINT_DIR
-from se_demo.excitation_stats import block_statistics
+from se_demo.analysis.excitation_stats import block_statistics
+from se_demo.analysis.results import load_evaluation
+from se_demo.core.config import CHECKPOINT_DIR
+from se_demo.core.registry import dataset_info
 from se_demo.figures.draw import excitation_bars, probability_bars
 from se_demo.figures.excitation import depth_profile
-from se_demo.registry import dataset_info
-from se_demo.results import load_evaluation
 
 
 @pytest.fixture(scope="module", params=["mnist", "fashion"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from se_demo.config import PROJECT_ROOT
+from se_demo.core.config import PROJECT_ROOT
 from tests.conftest import heavy_imports
 
 

@@ -16,22 +16,18 @@ import pytest
 import torch
 from scipy.stats import binomtest
 
-from se_demo.channel_effects import (
+from se_demo.analysis.channel_effects import (
     load_channel_effects,
     measure_channel_effects,
     save_channel_effects,
 )
-from se_demo.checkpoints import CheckpointError, load_checkpoint
-from se_demo.config import CHECKPOINT_DIR, ModelConfig
-from se_demo.data import Split
-from se_demo.excitation import capture_excitations
-from se_demo.excitation_text import (
+from se_demo.analysis.excitation import capture_excitations
+from se_demo.analysis.excitation_text import (
     explain_switch_off,
     format_probability,
     network_label,
 )
-from se_demo.inference import predict_logits
-from se_demo.interventions import (
+from se_demo.analysis.interventions import (
     Intervention,
     OverriddenGate,
     SubsetAccuracy,
@@ -41,8 +37,12 @@ from se_demo.interventions import (
     subset_accuracy,
     wilson_interval,
 )
-from se_demo.models import build_from_config, config_of, se_blocks
-from se_demo.registry import GATES, SQUEEZES, DatasetName
+from se_demo.core.checkpoints import CheckpointError, load_checkpoint
+from se_demo.core.config import CHECKPOINT_DIR, ModelConfig
+from se_demo.core.data import Split
+from se_demo.core.inference import predict_logits
+from se_demo.core.models import build_from_config, config_of, se_blocks
+from se_demo.core.registry import GATES, SQUEEZES, DatasetName
 from se_demo.words import with_article
 from tests.conftest import MNIST_CHECKPOINTS
 

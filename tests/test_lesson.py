@@ -8,14 +8,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from se_demo.checkpoints import load_checkpoint
-from se_demo.datafiles import read_split
-from se_demo.experiments import PAPER_IMAGENET
+from se_demo.analysis.lesson import PAPER_HEADLINE, explain_se_block, layer_table, why_cut
+from se_demo.analysis.results import load_evaluation
+from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.datafiles import read_split
+from se_demo.core.models import build_model
+from se_demo.core.registry import dataset_info
 from se_demo.figures.lesson import architecture_dot, channel_montage, se_placements_dot
-from se_demo.lesson import PAPER_HEADLINE, explain_se_block, layer_table, why_cut
-from se_demo.models import build_model
-from se_demo.registry import dataset_info
-from se_demo.results import load_evaluation
+from se_demo.training.experiments import PAPER_IMAGENET
 from tests.conftest import MNIST_CHECKPOINTS
 
 BLOCKS = ("stages.0.se", "stages.1.se", "stages.2.se")

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from se_demo.checkpoints import load_checkpoint
-from se_demo.config import CHECKPOINT_DIR, DATA_ENV_VAR, PROJECT_ROOT
-from se_demo.datafiles import read_split
-from se_demo.lesson import explain_se_block
-from se_demo.results import load_evaluation
+from se_demo.analysis.lesson import explain_se_block
+from se_demo.analysis.results import load_evaluation
+from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.config import CHECKPOINT_DIR, DATA_ENV_VAR, PROJECT_ROOT
+from se_demo.core.datafiles import read_split
 from se_demo.words import GLOSSARY
 from tests.conftest import element_texts, plotly_charts, plotly_values
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torchvision.ops import SqueezeExcitation as TorchvisionSE
 
-from se_demo.models import SqueezeExcitation, build_model, count_parameters, se_blocks
+from se_demo.core.models import SqueezeExcitation, build_model, count_parameters, se_blocks
 
 # Hand-computed from the seed's layout (weights + biases).
 CONV_PARAMS = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import struct
@@ -12,18 +13,20 @@ import pytest
 import torch
 from PIL import Image
 
-from se_demo.checkpoints import load_checkpoint
-from se_demo.data import Split, normalize
-from se_demo.evaluate import predict
-from se_demo.preprocess import (
+from se_demo.analysis.evaluate import predict
+from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.data import Split, normalize
+from se_demo.core.registry import DatasetName
+from se_demo.drawing.preprocess import (
     MAX_UPLOAD_BYTES,
+    PREVIEW_SIDE,
     ImageRejectedError,
     drawing_problem,
     drawing_to_mnist,
     open_upload,
+    preview,
     upload_to_mnist,
 )
-from se_demo.registry import DatasetName
 from tests.conftest import (
     CANVAS,
     MNIST_CHECKPOINTS,
@@ -290,3 +293,19 @@ def test_mnist_digits_drawn_back_keep_their_predictions(test_split: Split) -> No
         kept = float((before == after).float().mean())
         print(f"{name}: {kept:.3f} of {ROUND_TRIP_DIGITS} MNIST test digits keep their prediction")
         assert kept >= MIN_KEPT
+
+
+@pytest.mark.parametrize(
+    ("mode", "size", "shown_mode"),
+    [("I;16", (900, 600), "RGB"), ("RGBA", (120, 300), "RGBA"), ("L", (4000, 3000), "RGB")],
+)
+def test_an_uploads_preview_is_an_inline_png_a_browser_can_show(
+    mode: str, size: tuple[int, int], shown_mode: str
+) -> None:
+    photo = Image.new(mode, size)
+    url = preview(photo)
+    assert url.startswith("data:image/png;base64,")  # inline: no media file to go missing
+    shown = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert shown.mode == shown_mode
+    scale = min(1.0, PREVIEW_SIDE / max(size))
+    assert shown.size == (round(size[0] * scale), round(size[1] * scale))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from se_demo.config import PROJECT_ROOT
+from se_demo.core.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 

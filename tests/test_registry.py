@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from se_demo.config import PROJECT_ROOT, ModelConfig, TrainConfig, to_dict
-from se_demo.models import build_from_config, se_blocks
-from se_demo.registry import (
+from se_demo.core.config import PROJECT_ROOT, ModelConfig, TrainConfig, to_dict
+from se_demo.core.models import build_from_config, se_blocks
+from se_demo.core.registry import (
     DATASETS,
     MODEL_COLORS,
     MODEL_TITLES,
@@ -43,7 +43,7 @@ def test_model_and_dataset_names_are_written_only_in_the_registry() -> None:
         for token in tokens:
             if token.type == tokenize.STRING and any(n in token.string for n in NAMES):
                 found.append(f"{path.relative_to(PROJECT_ROOT)}:{token.start[0]}")
-    assert not found, f"write these through se_demo.registry: {found}"
+    assert not found, f"write these through se_demo.core.registry: {found}"
 
 
 @pytest.mark.parametrize("kind", list(ModelKind))

@@ -27,14 +27,14 @@ from streamlit.testing.v1 import AppTest
 from torch import nn
 
 from app_pages import resources
-from se_demo.answers import answer_both
-from se_demo.checkpoints import load_checkpoint, save_checkpoint, save_tensors
-from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT, RUNS_ENV_VAR, ModelConfig, to_dict
-from se_demo.data import Split
-from se_demo.files import sha256_file
-from se_demo.models import build_model
-from se_demo.preprocess import drawing_to_mnist, upload_to_mnist
-from se_demo.runs import list_runs
+from se_demo.core.checkpoints import load_checkpoint, save_checkpoint, save_tensors
+from se_demo.core.config import DATA_ENV_VAR, PROJECT_ROOT, RUNS_ENV_VAR, ModelConfig, to_dict
+from se_demo.core.data import Split
+from se_demo.core.files import sha256_file
+from se_demo.core.models import build_model
+from se_demo.drawing.answers import answer_both
+from se_demo.drawing.preprocess import drawing_to_mnist, upload_to_mnist
+from se_demo.training.runs import list_runs
 from tests.conftest import (
     CANVAS,
     MNIST_CHECKPOINTS,
@@ -435,9 +435,9 @@ KILLED_SAVE = textwrap.dedent(
     import os, sys, time
     from pathlib import Path
     import torch
-    from se_demo import checkpoints
-    from se_demo.config import ModelConfig, to_dict
-    from se_demo.models import build_model
+    from se_demo.core import checkpoints
+    from se_demo.core.config import ModelConfig, to_dict
+    from se_demo.core.models import build_model
 
     folder, point, ready = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 

@@ -12,7 +12,7 @@ import pytest
 from bench.draw_latency import canvas_png
 from bench.ws_session import DrawSession, run_blocking
 from scripts.replicas import Deployment, start_replicas
-from se_demo.data import Split
+from se_demo.core.data import Split
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ import pytest
 from streamlit.elements.lib import policies
 from streamlit.testing.v1 import AppTest
 
-from se_demo.config import CHECKPOINT_DIR
-from se_demo.results import load_evaluation, most_confused_cell
+from se_demo.analysis.results import load_evaluation, most_confused_cell
+from se_demo.core.config import CHECKPOINT_DIR
 
 PAGE = str(Path(__file__).resolve().parents[1] / "app_pages" / "results.py")
 

@@ -15,11 +15,7 @@ import pytest
 from sklearn.metrics import confusion_matrix
 from streamlit.testing.v1 import AppTest
 
-from se_demo.checkpoints import load_checkpoint
-from se_demo.config import CHECKPOINT_DIR
-from se_demo.models import count_parameters
-from se_demo.registry import DATASETS, MODEL_TITLES, DatasetName
-from se_demo.results import (
+from se_demo.analysis.results import (
     RIGHT,
     WRONG,
     comparison_indices,
@@ -30,7 +26,11 @@ from se_demo.results import (
     most_confused_cell,
     prediction_lines,
 )
-from se_demo.verdicts import Verdict, compare_verdict
+from se_demo.analysis.verdicts import Verdict, compare_verdict
+from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.config import CHECKPOINT_DIR
+from se_demo.core.models import count_parameters
+from se_demo.core.registry import DATASETS, MODEL_TITLES, DatasetName
 from tests.conftest import MNIST_CHECKPOINTS
 
 ROOT = Path(__file__).resolve().parents[1]

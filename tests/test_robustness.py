@@ -16,16 +16,15 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from se_demo.__main__ import main
-from se_demo.checkpoints import load_checkpoint
-from se_demo.config import CHECKPOINT_DIR
-from se_demo.corruptions import corrupt, corruptions_for
-from se_demo.datafiles import read_split
-from se_demo.evaluate import predict
+from se_demo.analysis.evaluate import predict
+from se_demo.analysis.results import load_evaluation, mcnemar_exact
+from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.config import CHECKPOINT_DIR
+from se_demo.core.datafiles import read_split
+from se_demo.core.registry import MODEL_KINDS
 from se_demo.figures.robustness import difference_heatmap, severity_curves
-from se_demo.registry import MODEL_KINDS
-from se_demo.results import load_evaluation, mcnemar_exact
-from se_demo.robustness import run_robustness, save_robustness
-from se_demo.robustness_results import (
+from se_demo.robustness.corruptions import corrupt, corruptions_for
+from se_demo.robustness.results import (
     corruption_rows,
     example_positions,
     format_robustness_table,
@@ -33,6 +32,7 @@ from se_demo.robustness_results import (
     load_robustness,
     verdict,
 )
+from se_demo.robustness.sweep import run_robustness, save_robustness
 from tests.conftest import heavy_imports
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -265,7 +265,7 @@ def test_saving_a_sweep_again_gives_the_same_bytes_and_names(tmp_path, dataset):
 RESAVE = """
 import sys
 from pathlib import Path
-from se_demo.checkpoints import load_tensors, save_tensors
+from se_demo.core.checkpoints import load_tensors, save_tensors
 tensors, record = load_tensors(Path(sys.argv[1]), "robustness")
 save_tensors(tensors, record, Path(sys.argv[2]), "robustness")
 """

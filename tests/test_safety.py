@@ -12,8 +12,8 @@ import subprocess
 import sys
 import tomllib
 
-from se_demo.config import CHECKPOINT_DIR, PROJECT_ROOT
-from se_demo.preprocess import MAX_TRANSFER_BYTES, MAX_UPLOAD_BYTES
+from se_demo.core.config import CHECKPOINT_DIR, PROJECT_ROOT
+from se_demo.drawing.preprocess import MAX_TRANSFER_BYTES, MAX_UPLOAD_BYTES
 
 STREAMLIT_CONFIG = PROJECT_ROOT / ".streamlit" / "config.toml"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from se_demo.config import ModelConfig, TrainConfig
-from se_demo.evaluate import predict
-from se_demo.registry import DatasetName
-from se_demo.train import TrainProgress, train_model
+from se_demo.analysis.evaluate import predict
+from se_demo.core.config import ModelConfig, TrainConfig
+from se_demo.core.registry import DatasetName
+from se_demo.training.train import TrainProgress, train_model
 
 
 @pytest.mark.slow

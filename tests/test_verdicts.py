@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from se_demo.config import CHECKPOINT_DIR
-from se_demo.results import evaluation_mcnemar, load_evaluation, mcnemar_exact
-from se_demo.verdicts import compare_verdict, undertrained_note
+from se_demo.analysis.results import evaluation_mcnemar, load_evaluation, mcnemar_exact
+from se_demo.analysis.verdicts import compare_verdict, undertrained_note
+from se_demo.core.config import CHECKPOINT_DIR
 
 
 def _shipped(dataset: str):

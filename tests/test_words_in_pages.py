@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT
+from se_demo.core.config import DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.words import GLOSSARY, TERM_PATTERNS
 from tests.conftest import element_texts
 

@@ -34,8 +34,8 @@ from se_demo.classroom.worker import (
     work_on_ray,
     worker_id,
 )
-from se_demo.config import CHECKPOINT_DIR, ModelConfig, RunRequest, TrainConfig
-from se_demo.registry import MODEL_KINDS, MODEL_TITLES, DatasetName
+from se_demo.core.config import CHECKPOINT_DIR, ModelConfig, RunRequest, TrainConfig
+from se_demo.core.registry import MODEL_KINDS, MODEL_TITLES, DatasetName
 
 
 def worker_command(args: argparse.Namespace) -> int:
@@ -150,8 +150,8 @@ def class_command(args: argparse.Namespace) -> int:
             print(f"{len(arrays)} digits -> " + ", ".join(str(f) for f in files))
             return 0
         images, labels = read_digits(args.path)
-        from se_demo.answers import answer_many  # torch: the models answer every digit
-        from se_demo.checkpoints import load_checkpoint
+        from se_demo.core.checkpoints import load_checkpoint
+        from se_demo.drawing.answers import answer_many  # torch: the models answer every digit
 
         folder = CHECKPOINT_DIR / DatasetName.MNIST
         models = {name: load_checkpoint(folder, name)[0] for name in MODEL_KINDS}

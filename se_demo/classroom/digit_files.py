@@ -2,7 +2,7 @@
 
 - IDX: a folder with ``class-images-idx3-ubyte`` and ``class-labels-idx1-ubyte``, laid
   out exactly as MNIST ships its files (big-endian header, uint8), so the readers of MNIST
-  (torchvision's, the original study's code, `se_demo.datafiles.read_idx`) read it;
+  (torchvision's, the original study's code, `se_demo.core.datafiles.read_idx`) read it;
 - npz: ``images`` (N, 28, 28) uint8 and ``labels`` (N,) uint8, stored uncompressed;
 - CSV: a header ``label,pixel0,...,pixel783`` and one digit a row, label first.
 
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from se_demo.config import IMAGE_SIZE
-from se_demo.datafiles import read_idx
-from se_demo.files import write_bytes_atomic
+from se_demo.core.config import IMAGE_SIZE
+from se_demo.core.datafiles import read_idx
+from se_demo.core.files import write_bytes_atomic
 
 FORMATS = ("idx", "npz", "csv")
 IMAGES_FILE, LABELS_FILE = "class-images-idx3-ubyte", "class-labels-idx1-ubyte"

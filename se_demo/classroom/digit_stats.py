@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from se_demo.config import NUM_CLASSES
-from se_demo.registry import MODEL_TITLES, ModelKind
-from se_demo.results import McNemarResult, mcnemar_exact
+from se_demo.analysis.results import McNemarResult, mcnemar_exact
+from se_demo.core.config import NUM_CLASSES
+from se_demo.core.registry import MODEL_TITLES, ModelKind
 
 ALPHA = 0.05
 MAX_DIGITS_PROJECTED = 100_000  # beyond this, "no difference in sight" rather than a number

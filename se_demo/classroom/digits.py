@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from se_demo.classroom.queue import ClassQueue
 from se_demo.classroom.store import Store, class_digits, digit_sets
-from se_demo.config import IMAGE_SIZE, NUM_CLASSES
+from se_demo.core.config import IMAGE_SIZE, NUM_CLASSES
 
 MIN_INTERVAL_S = 1.0  # one digit a second per session
 MAX_PER_SESSION = 100  # digits per session in one set

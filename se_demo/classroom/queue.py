@@ -31,7 +31,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Row
 
 from se_demo.classroom.store import Store, lab_runs, lab_settings
-from se_demo.config import RunRequest, runs_root
+from se_demo.core.config import RunRequest, runs_root
 
 LECTURER_KEY_ENV_VAR = "SE_DEMO_LECTURER_KEY"
 HEARTBEAT_S = 1.0  # a training worker's sign of life

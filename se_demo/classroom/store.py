@@ -42,7 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from se_demo.config import runs_root
+from se_demo.core.config import runs_root
 
 DB_ENV_VAR = "SE_DEMO_DB"
 DB_FILE_NAME = "class.db"

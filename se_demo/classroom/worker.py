@@ -38,7 +38,7 @@ from se_demo.classroom.queue import (
     cancelled_message,
 )
 from se_demo.classroom.store import DB_ENV_VAR, StoreError, open_store
-from se_demo.config import DATA_ENV_VAR, PROJECT_ROOT, RUNS_ENV_VAR, runs_root
+from se_demo.core.config import DATA_ENV_VAR, PROJECT_ROOT, RUNS_ENV_VAR, runs_root
 
 WORKER_ENV_VAR = "SE_DEMO_WORKER"  # "embedded" (default): the app starts one; "none": not
 POLL_S = 1.0  # how often an idle worker looks for queued runs
@@ -133,7 +133,11 @@ def train_claimed(
     root: Path | None = None,
 ) -> RunState:
     """Train a run this worker claimed, save it and record every step in the store."""
-    from se_demo.runs import RunStopped, complete_run, train_run  # torch: only when training
+    from se_demo.training.runs import (  # torch: only when training
+        RunStopped,
+        complete_run,
+        train_run,
+    )
 
     root = root or runs_root()
     beat = _Heartbeat(queue, run.id, worker)
@@ -212,7 +216,7 @@ def work_on_ray(
     Each Ray task opens the store itself, heartbeats and records its progress like a
     local worker; the runs' folders must be on a volume every Ray node mounts at ``root``.
     """
-    from se_demo.backends import import_ray
+    from se_demo.training.backends import import_ray
 
     ray = import_ray()
     if not ray.is_initialized():

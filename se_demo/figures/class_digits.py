@@ -7,8 +7,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from se_demo.core.registry import MODEL_COLORS, ModelKind
 from se_demo.figures.common import block_title
-from se_demo.registry import MODEL_COLORS, ModelKind
 
 
 def label_counts(per_label: np.ndarray, height: int = 220) -> go.Figure:

@@ -1,8 +1,8 @@
-"""What the figures of every page share: the SE blocks' titles (colours: `se_demo.registry`)."""
+"""What the figures of every page share: the SE blocks' titles (colours: `se_demo.core.registry`)."""
 
 from __future__ import annotations
 
-from se_demo.registry import se_block_number
+from se_demo.core.registry import se_block_number
 
 # Point sizes of the Graphviz diagrams' (node, cluster title) text: normal, and large for
 # a projector. Streamlit renders every Graphviz text at 9.6 px whatever the DOT says, so

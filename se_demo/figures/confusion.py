@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from se_demo.results import normalize_confusion
+from se_demo.analysis.results import normalize_confusion
 
 _VIEW_UNITS = {"counts": "images", "recall": "of true class", "precision": "of predicted class"}
 _MUTED_GREY = "#e3e3e3"

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from se_demo.core.registry import MODEL_COLORS, ModelKind
 from se_demo.figures.common import block_title
-from se_demo.registry import MODEL_COLORS, ModelKind
 
 STACK_GAP_PX = 70  # between stacked charts: the upper one's tick labels, the next title
 

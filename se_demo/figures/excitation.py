@@ -12,9 +12,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from se_demo.excitation_text import format_share
+from se_demo.analysis.excitation_text import format_share
+from se_demo.core.registry import MODEL_COLORS, ModelKind
 from se_demo.figures.common import block_title
-from se_demo.registry import MODEL_COLORS, ModelKind
 
 
 def class_mean_heatmap(
@@ -135,7 +135,7 @@ def depth_profile(stats: list[dict[str, Any]]) -> go.Figure:
     """Class-specificity, spread and saturation of each SE block, in depth order.
 
     ``stats``: one dict per block with keys block, channels, specificity, between_std,
-    within_std, saturated, suppressed (see `se_demo.excitation.BlockStatistics`).
+    within_std, saturated, suppressed (see `se_demo.analysis.excitation.BlockStatistics`).
     """
     names = [block_title(s["block"], s["channels"]).replace(" (", "<br>(") for s in stats]
     fig = make_subplots(

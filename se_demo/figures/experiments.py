@@ -6,7 +6,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from se_demo.registry import MODEL_COLORS, ModelKind
+from se_demo.core.registry import MODEL_COLORS, ModelKind
 
 
 def seed_comparison(record: dict[str, Any]) -> go.Figure:

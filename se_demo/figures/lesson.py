@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from se_demo.analysis.lesson import LayerRow
 from se_demo.figures.common import DIAGRAM_FONTS
-from se_demo.lesson import LayerRow
 
 SE_COLOR = "#EF553B"  # the SENet's colour everywhere in the app
 KEPT_COLOR = "#EF553B"

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from se_demo.registry import MODEL_COLORS
+from se_demo.core.registry import MODEL_COLORS
 
 
 def per_class_bars(

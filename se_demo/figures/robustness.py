@@ -8,8 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from se_demo.registry import MODEL_COLORS, MODEL_TITLES, se_block_number
-from se_demo.robustness_results import ALPHA, FIRST, SECOND, Robustness
+from se_demo.core.registry import MODEL_COLORS, MODEL_TITLES, se_block_number
+from se_demo.robustness.results import ALPHA, FIRST, SECOND, Robustness
 from se_demo.words import p_value
 
 COLUMNS = 5

@@ -8,7 +8,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from se_demo.registry import MODEL_COLORS
+from se_demo.core.registry import MODEL_COLORS
 
 
 def training_curves(curve: list[dict[str, Any]], titles: Mapping[str, str]) -> go.Figure:

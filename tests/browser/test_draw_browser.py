@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from se_demo.data import Split
-from se_demo.preprocess import MAX_TRANSFER_BYTES, MAX_UPLOAD_BYTES
+from se_demo.core.data import Split
+from se_demo.drawing.preprocess import MAX_TRANSFER_BYTES, MAX_UPLOAD_BYTES
 from tests.browser.conftest import (
     CANVAS,
     DIGITS,

@@ -12,8 +12,8 @@ from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bench.appserver import AppServer, start_app
-from se_demo.config import RUNS_ENV_VAR, ModelConfig, RunRequest, TrainConfig
-from se_demo.runs import train_run
+from se_demo.core.config import RUNS_ENV_VAR, ModelConfig, RunRequest, TrainConfig
+from se_demo.training.runs import train_run
 from tests.browser.conftest import CANVAS, DIGITS, STARTUP_TIMEOUT_S, collect_errors, draw
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

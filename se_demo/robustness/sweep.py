@@ -3,8 +3,8 @@
 For each setting it records each model's answer per image, paired McNemar tests of the
 two models (Holm-corrected over all settings of the dataset), and how far the SENet's
 class-mean excitations move from the clean ones per SE block. Saved next to the
-evaluation (safetensors + JSON, `se_demo.checkpoints.save_tensors`); read back without
-torch by `se_demo.robustness_results`.
+evaluation (safetensors + JSON, `se_demo.core.checkpoints.save_tensors`); read back without
+torch by `se_demo.robustness.results`.
 
 The sweep uses every 5th test image (2,000): nearly all its time is the two models'
 forward passes, 90 s for MNIST's 46 settings on a quiet 2-core CPU (README); the whole
@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from se_demo.checkpoints import save_tensors
-from se_demo.corruptions import SEVERITIES, corrupt, corruptions_for
-from se_demo.datafiles import split_checksum
-from se_demo.evaluate import predict
-from se_demo.excitation import concat_batches, recording_excitations
-from se_demo.excitation_stats import class_means
-from se_demo.results import mcnemar_exact
-from se_demo.robustness_results import FIRST, SECOND, Robustness, holm
+from se_demo.analysis.evaluate import predict
+from se_demo.analysis.excitation import concat_batches, recording_excitations
+from se_demo.analysis.excitation_stats import class_means
+from se_demo.analysis.results import mcnemar_exact
+from se_demo.core.checkpoints import save_tensors
+from se_demo.core.datafiles import split_checksum
+from se_demo.robustness.corruptions import SEVERITIES, corrupt, corruptions_for
+from se_demo.robustness.results import FIRST, SECOND, Robustness, holm
 
 EVERY = 5  # use test images 0, 5, 10, ...: both halves of the test set, a fifth of the cost
 SEED = 0

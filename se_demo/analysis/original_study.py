@@ -3,7 +3,7 @@
 The original study (the TensorFlow repository se-demo reproduces) printed, per model, a
 confusion matrix, per-class precision/recall/F1 to five decimals and a total line, and
 its README compared the two models side by side. Its published numbers live in
-`se_demo.registry` (`DatasetInfo.reference`). No torch here.
+`se_demo.core.registry` (`DatasetInfo.reference`). No torch here.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from se_demo.config import NUM_CLASSES
-from se_demo.registry import ModelKind, model_title
+from se_demo.core.config import NUM_CLASSES
+from se_demo.core.registry import ModelKind, model_title
 
 
 def format_reference_report(title: str, metrics: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from se_demo.data import normalize
+from se_demo.core.data import normalize
 
 
 @torch.no_grad()

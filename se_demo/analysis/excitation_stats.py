@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from se_demo.config import NUM_CLASSES
+from se_demo.core.config import NUM_CLASSES
 
 
 def _class_counts(labels: np.ndarray, num_classes: int) -> np.ndarray:

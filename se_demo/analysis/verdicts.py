@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from se_demo.registry import MODEL_TITLES, DatasetName, ModelKind, dataset_info
-from se_demo.results import McNemarResult
+from se_demo.analysis.results import McNemarResult
+from se_demo.core.registry import MODEL_TITLES, DatasetName, ModelKind, dataset_info
 from se_demo.words import p_value, percent
 
 TRAIN_IMAGES = 60_000  # both MNIST and Fashion-MNIST have 60,000 training images

@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 import torch
 
-from se_demo.config import ModelConfig, TrainConfig
-from se_demo.data import Split
-from se_demo.train import TrainProgress
+from se_demo.core.config import ModelConfig, TrainConfig
+from se_demo.core.data import Split
+from se_demo.training.train import TrainProgress
 
 Run = tuple[ModelConfig, TrainConfig]  # one training run: what to train, with which seed
 RunProgress = Callable[[int, TrainProgress], None]  # (index of the run, its progress)

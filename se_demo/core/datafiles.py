@@ -1,7 +1,7 @@
 """The dataset's files on disk: where they are, whether they are there, and reading them
 with numpy alone.
 
-torchvision downloads and reads the files for training (`se_demo.data`). The app reads
+torchvision downloads and reads the files for training (`se_demo.core.data`). The app reads
 the test images here instead, because importing torch and torchvision costs about 5 s
 on a 2-core machine, and the Results page must draw in well under that. The format is
 MNIST's IDX: a big-endian header (two zero bytes, a type code, the number of
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from se_demo.config import DATA_ENV_VAR, resolve_data_dir
-from se_demo.registry import dataset_info
+from se_demo.core.config import DATA_ENV_VAR, resolve_data_dir
+from se_demo.core.registry import dataset_info
 
 MNIST_FILES = (
     "train-images-idx3-ubyte",

@@ -4,7 +4,7 @@ One run of each model (as in the seed) cannot tell whether SE helps on MNIST, wh
 are above 99 %. `compare_over_seeds` trains both over several seeds and tests the paired
 differences; `ablate` repeats the SE paper's ablation tables (reduction ratio, squeeze
 operator, excitation gate; Hu et al., Tables 10-12) on our small network. Their statistics,
-tables and saved records are read in `se_demo.experiment_results`, without torch.
+tables and saved records are read in `se_demo.training.experiment_results`, without torch.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from se_demo.backends import Backend, InProcess, Run
-from se_demo.config import ModelConfig, TrainConfig, to_dict
-from se_demo.data import Split
-from se_demo.evaluate import compute_metrics, predict
-from se_demo.experiment_results import describe_comparison, paired_statistics
-from se_demo.models import build_from_config, count_parameters
-from se_demo.registry import MODEL_KINDS, ModelKind, Squeeze
-from se_demo.train import TrainProgress, train_model
+from se_demo.analysis.evaluate import compute_metrics, predict
+from se_demo.core.config import ModelConfig, TrainConfig, to_dict
+from se_demo.core.data import Split
+from se_demo.core.models import build_from_config, count_parameters
+from se_demo.core.registry import MODEL_KINDS, ModelKind, Squeeze
+from se_demo.training.backends import Backend, InProcess, Run
+from se_demo.training.experiment_results import describe_comparison, paired_statistics
+from se_demo.training.train import TrainProgress, train_model
 
 
 @dataclass(frozen=True)

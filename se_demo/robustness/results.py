@@ -1,7 +1,7 @@
 """Reading a saved robustness sweep without torch: accuracies, Holm-corrected McNemar
 tests, the wording of what they can claim, and the images behind each number.
 
-`se_demo.robustness` runs the sweep and saves it; the Robustness page reads it here.
+`se_demo.robustness.sweep` runs the sweep and saves it; the Robustness page reads it here.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from se_demo.checkpoints import CheckpointError, load_tensors
-from se_demo.registry import MODEL_TITLES, ModelKind
+from se_demo.core.checkpoints import CheckpointError, load_tensors
+from se_demo.core.registry import MODEL_TITLES, ModelKind
 from se_demo.words import p_value
 
 FIRST, SECOND = ModelKind.CNN, ModelKind.SENET

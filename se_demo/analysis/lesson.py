@@ -4,7 +4,7 @@ computation step by step on one input.
 Every number comes from the model itself: shapes and per-layer FLOPs from a forward pass
 (``torch.utils.flop_counter``), the SE steps from temporary forward hooks on the block and
 its submodules (``fc1``, ``relu``, ``fc2``, ``gate``), filtered to the calling thread like
-`se_demo.excitation`'s capture, so the model may be shared by other sessions.
+`se_demo.analysis.excitation`'s capture, so the model may be shared by other sessions.
 
 The SE block (Hu et al., arXiv:1709.01507, section 3, eq. 2-4), on feature maps U (C, H, W):
     squeeze     z_c = mean over H, W of u_c                     (C,)
@@ -24,12 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from se_demo.data import normalize
-from se_demo.models import SqueezeExcitation, se_blocks
+from se_demo.core.data import normalize
+from se_demo.core.models import SqueezeExcitation, se_blocks
 from se_demo.words import with_article
 
 # The paper's headline result (Table 2 of arXiv:1709.01507, ImageNet validation, single crop).
-# Its ablation tables (10-12, `se_demo.experiments.PAPER_IMAGENET`) train with another
+# Its ablation tables (10-12, `se_demo.training.experiments.PAPER_IMAGENET`) train with another
 # setting, so the same two networks have other errors there; the lesson says which is which.
 PAPER_HEADLINE = {
     "model": "ResNet-50",
@@ -234,7 +234,7 @@ def why_cut(steps: SEBlockSteps, class_means: np.ndarray, classes: Sequence[str]
 
     Takes `cut_bright_channel` and relates its excitation to ``class_means`` (classes, C):
     the block's mean excitation per class over the test set
-    (`se_demo.excitation_stats.class_means`).
+    (`se_demo.analysis.excitation_stats.class_means`).
     """
     z, s, c = steps.squeezed, steps.excitation, steps.channels
     channel = cut_bright_channel(steps)

@@ -2,7 +2,7 @@
 
 What the Draw page shows after each stroke, computed here so that it is tested without
 a browser: one forward pass per model, the SE model's pass recorded through the hooks
-of `se_demo.excitation`.
+of `se_demo.analysis.excitation`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from se_demo.data import normalize
-from se_demo.evaluate import predict
-from se_demo.excitation import concat_batches, recording_excitations
-from se_demo.interventions import Intervention, intervened_model
-from se_demo.models import se_blocks
-from se_demo.registry import MODEL_TITLES, DatasetName, InterventionMode
+from se_demo.analysis.evaluate import predict
+from se_demo.analysis.excitation import concat_batches, recording_excitations
+from se_demo.analysis.interventions import Intervention, intervened_model
+from se_demo.core.data import normalize
+from se_demo.core.models import se_blocks
+from se_demo.core.registry import MODEL_TITLES, DatasetName, InterventionMode
 from se_demo.words import percent, unbroken
 
 # A top probability under this is reported as "unsure", not as an answer. Trained with
@@ -99,7 +99,7 @@ def answer_both(models: dict[str, nn.Module], digit: np.ndarray) -> Answers:
     The SE blocks' excitations are recorded during the SE model's own forward pass.
     Runs on the process's torch threads: torch's count is one setting for the whole
     process (setting it in any thread changes it for all), so the app sets it once when
-    it first loads the models (`se_demo.config.SERVING_THREADS`).
+    it first loads the models (`se_demo.core.config.SERVING_THREADS`).
     """
     ink = float(np.sum(digit))
     warning = (

@@ -17,11 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from se_demo.checkpoints import library_versions
-from se_demo.config import ModelConfig, TrainConfig, to_dict
-from se_demo.data import Split, normalize, random_affine
-from se_demo.evaluate import compute_metrics, predict
-from se_demo.models import build_from_config, count_parameters
+from se_demo.analysis.evaluate import compute_metrics, predict
+from se_demo.core.checkpoints import library_versions
+from se_demo.core.config import ModelConfig, TrainConfig, to_dict
+from se_demo.core.data import Split, normalize, random_affine
+from se_demo.core.models import build_from_config, count_parameters
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from se_demo.config import NUM_CLASSES, ModelConfig
-from se_demo.registry import MODELS, Gate, ModelKind, Squeeze, gate_option, squeeze_option
+from se_demo.core.config import NUM_CLASSES, ModelConfig
+from se_demo.core.registry import MODELS, Gate, ModelKind, Squeeze, gate_option, squeeze_option
 
 
 class SqueezeExcitation(nn.Module):

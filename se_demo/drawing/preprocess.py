@@ -7,11 +7,12 @@ Measured on the test set, every digit's ink box has a longer side of exactly 20 
 the centre of mass sits at row 14, column 14 (pixel indices) to within integer rounding,
 so we do the same: integer shifts, no resampling blur after the resize.
 
-Everything here works on numpy arrays; the models' normalisation is `se_demo.data.normalize`.
+Everything here works on numpy arrays; the models' normalisation is `se_demo.core.data.normalize`.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 
@@ -19,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
-from se_demo.config import IMAGE_SIZE
+from se_demo.core.config import IMAGE_SIZE
 
 DIGIT_BOX = 20  # MNIST's size-normalisation box: the longer side of the ink, in pixels
 CENTRE = (14.0, 14.0)  # MNIST's centre of mass (row, column), measured on the test set
@@ -213,14 +214,27 @@ def _flatten_alpha(rgba: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, rgba).convert("RGB")
 
 
-def preview(image: Image.Image) -> Image.Image:
-    """An upload as a browser shows it: 8-bit RGB(A), whatever its mode (16-bit grey too)."""
+PREVIEW_SIDE = 400  # an upload's preview, in pixels on its longer side (shown 200 px wide)
+
+
+def preview(image: Image.Image) -> str:
+    """An upload as a browser shows it: a PNG data URL of 8-bit RGB(A), whatever its mode
+    (16-bit grey too), at most PREVIEW_SIDE px on its longer side.
+
+    Inline, not a media file: a media file is dropped at the next rerun, and a browser
+    still fetching it then logs a 404.
+    """
     if image.mode.startswith("I"):
         grey = np.clip(np.asarray(image, dtype=np.float32) / 257.0, 0, 255).astype(np.uint8)
-        return Image.fromarray(grey).convert("RGB")
-    return image.convert(
-        "RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB"
-    )
+        shown = Image.fromarray(grey).convert("RGB")
+    else:
+        shown = image.convert(
+            "RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB"
+        )
+    shown.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    png = io.BytesIO()
+    shown.save(png, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
 
 
 def upload_to_mnist(data: bytes) -> np.ndarray | None:

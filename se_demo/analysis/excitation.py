@@ -5,8 +5,8 @@ by the calling thread, so capturing on a model that other threads (other dashboa
 sessions) are using at the same time neither sees their inputs nor changes their outputs.
 
 The rest of the excitation analysis lives beside this module: class statistics in
-`se_demo.excitation_stats`, their wording in `se_demo.excitation_text`, and changes to
-the excitations in `se_demo.interventions`.
+`se_demo.analysis.excitation_stats`, their wording in `se_demo.analysis.excitation_text`, and changes to
+the excitations in `se_demo.analysis.interventions`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from se_demo.inference import predict
-from se_demo.models import SqueezeExcitation, se_blocks
+from se_demo.core.inference import predict
+from se_demo.core.models import SqueezeExcitation, se_blocks
 
 
 def _record(

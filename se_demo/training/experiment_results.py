@@ -1,6 +1,6 @@
 """The experiments' records read and written up, without torch: paired statistics over
 seeds, their plain-language reading, the Markdown tables, the saved ``comparison`` and
-``ablation`` records (`se_demo.experiments` runs them).
+``ablation`` records (`se_demo.training.experiments` runs them).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import ttest_rel, wilcoxon
 
-from se_demo.registry import ModelKind
+from se_demo.core.registry import ModelKind
 from se_demo.words import p_value, percent
 
 

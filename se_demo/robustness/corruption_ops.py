@@ -1,8 +1,8 @@
-"""The 15 corruption functions behind `se_demo.corruptions`, vectorised over a batch.
+"""The 15 corruption functions behind `se_demo.robustness.corruptions`, vectorised over a batch.
 
 Each takes images (N, 28, 28) as floats in [0, 1], the parameter of one severity, and
 ``rng(stream)`` -> a NumPy Generator (one stream per kind of draw, each drawn per image in
-order), and returns floats (clipped to [0, 1] by the caller). See `se_demo.corruptions`
+order), and returns floats (clipped to [0, 1] by the caller). See `se_demo.robustness.corruptions`
 for what each one is and how it differs from MNIST-C.
 """
 

@@ -60,9 +60,9 @@ from typing import Any
 
 import numpy as np
 
-from se_demo import corruption_ops as ops
-from se_demo.corruption_ops import SIZE, Streams
-from se_demo.registry import DatasetName, dataset_name
+from se_demo.core.registry import DatasetName, dataset_name
+from se_demo.robustness import corruption_ops as ops
+from se_demo.robustness.corruption_ops import SIZE, Streams
 
 
 class CorruptionName(StrEnum):

@@ -1,7 +1,7 @@
 """Configuration dataclasses and the paths and sizes every part of se-demo shares.
 
 The data root resolution and the default training recipe live here; what each model
-kind and dataset is (titles, normalisation, class names) lives in `se_demo.registry`.
+kind and dataset is (titles, normalisation, class names) lives in `se_demo.core.registry`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from se_demo.registry import (
+from se_demo.core.registry import (
     MODEL_KINDS,
     DatasetName,
     Gate,
@@ -29,7 +29,7 @@ IMAGE_SIZE = 28
 
 DATA_ENV_VAR = "SE_DEMO_DATA"
 DEFAULT_DATA_DIR = Path("data")
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints"
 RUNS_DIR = PROJECT_ROOT / "runs"
 RUNS_ENV_VAR = "SE_DEMO_RUNS"

@@ -1,5 +1,5 @@
 """Running the models: predictions, metrics, cost (FLOPs, latency), and the saved
-evaluation of both models on a test set. Reading it back needs no torch: `se_demo.results`.
+evaluation of both models on a test set. Reading it back needs no torch: `se_demo.analysis.results`.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from se_demo.checkpoints import read_record, save_tensors
-from se_demo.config import NUM_CLASSES
-from se_demo.data import Split
-from se_demo.excitation import concat_batches, recording_excitations
-from se_demo.files import write_json_atomic
-from se_demo.inference import predict
-from se_demo.interventions import intervention_accuracies
-from se_demo.models import count_parameters
-from se_demo.registry import ModelKind
-from se_demo.results import MEASUREMENTS_FILE, Evaluation, mcnemar_exact
+from se_demo.analysis.excitation import concat_batches, recording_excitations
+from se_demo.analysis.interventions import intervention_accuracies
+from se_demo.analysis.results import MEASUREMENTS_FILE, Evaluation, mcnemar_exact
+from se_demo.core.checkpoints import read_record, save_tensors
+from se_demo.core.config import NUM_CLASSES
+from se_demo.core.data import Split
+from se_demo.core.files import write_json_atomic
+from se_demo.core.inference import predict
+from se_demo.core.models import count_parameters
+from se_demo.core.registry import ModelKind
 
 
 def compute_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str, Any]:

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from se_demo.config import resolve_data_dir
-from se_demo.datafiles import (
+from se_demo.core.config import resolve_data_dir
+from se_demo.core.datafiles import (
     SPLIT_SIZES,
     DatasetUnavailableError,
     missing_message,
     split_checksum,
 )
-from se_demo.registry import DatasetName, dataset_info
+from se_demo.core.registry import DatasetName, dataset_info
 
 
 @dataclass(frozen=True)

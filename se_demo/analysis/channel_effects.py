@@ -19,16 +19,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from se_demo.checkpoints import (
+from se_demo.core.checkpoints import (
     FORMAT,
     FORMAT_VERSION,
     CheckpointError,
     read_record,
 )
-from se_demo.data import Split, normalize
-from se_demo.files import write_json_atomic
-from se_demo.models import ReferenceCNN, Stage
-from se_demo.registry import se_block_name
+from se_demo.core.data import Split, normalize
+from se_demo.core.files import write_json_atomic
+from se_demo.core.models import ReferenceCNN, Stage
+from se_demo.core.registry import se_block_name
 
 NAME = "channel_effects"  # channel_effects.json in the checkpoint folder
 

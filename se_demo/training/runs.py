@@ -26,17 +26,17 @@ from typing import Any
 
 from torch import nn
 
-from se_demo.checkpoints import (
+from se_demo.analysis.evaluate import add_interventions, evaluate_models, save_evaluation
+from se_demo.core.checkpoints import (
     CheckpointError,
     load_checkpoint,
     read_record,
     save_checkpoint,
 )
-from se_demo.config import CHECKPOINT_DIR, RunRequest, runs_root
-from se_demo.data import Split, load_split
-from se_demo.evaluate import add_interventions, evaluate_models, save_evaluation
-from se_demo.registry import MODEL_KINDS, ModelKind
-from se_demo.train import TrainProgress, train_model, training_record
+from se_demo.core.config import CHECKPOINT_DIR, RunRequest, runs_root
+from se_demo.core.data import Split, load_split
+from se_demo.core.registry import MODEL_KINDS, ModelKind
+from se_demo.training.train import TrainProgress, train_model, training_record
 
 LATENCY_REPEATS = 50  # a run's latency: the fastest of 50 passes (the CLI takes 200)
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from se_demo.excitation_stats import SATURATED_ABOVE, SUPPRESSED_BELOW, BlockStatistics
-from se_demo.registry import InterventionMode, se_block_number
+from se_demo.analysis.excitation_stats import SATURATED_ABOVE, SUPPRESSED_BELOW, BlockStatistics
+from se_demo.core.registry import InterventionMode, se_block_number
 
 
 def _listing(values: Sequence[str], blocks: Sequence[str]) -> str:

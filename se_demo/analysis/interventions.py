@@ -3,7 +3,7 @@
 An intervention never touches the model it is given: `intervened_model` builds a fresh
 copy from the model's config, loads its state dict, and swaps the chosen blocks' gates
 for an `OverriddenGate` that wraps the trained gate. So a shared, cached model stays as
-it was for every other session, and the capture hooks of `se_demo.excitation` read the
+it was for every other session, and the capture hooks of `se_demo.analysis.excitation` read the
 changed excitation like any other.
 
 The test-set accuracy of an intervention can be measured on a fixed stratified subset
@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from se_demo.excitation import find_block, gate_channels
-from se_demo.inference import predict_logits
-from se_demo.models import build_from_config, config_of, se_blocks
-from se_demo.registry import InterventionMode
+from se_demo.analysis.excitation import find_block, gate_channels
+from se_demo.core.inference import predict_logits
+from se_demo.core.models import build_from_config, config_of, se_blocks
+from se_demo.core.registry import InterventionMode
 
 INTERVENTION_MODES = {
     InterventionMode.OFF: "switch SE off (excitation = 1)",

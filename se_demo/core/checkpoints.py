@@ -30,8 +30,8 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from se_demo.config import ModelConfig
-from se_demo.files import FILE_MODE, fsync_dir, sha256_file, write_json_atomic
+from se_demo.core.config import ModelConfig
+from se_demo.core.files import FILE_MODE, fsync_dir, sha256_file, write_json_atomic
 
 if TYPE_CHECKING:
     from torch import nn
@@ -236,7 +236,7 @@ def load_checkpoint(directory: Path, name: str) -> tuple[nn.Module, dict[str, An
     """
     import torch
 
-    from se_demo.models import build_from_config
+    from se_demo.core.models import build_from_config
 
     tensors, record = check_model_files(directory, name)
     config = ModelConfig.from_dict(record["model"])

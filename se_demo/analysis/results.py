@@ -1,6 +1,6 @@
 """Reading saved results, without torch: the evaluation of both models on a test set,
 McNemar's test, the costs, and the images behind each number (the original study's
-table and report: `se_demo.original_study`).
+table and report: `se_demo.analysis.original_study`).
 
 Everything the Results page needs lives here, so that the page never imports torch,
 torchvision or scikit-learn (together about 5 s on a 2-core machine).
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from se_demo.checkpoints import CheckpointError, load_tensors
-from se_demo.config import NUM_CLASSES
-from se_demo.registry import ModelKind, model_title
+from se_demo.core.checkpoints import CheckpointError, load_tensors
+from se_demo.core.config import NUM_CLASSES
+from se_demo.core.registry import ModelKind, model_title
 from se_demo.words import percent, unbroken
 
 
