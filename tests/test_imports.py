@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from se_demo.core.config import PROJECT_ROOT
 from tests.conftest import heavy_imports
 
 
@@ -26,43 +25,3 @@ def test_the_app_opens_on_the_lesson_with_torch_alone(data_dir):
 @pytest.mark.slow  # a fresh process importing torch
 def test_the_draw_page_needs_torch_but_not_torchvision_or_scikit_learn(data_dir):
     assert heavy_imports("app_pages/draw.py", str(data_dir)) == {"torch"}
-
-
-def _imports_of(path) -> set[str]:
-    """The se_demo modules a file imports anywhere in it (function-local imports too)."""
-    import ast
-
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("se_demo"):
-            found.add(node.module)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("se_demo."))
-    return found
-
-
-def test_se_demo_has_no_import_cycle():
-    package = PROJECT_ROOT / "se_demo"
-    graph = {
-        f"se_demo.{path.relative_to(package).with_suffix('').as_posix().replace('/', '.')}": path
-        for path in package.rglob("*.py")
-    }
-    edges = {
-        module: {m for m in _imports_of(path) if m in graph and m != module}
-        for module, path in graph.items()
-    }
-    done: set[str] = set()
-
-    def visit(module: str, stack: list[str]) -> None:
-        if module in stack:
-            raise AssertionError(
-                "import cycle: " + " -> ".join([*stack[stack.index(module) :], module])
-            )
-        if module in done:
-            return
-        for imported in sorted(edges[module]):
-            visit(imported, [*stack, module])
-        done.add(module)
-
-    for module in sorted(edges):
-        visit(module, [])
