@@ -472,6 +472,7 @@ KILLED_SAVE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # four child processes, each importing torch (~5 s on two cores)
 @pytest.mark.parametrize(
     ("point", "survivor"),
     [
