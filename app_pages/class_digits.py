@@ -15,8 +15,7 @@ import streamlit as st
 
 from app_pages.class_scores import score_metrics
 from app_pages.presentation import presenter_mode
-from app_pages.resources import MNIST_CHECKPOINTS, class_digits, load_results, weights_key
-from se_demo.analysis.excitation_stats import class_means
+from app_pages.resources import MNIST_CHECKPOINTS, class_digits, load_class_means, load_results
 from se_demo.analysis.results import Evaluation, prediction_lines
 from se_demo.classroom.digit_files import export_files, zipped
 from se_demo.classroom.digit_stats import (
@@ -29,12 +28,14 @@ from se_demo.classroom.digits import ClassDigitArrays, ClassDigits
 from se_demo.classroom.store import StoreError
 from se_demo.core.registry import MODEL_KINDS, MODEL_TITLES, ModelKind
 from se_demo.figures.class_digits import excitation_comparison, label_counts
+from se_demo.figures.common import pixels_png
 from se_demo.figures.confusion import confusion_difference_heatmap, confusion_heatmaps
 from se_demo.words import percent
 
 REFRESH_S = 2.0
 PUBLIC_URL_ENV_VAR = "SE_DEMO_PUBLIC_URL"  # the address students type, if not this page's
-GALLERY_LIMIT, GALLERY_COLUMNS, PIXEL_SCALE = 24, 8, 3
+GALLERY_LIMIT, GALLERY_COLUMNS = 24, 8
+DIGIT_SCALE = 3  # the class's digits at 84 px, a little smaller than the test images elsewhere
 DIGITS = [str(d) for d in range(10)]
 
 
@@ -96,12 +97,10 @@ def _gallery(title: str, indices: np.ndarray, arrays: ClassDigitArrays) -> None:
     for start in range(0, len(shown), GALLERY_COLUMNS):
         for column, index in zip(gallery.columns(GALLERY_COLUMNS), shown[start : start + GALLERY_COLUMNS],
                                  strict=False):  # fmt: skip
-            pixels = arrays.images[index].repeat(PIXEL_SCALE, 0).repeat(PIXEL_SCALE, 1)
             lines = prediction_lines(evaluation, int(index))
             column.image(
-                pixels,
-                width=28 * PIXEL_SCALE,
-                output_format="PNG",
+                pixels_png(arrays.images[index], DIGIT_SCALE),
+                width=28 * DIGIT_SCALE,
                 alt=f"class digit {int(index)}, labelled {int(arrays.labels[index])}",
             )
             column.caption("  \n".join(["digit" + lines[0].removeprefix("image"), *lines[1:]]))
@@ -123,7 +122,9 @@ def _details(report: ClassReport, arrays: ClassDigitArrays) -> None:
     )  # fmt: skip
     _gallery("Digits either model misses", report.misses, arrays)
     _gallery("Digits the two models read differently", report.disagreements, arrays)
-    profiles = excitation_profiles(arrays.excitations, arrays.labels, _mnist_class_means())
+    profiles = excitation_profiles(
+        arrays.excitations, arrays.labels, load_class_means(MNIST_CHECKPOINTS)
+    )
     if profiles:
         st.markdown("**Does SE react to our handwriting differently?**")
         st.plotly_chart(excitation_comparison(profiles), key="class_excitations")
@@ -135,21 +136,6 @@ def _details(report: ClassReport, arrays: ClassDigitArrays) -> None:
             "The SENet's mean excitation s of each channel on our digits, against MNIST's "
             "test set with the same mix of digits. Mean absolute gap per block: " + gaps + "."
         )
-
-
-def _mnist_class_means() -> dict[str, np.ndarray]:
-    """The shipped SENet's mean excitation per digit on MNIST's test set: {block: (10, C)};
-    computed once per saved evaluation, not at every refresh of the page."""
-    return _class_means_of(weights_key(MNIST_CHECKPOINTS, ("evaluation",)))
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
-def _class_means_of(evaluation_key: tuple[str, ...]) -> dict[str, np.ndarray]:
-    mnist = load_results(MNIST_CHECKPOINTS)
-    return {
-        block: class_means(values, mnist.labels)
-        for block, values in mnist.excitations[ModelKind.SENET].items()
-    }
 
 
 def show_class(digits: ClassDigits, set_id: int | None) -> None:

@@ -8,7 +8,7 @@ order, with the two answers side by side, so both are in view right after drawin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
@@ -17,9 +17,8 @@ from streamlit_drawable_canvas import st_canvas
 from app_pages.draw_class import add_your_digit
 from app_pages.draw_se_switch import show_se_switch
 from app_pages.presentation import presenter_mode
-from app_pages.resources import active_dataset, load_models, load_results
+from app_pages.resources import active_dataset, load_class_means, load_models
 from app_pages.run_choice import back_to_shipped_button, selected_run
-from se_demo.analysis.excitation_stats import class_means
 from se_demo.analysis.verdicts import undertrained_note
 from se_demo.core.checkpoints import CheckpointError
 from se_demo.core.config import CHECKPOINT_DIR
@@ -39,6 +38,9 @@ from se_demo.drawing.preprocess import (
 from se_demo.figures.draw import digit_pixels, excitation_bars, probability_bars
 from se_demo.robustness.stress import stress_digit
 from se_demo.words import explain, percent
+
+if TYPE_CHECKING:
+    from torch import nn
 
 CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel
 DEFAULT_STROKE = 20  # a digit drawn across most of the canvas gets MNIST's 2-3 px strokes
@@ -97,16 +99,6 @@ STRESS_SLIDERS: dict[str, tuple[str, float, float, float, float]] = {
     "stress_right": ("shift right (pixels)", -8, 8, 1, 0),
     "stress_down": ("shift down (pixels)", -8, 8, 1, 0),
 }
-
-
-@st.cache_data(show_spinner=False)
-def _class_mean_excitations(directory: str) -> dict[str, np.ndarray]:
-    """The SENet's mean excitation per digit on the MNIST test set: {block: (10, C)}."""
-    results = load_results(Path(directory))
-    return {
-        block: class_means(values, results.labels)
-        for block, values in results.excitations[ModelKind.SENET].items()
-    }
 
 
 def _clear_canvas() -> None:
@@ -282,7 +274,7 @@ def _details(answers: Answers, directory: Path, presenter: bool) -> None:
             f"images of the digit it reads ({predicted}). What SE learned explores them in depth.",
             help=explain("SE block", "excitation"),
         )
-        means = _class_mean_excitations(str(directory))
+        means = load_class_means(directory)
         class_mean = {block: values[predicted] for block, values in means.items()}
         st.plotly_chart(
             excitation_bars(
@@ -304,80 +296,103 @@ def _details(answers: Answers, directory: Path, presenter: bool) -> None:
         )
 
 
-presenter = presenter_mode()
-st.title("Draw a digit")
-dataset = active_dataset()
-run = selected_run()
-if dataset != DatasetName.MNIST:  # said in presenter mode too: the sidebar says otherwise
-    unused = f"; the {dataset_info(dataset).title} run {run.name} is not used here" if run else ""
-    st.caption(
-        ":material/info: Draw always uses the MNIST models (digits 0 to 9), whatever "
-        f"dataset the sidebar shows{unused}."
-    )
-    if run:
-        back_to_shipped_button("draw_back_to_shipped")
-    run = None
-elif not presenter:
-    with st.container(key="draw_intro"):
+def _intro() -> Path | None:
+    """The title and what the page does; the MNIST lab run this session selected, if any."""
+    st.title("Draw a digit")
+    dataset = active_dataset()
+    run = selected_run()
+    if dataset != DatasetName.MNIST:  # said in presenter mode too: the sidebar says otherwise
+        unused = (
+            f"; the {dataset_info(dataset).title} run {run.name} is not used here" if run else ""
+        )
         st.caption(
-            "Both MNIST models classify your digit live. It is first preprocessed the way "
-            "MNIST's digits were; the 28x28 image is exactly what the models see."
+            ":material/info: Draw always uses the MNIST models (digits 0 to 9), whatever "
+            f"dataset the sidebar shows{unused}."
         )
+        if run:
+            back_to_shipped_button("draw_back_to_shipped")
+        return None
+    if not presenter_mode():
+        with st.container(key="draw_intro"):
+            st.caption(
+                "Both MNIST models classify your digit live. It is first preprocessed the way "
+                "MNIST's digits were; the 28x28 image is exactly what the models see."
+            )
+    return run
 
-st.html(_PAGE_CSS)
-# One row on a phone too (_PAGE_CSS), unless a run's models need a third control in it.
-top_row = st.container(key="draw_top_run" if run else "draw_top")
-top = top_row.columns(3 if run else 2, vertical_alignment="bottom")
-with top[0]:
-    source = st.segmented_control(
-        "Input", [DRAW, UPLOAD], default=DRAW, key="draw_source", on_change=_clear_canvas
-    )
-directory = MNIST_CHECKPOINTS
-if run:
-    with top[1]:
-        directory = _choose_models(run)
-stroke = DEFAULT_STROKE
-if source != UPLOAD:
-    with top[-1]:
-        stroke = st.slider(
-            "Stroke width", 5, 40, DEFAULT_STROKE, key="draw_stroke_width", help="canvas pixels"
+
+def _top_row(run: Path | None) -> tuple[str | None, Path, int]:
+    """The input (drawing or upload), the models (with a lab run) and the stroke width."""
+    st.html(_PAGE_CSS)
+    # One row on a phone too (_PAGE_CSS), unless a run's models need a third control in it.
+    top_row = st.container(key="draw_top_run" if run else "draw_top")
+    top = top_row.columns(3 if run else 2, vertical_alignment="bottom")
+    with top[0]:
+        source = st.segmented_control(
+            "Input", [DRAW, UPLOAD], default=DRAW, key="draw_source", on_change=_clear_canvas
         )
-try:
-    loaded = load_models(directory)
-except CheckpointError as error:
-    st.error(f"The MNIST models in '{directory}' could not be loaded: {error}")
-    st.stop()
-models = {name: model for name, (model, _) in loaded.items()}
-if directory != MNIST_CHECKPOINTS:
-    _undertrained_line({name: record for name, (_, record) in loaded.items()})
-canvas_column, answer_column, view_column = st.columns([5, 4, 3], gap="medium")
-with canvas_column:
-    digit, problem = _upload() if source == UPLOAD else _draw(stroke)
-with view_column:
-    picture = st.container()
-    stress = _stress_sliders()
+    directory = MNIST_CHECKPOINTS
+    if run:
+        with top[1]:
+            directory = _choose_models(run)
+    stroke = DEFAULT_STROKE
+    if source != UPLOAD:
+        with top[-1]:
+            stroke = st.slider(
+                "Stroke width", 5, 40, DEFAULT_STROKE, key="draw_stroke_width", help="canvas pixels"
+            )
+    return source, directory, stroke
 
-if digit is None:
-    st.session_state.pop("current_drawing", None)
+
+def _models(directory: Path) -> dict[str, nn.Module]:
+    """Both MNIST models of ``directory``; the page ends if they cannot be loaded."""
+    try:
+        loaded = load_models(directory)
+    except CheckpointError as error:
+        st.error(f"The MNIST models in '{directory}' could not be loaded: {error}")
+        st.stop()
+    models = {name: model for name, (model, _) in loaded.items()}
+    if directory != MNIST_CHECKPOINTS:
+        _undertrained_line({name: record for name, (_, record) in loaded.items()})
+    return models
+
+
+def main() -> None:
+    """The Draw page: the input row, then the canvas, both answers and what the models see."""
+    run = _intro()
+    source, directory, stroke = _top_row(run)
+    models = _models(directory)
+    canvas_column, answer_column, view_column = st.columns([5, 4, 3], gap="medium")
+    with canvas_column:
+        digit, problem = _upload() if source == UPLOAD else _draw(stroke)
+    with view_column:
+        picture = st.container()
+        stress = _stress_sliders()
+    if digit is None:
+        st.session_state.pop("current_drawing", None)
+        with answer_column:
+            if problem:
+                st.warning(problem, icon=":material/draw:")
+            else:
+                st.info(
+                    PROMPT if source != UPLOAD else "Upload a PNG or JPEG of a handwritten digit."
+                )
+        return
+    st.session_state["current_drawing"] = digit
+    seen = _stressed(digit, stress)
+    answers = answer_both(models, seen)
     with answer_column:
-        if problem:
-            st.warning(problem, icon=":material/draw:")
-        else:
-            st.info(PROMPT if source != UPLOAD else "Upload a PNG or JPEG of a handwritten digit.")
-    st.stop()
+        _show_answers(answers)
+        if answers.warning:
+            st.warning(answers.warning)
+        add_your_digit(seen)
+    with picture:
+        st.markdown("**What the models see** (28x28)")
+        st.plotly_chart(
+            digit_pixels(seen, height=200), key="draw_pixels", config={"displayModeBar": False}
+        )
+    _details(answers, directory, presenter_mode())
+    show_se_switch(models[ModelKind.SENET], seen)
 
-st.session_state["current_drawing"] = digit
-seen = _stressed(digit, stress)
-answers = answer_both(models, seen)
-with answer_column:
-    _show_answers(answers)
-    if answers.warning:
-        st.warning(answers.warning)
-    add_your_digit(seen)
-with picture:
-    st.markdown("**What the models see** (28x28)")
-    st.plotly_chart(
-        digit_pixels(seen, height=200), key="draw_pixels", config={"displayModeBar": False}
-    )
-_details(answers, directory, presenter)
-show_se_switch(models[ModelKind.SENET], seen)
+
+main()

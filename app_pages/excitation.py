@@ -215,29 +215,34 @@ def _load_explorer() -> Explorer:
     return Explorer(dataset, directory, senet, record, results, load_test_split(dataset.key))
 
 
-st.title("What SE learned")
-explorer = _load_explorer()
-st.caption(
-    "An SE block squeezes each channel to one number, passes those through a small "
-    "network and a sigmoid, and multiplies every channel by the result, its **excitation** "
-    "(0: suppress, 1: keep). The SE paper (Hu et al., section 7.2, Fig. 6 and 7) found "
-    "excitations nearly the same for every class in early blocks, class-specific in later "
-    "ones, and saturated near 1 in the last. Here is the same analysis on our "
-    f"{explorer.dataset.title} SENet.",
-    help=explain("SE block", "squeeze", "excitation", "class-specificity", "saturation"),
-)
-block = st.selectbox(
-    "SE block (every view below shows this block)",
-    explorer.blocks,
-    format_func=lambda b: block_label(explorer, b),
-    key="exc_block",
-)
-tab_class, tab_input, tab_intervene = st.tabs(["Across classes", "One input", "Intervene"])
-with tab_class:
-    show_class_view(explorer, block)
-with tab_input:
-    chosen = choose_input(explorer)
-    if chosen is not None:
-        show_input_view(explorer, block, chosen)
-with tab_intervene:
-    show_interventions(explorer, block, chosen)
+def main() -> None:
+    """The What SE learned page: one block picker, then the three views as tabs."""
+    st.title("What SE learned")
+    explorer = _load_explorer()
+    st.caption(
+        "An SE block squeezes each channel to one number, passes those through a small "
+        "network and a sigmoid, and multiplies every channel by the result, its **excitation** "
+        "(0: suppress, 1: keep). The SE paper (Hu et al., section 7.2, Fig. 6 and 7) found "
+        "excitations nearly the same for every class in early blocks, class-specific in later "
+        "ones, and saturated near 1 in the last. Here is the same analysis on our "
+        f"{explorer.dataset.title} SENet.",
+        help=explain("SE block", "squeeze", "excitation", "class-specificity", "saturation"),
+    )
+    block = st.selectbox(
+        "SE block (every view below shows this block)",
+        explorer.blocks,
+        format_func=lambda b: block_label(explorer, b),
+        key="exc_block",
+    )
+    tab_class, tab_input, tab_intervene = st.tabs(["Across classes", "One input", "Intervene"])
+    with tab_class:
+        show_class_view(explorer, block)
+    with tab_input:
+        chosen = choose_input(explorer)
+        if chosen is not None:
+            show_input_view(explorer, block, chosen)
+    with tab_intervene:
+        show_interventions(explorer, block, chosen)
+
+
+main()

@@ -12,9 +12,9 @@ import numpy as np
 import streamlit as st
 import torch
 
-from app_pages.resources import load_results
+from app_pages.resources import FOLDERS_KEPT, load_class_means, load_results, saved_key
 from se_demo.analysis.excitation import concat_batches, recording_excitations
-from se_demo.analysis.excitation_stats import BlockStatistics, block_statistics, class_means
+from se_demo.analysis.excitation_stats import BlockStatistics, block_statistics
 from se_demo.analysis.results import Evaluation
 from se_demo.core.data import Split
 from se_demo.core.inference import predict_logits
@@ -68,12 +68,18 @@ def block_label(explorer: Explorer, block: str) -> str:
     return block_title(block, explorer.saved[block].shape[1])
 
 
-@st.cache_data(show_spinner=False)
 def class_view(
     directory: str,
 ) -> tuple[list[BlockStatistics], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Block statistics, class means {block: (K, C)} and test-set means {block: (C,)}."""
-    results = load_results(Path(directory))
+    return _class_view(Path(directory), saved_key(Path(directory), "evaluation"))
+
+
+@st.cache_data(show_spinner=False, max_entries=4 * FOLDERS_KEPT)
+def _class_view(
+    directory: Path, key: tuple[str, ...]
+) -> tuple[list[BlockStatistics], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    results = load_results(directory)
     saved = results.excitations[ModelKind.SENET]
     summary = results.record["models"][ModelKind.SENET]
     # The evaluation's float32 means when saved, else the mean of the float16 excitations.
@@ -81,7 +87,7 @@ def class_view(
     classes = len(dataset_info(results.record.get("dataset", DatasetName.MNIST)).class_names)
     return (
         block_statistics(saved, results.labels, classes),
-        {block: class_means(x, results.labels, classes) for block, x in saved.items()},
+        load_class_means(directory),
         {block: np.asarray(m, dtype=np.float32) for block, m in means.items()},
     )
 

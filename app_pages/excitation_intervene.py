@@ -6,7 +6,6 @@ intervention runs on a private copy of the shared SENet (`se_demo.analysis.inter
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +13,16 @@ import streamlit as st
 import torch
 
 from app_pages.excitation_context import ChosenInput, Explorer, class_view, run_senet
-from app_pages.resources import data_dir_label, load_models, load_results, load_test_split
+from app_pages.resources import (
+    data_dir_label,
+    load_models,
+    load_results,
+    load_saved_channel_effects,
+    load_test_split,
+    saved_key,
+)
 from app_pages.run_choice import selected_run
-from se_demo.analysis.channel_effects import ChannelEffect, load_channel_effects
+from se_demo.analysis.channel_effects import saved_accuracy
 from se_demo.analysis.excitation_text import (
     describe_interventions,
     explain_switch_off,
@@ -33,32 +39,26 @@ from se_demo.analysis.interventions import (
     stratified_subset,
     subset_accuracy,
 )
-from se_demo.core.checkpoints import CheckpointError
 from se_demo.core.registry import InterventionMode, ModelKind
 from se_demo.figures.draw import excitation_bars, probability_bars
 from se_demo.words import explain, percent
 
 SUGGESTED = 5  # channels offered first: those whose removal changes the accuracy most
-_LOG = logging.getLogger(__name__)
 
 
-@st.cache_data(show_spinner=False)
-def _channel_effects(directory: str) -> dict[str, list[ChannelEffect]] | None:
-    """The saved channel effects of this SENet; None when missing, stale or damaged."""
-    try:
-        return load_channel_effects(
-            Path(directory), load_models(Path(directory))[ModelKind.SENET][1]
-        )
-    except CheckpointError as error:
-        _LOG.warning("%s", error)
-        return None
-
-
-@st.cache_data(show_spinner="Measuring on a stratified subset of the test set...")
 def _subset_accuracy(
-    directory: str, dataset: str, interventions: tuple[Intervention, ...]
+    directory: Path, dataset: str, interventions: tuple[Intervention, ...]
 ) -> tuple[SubsetAccuracy, float]:
     """The intervened SENet's accuracy on the fixed subset, and the trained one's there."""
+    key = saved_key(directory, ModelKind.SENET, "evaluation")
+    return _measure_subset(str(directory), key, dataset, interventions)
+
+
+# Each setting a student measures adds an entry: a bounded cache, keyed by the files' content.
+@st.cache_data(show_spinner="Measuring on a stratified subset of the test set...", max_entries=64)
+def _measure_subset(
+    directory: str, key: tuple[str, ...], dataset: str, interventions: tuple[Intervention, ...]
+) -> tuple[SubsetAccuracy, float]:
     split = load_test_split(dataset)
     assert split is not None
     results = load_results(Path(directory))
@@ -76,7 +76,7 @@ def _subset_accuracy(
 
 def _choose_channel(explorer: Explorer, block: str) -> tuple[int, float]:
     """A channel of ``block`` (the measured most effective first) and a factor for it."""
-    effects = (_channel_effects(str(explorer.directory)) or {}).get(block)
+    effects = (load_saved_channel_effects(explorer.directory) or {}).get(block)
     channels = explorer.saved[block].shape[1]
     if effects is None:
         order, described = list(range(channels)), {}
@@ -152,19 +152,6 @@ def _show_prediction(
         )
 
 
-def _saved_accuracy(
-    explorer: Explorer, targets: tuple[str, ...], intervention: Intervention
-) -> float | None:
-    """The full test-set accuracy of this intervention, when it was measured and saved."""
-    saved = explorer.results.record["models"][ModelKind.SENET].get("se_interventions")
-    if intervention.mode in (InterventionMode.OFF, InterventionMode.MEAN) and saved:
-        return saved[intervention.mode].get("all" if len(targets) > 1 else targets[0])
-    effects = (_channel_effects(str(explorer.directory)) or {}).get(intervention.block)
-    if intervention.mode == InterventionMode.SCALE and intervention.scale == 0 and effects:
-        return next(e.accuracy for e in effects if e.channel == intervention.channel)
-    return None
-
-
 def _show_accuracy(
     explorer: Explorer, interventions: list[Intervention], targets: tuple[str, ...], label: str
 ) -> None:
@@ -173,7 +160,12 @@ def _show_accuracy(
     if not interventions:
         st.metric("Test accuracy, SENet as trained", percent(trained, 2), help=f"all {images}")
         return
-    saved = _saved_accuracy(explorer, targets, interventions[0])
+    saved = saved_accuracy(
+        explorer.results.record["models"][ModelKind.SENET],
+        load_saved_channel_effects(explorer.directory),
+        targets,
+        interventions[0],
+    )
     if saved is not None:
         st.metric(
             f"Test accuracy, {label}", percent(saved, 2), f"{100 * (saved - trained):+.2f} pp"
@@ -194,9 +186,7 @@ def _show_accuracy(
         st.session_state["exc_int_requested"] = settings
     if st.session_state.get("exc_int_requested") != settings:
         return
-    measured, trained_here = _subset_accuracy(
-        str(explorer.directory), explorer.dataset.key, settings
-    )
+    measured, trained_here = _subset_accuracy(explorer.directory, explorer.dataset.key, settings)
     within = measured.contains(trained)  # no measurable change: not drawn as a loss or gain
     st.metric(
         f"Test accuracy, {label}",

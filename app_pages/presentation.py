@@ -1,8 +1,10 @@
-"""How pages present themselves: presenter mode (large type for a projector) and the glossary."""
+"""How pages present themselves: presenter mode (large type for a projector), the glossary,
+links to the other pages."""
 
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from se_demo.figures.common import DIAGRAM_FONTS
 from se_demo.words import GLOSSARY
@@ -60,3 +62,12 @@ def glossary_expander() -> None:
     """Every term the dashboard uses, explained in one place."""
     with st.expander("Glossary", icon=":material/menu_book:"):
         st.markdown("\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY.items()))
+
+
+def link_to_page(page: str, label: str, icon: str) -> None:
+    """A link to another page of the app (its file, as app.py names it); plain text when
+    the page runs without the app's navigation around it (AppTest runs a page alone)."""
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitPageNotFoundError:
+        st.caption(f"See the page {label}")

@@ -7,7 +7,7 @@ machine). torch is imported the first time a page runs a model.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 import subprocess
 from pathlib import Path
@@ -15,36 +15,43 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
-from streamlit.errors import StreamlitPageNotFoundError
 
+from se_demo.analysis.excitation_stats import class_means
 from se_demo.analysis.results import Evaluation, load_evaluation
-from se_demo.core.checkpoints import check_model_files, load_checkpoint
+from se_demo.core.checkpoints import CheckpointError, check_model_files, load_checkpoint
 from se_demo.core.config import CHECKPOINT_DIR, SERVING_THREADS, resolve_data_dir, runs_root
 from se_demo.core.datafiles import DatasetUnavailableError, dataset_available, read_split
-from se_demo.core.registry import MODEL_KINDS, DatasetName
+from se_demo.core.registry import MODEL_KINDS, DatasetName, ModelKind, dataset_info
+from se_demo.robustness.results import Robustness, load_robustness
 
 if TYPE_CHECKING:
     from torch import nn
 
+    from se_demo.analysis.channel_effects import ChannelEffect
     from se_demo.classroom.digits import ClassDigits
     from se_demo.classroom.queue import ClassQueue
     from se_demo.core.data import Split
 
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / DatasetName.MNIST
+# Checkpoint folders (the shipped ones, lab runs) whose loaded models a server keeps at once;
+# each pair of models takes about 27 MB, and every run a student selects adds one.
+FOLDERS_KEPT = 8
 _LOG = logging.getLogger(__name__)
 
 
-def weights_key(directory: Path, names: tuple[str, ...] = MODEL_KINDS) -> tuple[str, ...]:
-    """The weights' SHA-256 each record names (empty where unreadable): what the caches
-    below are keyed by, with the folder, so that files saved again into a folder while the
-    server runs are read again, never paired with what was cached before.
+def saved_key(directory: Path, *names: str) -> tuple[str, ...]:
+    """The SHA-256 of each saved record ``directory/<name>.json`` ('' where missing or
+    unreadable): what every cache of the pages is keyed by, with the folder.
+
+    A record names its tensors' SHA-256, so a file saved again while the server runs (a
+    retrained model, ``python -m se_demo evaluate``, ``channels`` or ``robustness``) changes
+    the key: it is read again, never paired with what was cached before.
     """
     key = []
     for name in names:
         try:
-            record = json.loads((Path(directory) / f"{name}.json").read_text())
-            key.append(str(record.get("weights_sha256", "")))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            key.append(hashlib.sha256((Path(directory) / f"{name}.json").read_bytes()).hexdigest())
+        except OSError:
             key.append("")
     return tuple(key)
 
@@ -53,11 +60,11 @@ def load_records(directory: Path = MNIST_CHECKPOINTS) -> dict[str, dict[str, Any
     """The records of both models, after checking their weight files (format, checksum,
     header, the model each holds) without importing torch. Raises CheckpointError.
     """
-    return _records(Path(directory), weights_key(directory))
+    return _records(Path(directory), saved_key(directory, *MODEL_KINDS))
 
 
-@st.cache_resource(show_spinner="Checking the checkpoints...")
-def _records(directory: Path, weights: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+@st.cache_resource(show_spinner="Checking the checkpoints...", max_entries=4 * FOLDERS_KEPT)
+def _records(directory: Path, key: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return {name: check_model_files(directory, name, name)[1] for name in MODEL_KINDS}
 
 
@@ -68,13 +75,11 @@ def load_models(directory: Path = MNIST_CHECKPOINTS) -> dict[str, tuple[nn.Modul
     first call also sets torch's thread count for the whole server, once.
     """
     _set_torch_threads()
-    return _models(Path(directory), weights_key(directory))
+    return _models(Path(directory), saved_key(directory, *MODEL_KINDS))
 
 
-@st.cache_resource(show_spinner="Loading the models...")
-def _models(
-    directory: Path, weights: tuple[str, ...]
-) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
+@st.cache_resource(show_spinner="Loading the models...", max_entries=FOLDERS_KEPT)
+def _models(directory: Path, key: tuple[str, ...]) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
     return {name: load_checkpoint(directory, name) for name in MODEL_KINDS}
 
 
@@ -92,14 +97,62 @@ def load_results(directory: Path = MNIST_CHECKPOINTS) -> Evaluation:
     Read again when its record changes: a run's SE interventions arrive after the run is
     already shown (`se_demo.training.runs.complete_run`).
     """
-    record = Path(directory) / "evaluation.json"
-    version = record.stat().st_mtime_ns if record.is_file() else 0
-    return _results(Path(directory), weights_key(directory, ("evaluation",)), version)
+    return _results(Path(directory), saved_key(directory, "evaluation"))
 
 
-@st.cache_resource(show_spinner="Loading the saved evaluation...", max_entries=32)
-def _results(directory: Path, weights: tuple[str, ...], version: int) -> Evaluation:
+@st.cache_resource(show_spinner="Loading the saved evaluation...", max_entries=4 * FOLDERS_KEPT)
+def _results(directory: Path, key: tuple[str, ...]) -> Evaluation:
     return load_evaluation(directory)
+
+
+def load_class_means(directory: Path = MNIST_CHECKPOINTS) -> dict[str, np.ndarray]:
+    """The SENet's mean excitation per class on the test set, from its saved evaluation:
+    {block: (classes, C)}; empty when the evaluation holds no excitations. Raises
+    CheckpointError when the evaluation is missing or damaged.
+    """
+    return _class_means(Path(directory), saved_key(directory, "evaluation"))
+
+
+@st.cache_data(show_spinner=False, max_entries=4 * FOLDERS_KEPT)
+def _class_means(directory: Path, key: tuple[str, ...]) -> dict[str, np.ndarray]:
+    results = load_results(directory)
+    classes = len(dataset_info(results.record.get("dataset", DatasetName.MNIST)).class_names)
+    return {
+        block: class_means(values, results.labels, classes)
+        for block, values in results.excitations.get(ModelKind.SENET, {}).items()
+    }
+
+
+def load_sweep(directory: Path) -> Robustness:
+    """The saved robustness sweep of the models in ``directory`` (`python -m se_demo
+    robustness`). Raises CheckpointError when it is missing or damaged.
+    """
+    return _sweep(Path(directory), saved_key(directory, "robustness"))
+
+
+@st.cache_resource(show_spinner="Loading the saved robustness sweep...", max_entries=FOLDERS_KEPT)
+def _sweep(directory: Path, key: tuple[str, ...]) -> Robustness:
+    return load_robustness(directory)
+
+
+def load_saved_channel_effects(directory: Path) -> dict[str, list[ChannelEffect]] | None:
+    """The saved channel effects of the SENet in ``directory`` (`python -m se_demo
+    channels`); None when missing, measured on other weights, or damaged (logged).
+    """
+    return _channel_effects(Path(directory), saved_key(directory, "channel_effects", "senet"))
+
+
+@st.cache_data(show_spinner=False, max_entries=FOLDERS_KEPT)
+def _channel_effects(
+    directory: Path, key: tuple[str, ...]
+) -> dict[str, list[ChannelEffect]] | None:
+    from se_demo.analysis.channel_effects import load_channel_effects  # imports torch
+
+    try:
+        return load_channel_effects(directory, load_records(directory)[ModelKind.SENET])
+    except CheckpointError as error:
+        _LOG.warning("%s", error)
+        return None
 
 
 def load_test_images(dataset: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -209,15 +262,6 @@ def active_model_dir() -> Path:
     """The checkpoint folder this session shows: the shipped one, or a selected run."""
     chosen = st.session_state.get("model_dir")
     return Path(chosen) if chosen else CHECKPOINT_DIR / active_dataset()
-
-
-def link_to_seeds_page() -> None:
-    """A link to the multi-seed comparison; plain text when the page runs alone (AppTest)."""
-    label = "Seeds and ablations: does SE help over many seeds?"
-    try:
-        st.page_link("app_pages/experiments.py", label=label, icon=":material/casino:")
-    except StreamlitPageNotFoundError:  # no st.navigation around this page
-        st.caption(f"See the page {label}")
 
 
 def data_dir_label() -> str:

@@ -5,6 +5,7 @@ Not a page: `app_pages/results.py` uses it.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -30,11 +31,22 @@ def selected_cell(figure: go.Figure, points: list[dict]) -> tuple[str, int, int]
     return None
 
 
+def _copy_clicked_cell(heatmaps: go.Figure) -> None:
+    """Copy a clicked heatmap cell into the gallery's cell selectors below."""
+    points = st.session_state["results_confusion"]["selection"]["points"]
+    cell = selected_cell(heatmaps, points)
+    if cell is not None:
+        model, true_class, predicted_class = cell
+        st.session_state["results_cell_model"] = model
+        st.session_state["results_cell_true"] = true_class
+        st.session_state["results_cell_predicted"] = predicted_class
+        st.session_state["results_gallery"] = "cell"
+
+
 def show_confusions(
     metrics: dict[str, dict[str, Any]], first: str, second: str, class_names: list[str]
 ) -> None:
     """Both models' confusion matrices and their difference, in the view the reader picks."""
-    first_title, second_title = MODEL_TITLES[first], MODEL_TITLES[second]
     st.subheader("Where do they go wrong? Confusion matrices")
     controls = st.columns([3, 2])
     view = controls[0].radio(
@@ -54,25 +66,14 @@ def show_confusions(
     heatmaps = confusion_heatmaps(
         confusions, view=view, mute_diagonal=mute, titles=MODEL_TITLES, class_names=class_names
     )
-
-    def _show_clicked_cell() -> None:
-        """Copy a clicked heatmap cell into the cell selectors below."""
-        points = st.session_state["results_confusion"]["selection"]["points"]
-        cell = selected_cell(heatmaps, points)
-        if cell is not None:
-            model, true_class, predicted_class = cell
-            st.session_state["results_cell_model"] = model
-            st.session_state["results_cell_true"] = true_class
-            st.session_state["results_cell_predicted"] = predicted_class
-            st.session_state["results_gallery"] = "cell"
-
     st.plotly_chart(
         heatmaps,
         key="results_confusion",
-        on_select=_show_clicked_cell,
+        on_select=partial(_copy_clicked_cell, heatmaps),
         selection_mode="points",
         width="stretch",
     )
+    first_title, second_title = MODEL_TITLES[first], MODEL_TITLES[second]
     difference, reading = st.columns([1, 1], vertical_alignment="center")
     difference.plotly_chart(
         confusion_difference_heatmap(

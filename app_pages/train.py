@@ -4,6 +4,7 @@ for the other pages."""
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import streamlit as st
 
@@ -22,11 +23,16 @@ from app_pages.train_queue import (
     lecturer_controls,
     show_queue,
 )
-from se_demo.analysis.verdicts import undertrained_note
 from se_demo.classroom.digit_stats import class_report, class_verdict
 from se_demo.classroom.queue import LabLimitError, LabLimits, new_owner_token
 from se_demo.classroom.store import StoreError
-from se_demo.core.config import CHECKPOINT_DIR, ModelConfig, RunRequest, TrainConfig
+from se_demo.core.config import (
+    CHECKPOINT_DIR,
+    TRAIN_IMAGES,
+    ModelConfig,
+    RunRequest,
+    TrainConfig,
+)
 from se_demo.core.registry import (
     DATASETS,
     GATES,
@@ -37,7 +43,7 @@ from se_demo.core.registry import (
     ModelKind,
 )
 from se_demo.drawing.answers import answer_many
-from se_demo.training.runs import RunInfo, list_runs
+from se_demo.training.runs import RunInfo, list_runs, runs_table
 from se_demo.words import explain
 
 # Presets fill the form; "beat" is the shortest recipe that beat the original study's
@@ -45,12 +51,12 @@ from se_demo.words import explain
 # 51 s on 2 threads, 2026-12-06).
 PRESETS: dict[str, dict[str, object]] = {
     "smoke": {"train_models": ModelKind.SENET, "train_epochs": 1, "train_images": 1_000},
-    "beat": {"train_models": ModelKind.SENET, "train_epochs": 2, "train_images": 60_000,
+    "beat": {"train_models": ModelKind.SENET, "train_epochs": 2, "train_images": TRAIN_IMAGES,
              "train_lr": 3e-3, "train_batch": 128, "train_seed": 0},
 }  # fmt: skip
 PRESET_TITLES = {
     "smoke": "Smoke test: 1 epoch of 1,000 images (checks the pipeline; too short to learn)",
-    "beat": "Beat the original study: SENet, 2 epochs of all 60,000 images (about a minute "
+    "beat": f"Beat the original study: SENet, 2 epochs of all {TRAIN_IMAGES:,} images (about a minute "
     "on 2 free cores; reached 99.39 % here against the original study's 99.35 %)",
 }
 
@@ -62,7 +68,6 @@ def _apply_preset() -> None:
 
 def run_form(dataset: str, limits: LabLimits) -> RunRequest | None:
     """The run's settings; the request when the student queues it."""
-    defaults = TrainConfig()
     st.segmented_control(
         "Start from",
         list(PRESETS),
@@ -76,47 +81,11 @@ def run_form(dataset: str, limits: LabLimits) -> RunRequest | None:
     with st.form("train_form"):
         left, middle, right = st.columns(3)
         with left:
-            models = st.radio(
-                "Models",
-                ["both", ModelKind.SENET, ModelKind.CNN],
-                key="train_models",
-                horizontal=True,
-                format_func=lambda m: "both" if m == "both" else MODEL_TITLES[m],
-            )
-            epochs = st.slider("Epochs", 1, 10, 2, key="train_epochs")
-            images = st.select_slider(
-                "Training images",
-                [1_000, 5_000, 10_000, 30_000, 60_000],
-                10_000,
-                key="train_images",
-                help="fewer images train faster; 60,000 is the full set; 1,000 is a smoke test "
-                "(its curves are too short to show learning)",
-                format_func=lambda n: f"{n:,} (smoke test)" if n == 1_000 else f"{n:,}",
-            )
+            models, epochs, images = _what_to_train()
         with middle:
-            lr = st.select_slider(
-                "Peak learning rate",
-                [3e-4, 1e-3, 3e-3, 1e-2],
-                defaults.lr,
-                key="train_lr",
-                format_func=lambda v: f"{v:g}",
-            )
-            batch_size = st.select_slider(
-                "Batch size", [32, 64, 128, 256], defaults.batch_size, key="train_batch"
-            )
-            seed = st.number_input("Seed", 0, 10_000, 0, key="train_seed")
+            train = _how_to_train()
         with right:
-            reduction = st.selectbox(
-                "SE reduction ratio r",
-                [1, 2, 4, 8, 16],
-                index=1,
-                key="train_reduction",
-                help=explain("reduction ratio"),
-            )
-            squeeze = st.selectbox(
-                "SE squeeze", SQUEEZES, key="train_squeeze", help=explain("squeeze")
-            )
-            gate = st.selectbox("SE gate", GATES, key="train_gate", help=explain("gate"))
+            model_config = _se_settings()
         start = st.form_submit_button("Queue this run", type="primary")
     runs = "run" if limits.max_active_runs == 1 else "runs"
     st.caption(
@@ -129,16 +98,78 @@ def run_form(dataset: str, limits: LabLimits) -> RunRequest | None:
         return None
     return RunRequest(
         MODEL_KINDS if models == "both" else (models,),
-        ModelConfig(reduction_ratio=reduction, squeeze=squeeze, gate=gate),
-        TrainConfig(
-            epochs=epochs,
-            train_subset=images,
-            lr=lr,
-            batch_size=batch_size,
-            seed=int(seed),
-            dataset=dataset,
-        ),
+        model_config,
+        TrainConfig(epochs=epochs, train_subset=images, **train, dataset=dataset),
     )
+
+
+def _what_to_train() -> tuple[str, int, int]:
+    """The form's first column: which models, how many epochs of how many images."""
+    models = st.radio(
+        "Models",
+        ["both", ModelKind.SENET, ModelKind.CNN],
+        key="train_models",
+        horizontal=True,
+        format_func=lambda m: "both" if m == "both" else MODEL_TITLES[m],
+    )
+    epochs = st.slider("Epochs", 1, 10, 2, key="train_epochs")
+    images = st.select_slider(
+        "Training images",
+        [1_000, 5_000, 10_000, 30_000, TRAIN_IMAGES],
+        10_000,
+        key="train_images",
+        help=f"fewer images train faster; {TRAIN_IMAGES:,} is the full set; 1,000 is a smoke "
+        "test (its curves are too short to show learning)",
+        format_func=lambda n: f"{n:,} (smoke test)" if n == 1_000 else f"{n:,}",
+    )
+    return models, epochs, images
+
+
+def _how_to_train() -> dict[str, Any]:
+    """The form's second column: learning rate, batch size and seed (TrainConfig's names)."""
+    defaults = TrainConfig()
+    lr = st.select_slider(
+        "Peak learning rate",
+        [3e-4, 1e-3, 3e-3, 1e-2],
+        defaults.lr,
+        key="train_lr",
+        format_func=lambda v: f"{v:g}",
+    )
+    batch_size = st.select_slider(
+        "Batch size", [32, 64, 128, 256], defaults.batch_size, key="train_batch"
+    )
+    seed = st.number_input("Seed", 0, 10_000, 0, key="train_seed")
+    return {"lr": lr, "batch_size": batch_size, "seed": int(seed)}
+
+
+def _se_settings() -> ModelConfig:
+    """The form's third column: the SE block's reduction ratio, squeeze and gate."""
+    reduction = st.selectbox(
+        "SE reduction ratio r",
+        [1, 2, 4, 8, 16],
+        index=1,
+        key="train_reduction",
+        help=explain("reduction ratio"),
+    )
+    squeeze = st.selectbox("SE squeeze", SQUEEZES, key="train_squeeze", help=explain("squeeze"))
+    gate = st.selectbox("SE gate", GATES, key="train_gate", help=explain("gate"))
+    return ModelConfig(reduction_ratio=reduction, squeeze=squeeze, gate=gate)
+
+
+_RUNS_COLUMNS = {  # every column in view at 1280 px
+    "run": st.column_config.TextColumn(width=262),
+    "trained": st.column_config.TextColumn(
+        width=108, help="the models this run trained; the others are the shipped ones"
+    ),
+    **{
+        name: st.column_config.NumberColumn(
+            format="%.2f %%", width=110, help="accuracy on the test set"
+        )
+        for name in ("CNN accuracy", "SENet accuracy")
+    },
+    "recipe": st.column_config.TextColumn(width=85, help="epochs x training images per epoch"),
+    "SE": st.column_config.TextColumn(width=125, help="reduction ratio, squeeze, gate"),
+}
 
 
 def finished_runs(dataset: str) -> None:
@@ -147,63 +178,28 @@ def finished_runs(dataset: str) -> None:
     runs = list_runs(dataset)
     if not runs:
         st.caption("No runs yet for this dataset.")
-    else:
-        st.dataframe(
-            [
-                {
-                    "run": run.name,
-                    "trained": ", ".join(
-                        f"{MODEL_TITLES[m]} (undertrained)"
-                        if undertrained_note(run.records[m], run.accuracy[m], dataset)
-                        else MODEL_TITLES[m]
-                        for m in run.trained
-                    ),
-                    "CNN accuracy": 100 * run.accuracy[ModelKind.CNN],
-                    "SENet accuracy": 100 * run.accuracy[ModelKind.SENET],
-                    "recipe": f"{run.train['epochs']} x {run.train['train_subset'] or 60_000:,}",
-                    "SE": f"r={run.model['reduction_ratio']} {run.model['squeeze']} {run.model['gate']}",
-                }
-                for run in runs
-            ],
-            hide_index=True,
-            key="runs_table",
-            column_config={  # every column in view at 1280 px
-                "run": st.column_config.TextColumn(width=262),
-                "trained": st.column_config.TextColumn(
-                    width=108, help="the models this run trained; the others are the shipped ones"
-                ),
-                **{
-                    name: st.column_config.NumberColumn(
-                        format="%.2f %%", width=110, help="accuracy on the test set"
-                    )
-                    for name in ("CNN accuracy", "SENet accuracy")
-                },
-                "recipe": st.column_config.TextColumn(
-                    width=85, help="epochs x training images per epoch"
-                ),
-                "SE": st.column_config.TextColumn(width=125, help="reduction ratio, squeeze, gate"),
-            },
-        )
-        shipped = str(CHECKPOINT_DIR / dataset)
-        options = [shipped] + [str(run.path) for run in runs]
-        current = str(active_model_dir())
-        choice = st.selectbox(
-            "Models shown on the other pages",
-            options,
-            index=options.index(current) if current in options else 0,
-            format_func=lambda path: (
-                "shipped checkpoints" if path == shipped else path.rsplit("/", 1)[-1]
-            ),
-            key="model_source_choice",
-            help="A run that trained one model pairs it with the shipped other model.",
-        )
-        selected = None if choice == shipped else choice
-        if st.session_state.get("model_dir") != selected:
-            st.session_state["model_dir"] = selected
-            st.rerun()
-        run = next((r for r in runs if str(r.path) == choice), None)
-        if run is not None and dataset == DatasetName.MNIST:
-            on_class_digits(run)
+        return
+    st.dataframe(runs_table(runs), hide_index=True, key="runs_table", column_config=_RUNS_COLUMNS)
+    shipped = str(CHECKPOINT_DIR / dataset)
+    options = [shipped] + [str(run.path) for run in runs]
+    current = str(active_model_dir())
+    choice = st.selectbox(
+        "Models shown on the other pages",
+        options,
+        index=options.index(current) if current in options else 0,
+        format_func=lambda path: (
+            "shipped checkpoints" if path == shipped else path.rsplit("/", 1)[-1]
+        ),
+        key="model_source_choice",
+        help="A run that trained one model pairs it with the shipped other model.",
+    )
+    selected = None if choice == shipped else choice
+    if st.session_state.get("model_dir") != selected:
+        st.session_state["model_dir"] = selected
+        st.rerun()
+    run = next((r for r in runs if str(r.path) == choice), None)
+    if run is not None and dataset == DatasetName.MNIST:
+        on_class_digits(run)
 
 
 def on_class_digits(run: RunInfo) -> None:

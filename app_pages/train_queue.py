@@ -23,6 +23,7 @@ from se_demo.classroom.queue import (
     RunState,
 )
 from se_demo.classroom.store import StoreError
+from se_demo.core.config import TRAIN_IMAGES
 from se_demo.core.registry import MODEL_TITLES, ModelKind
 from se_demo.figures.training import training_curves
 from se_demo.training.runs import list_runs
@@ -79,7 +80,7 @@ def queue_rows(runs: list[LabRun], waits: dict[str, tuple[int, float]], owner: s
                 "place": "training" if run.state == RunState.RUNNING else f"{position} in queue",
                 "queued by": "you" if run.owner == owner else anonymous_name(run.owner),
                 "models": " + ".join(MODEL_TITLES[m] for m in run.request.models),
-                "recipe": f"{config.epochs} epochs x {config.train_subset or 60_000:,} images",
+                "recipe": f"{config.epochs} epochs x {config.train_subset or TRAIN_IMAGES:,} images",
                 "starts in": "now" if run.state == RunState.RUNNING else f"~{_duration(seconds)}",
             }
         )

@@ -240,7 +240,8 @@ def test_choosing_a_cell_shows_its_images(
     count = evaluation.metrics(model)["confusion"][true_class][predicted_class]
     images = at.get("image")
     assert len(images) == min(count, GALLERY_LIMIT)
-    assert all(image.proto.imgs[0].url.endswith(".png") for image in images)  # crisp, no JPEG
+    # Inline PNGs (crisp, no JPEG blur), not media files that the next rerun drops.
+    assert all(image.proto.imgs[0].url.startswith("data:image/png;base64,") for image in images)
     if count == 0:
         assert at.markdown[-1].value == "No test images here."
     else:

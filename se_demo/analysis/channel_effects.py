@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from se_demo.analysis.interventions import Intervention
 from se_demo.core.checkpoints import (
     FORMAT,
     FORMAT_VERSION,
@@ -28,7 +29,7 @@ from se_demo.core.checkpoints import (
 from se_demo.core.data import Split, normalize
 from se_demo.core.files import write_json_atomic
 from se_demo.core.models import ReferenceCNN, Stage
-from se_demo.core.registry import se_block_name
+from se_demo.core.registry import InterventionMode, se_block_name
 
 NAME = "channel_effects"  # channel_effects.json in the checkpoint folder
 
@@ -151,3 +152,24 @@ def load_channel_effects(
         raise CheckpointError(
             f"'{Path(directory) / NAME}.json' is not a valid channel-effects record ({error!r})"
         ) from None
+
+
+def saved_accuracy(
+    senet_summary: dict[str, Any],
+    effects: dict[str, list[ChannelEffect]] | None,
+    targets: tuple[str, ...],
+    intervention: Intervention,
+) -> float | None:
+    """The full test-set accuracy of ``intervention`` (applied to every block of
+    ``targets``), when it was measured once and saved: SE off or the mean excitation from
+    the evaluation's summary of the SENet (``se_interventions``), one channel removed from
+    the channel effects. None when it was not.
+    """
+    saved = senet_summary.get("se_interventions")
+    if intervention.mode in (InterventionMode.OFF, InterventionMode.MEAN) and saved:
+        value = saved[intervention.mode].get("all" if len(targets) > 1 else targets[0])
+        return None if value is None else float(value)
+    removed = (effects or {}).get(intervention.block)
+    if intervention.mode == InterventionMode.SCALE and intervention.scale == 0 and removed:
+        return next(e.accuracy for e in removed if e.channel == intervention.channel)
+    return None

@@ -27,15 +27,16 @@ from typing import Any
 from torch import nn
 
 from se_demo.analysis.evaluate import add_interventions, evaluate_models, save_evaluation
+from se_demo.analysis.verdicts import undertrained_note
 from se_demo.core.checkpoints import (
     CheckpointError,
     load_checkpoint,
     read_record,
     save_checkpoint,
 )
-from se_demo.core.config import CHECKPOINT_DIR, RunRequest, runs_root
+from se_demo.core.config import CHECKPOINT_DIR, TRAIN_IMAGES, RunRequest, runs_root
 from se_demo.core.data import Split, load_split
-from se_demo.core.registry import MODEL_KINDS, ModelKind
+from se_demo.core.registry import MODEL_KINDS, MODEL_TITLES, ModelKind
 from se_demo.training.train import TrainProgress, train_model, training_record
 
 LATENCY_REPEATS = 50  # a run's latency: the fastest of 50 passes (the CLI takes 200)
@@ -177,3 +178,24 @@ def list_runs(dataset: str, root: Path | None = None) -> list[RunInfo]:
             )
         )
     return runs
+
+
+def runs_table(runs: list[RunInfo]) -> list[dict[str, Any]]:
+    """The Training lab's table of finished runs, one row per run: the models it trained
+    (marked where undertrained), both test accuracies in %, its recipe and SE settings."""
+    return [
+        {
+            "run": run.name,
+            "trained": ", ".join(
+                f"{MODEL_TITLES[m]} (undertrained)"
+                if undertrained_note(run.records[m], run.accuracy[m], run.dataset)
+                else MODEL_TITLES[m]
+                for m in run.trained
+            ),
+            "CNN accuracy": 100 * run.accuracy[ModelKind.CNN],
+            "SENet accuracy": 100 * run.accuracy[ModelKind.SENET],
+            "recipe": f"{run.train['epochs']} x {run.train['train_subset'] or TRAIN_IMAGES:,}",
+            "SE": f"r={run.model['reduction_ratio']} {run.model['squeeze']} {run.model['gate']}",
+        }
+        for run in runs
+    ]
