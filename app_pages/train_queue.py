@@ -80,7 +80,8 @@ def queue_rows(runs: list[LabRun], waits: dict[str, tuple[int, float]], owner: s
                 "place": "training" if run.state == RunState.RUNNING else f"{position} in queue",
                 "queued by": "you" if run.owner == owner else anonymous_name(run.owner),
                 "models": " + ".join(MODEL_TITLES[m] for m in run.request.models),
-                "recipe": f"{config.epochs} epochs x {config.train_subset or TRAIN_IMAGES:,} images",
+                "recipe": f"{config.epochs} epochs x "
+                f"{config.train_subset or TRAIN_IMAGES:,} images",
                 "starts in": "now" if run.state == RunState.RUNNING else f"~{_duration(seconds)}",
             }
         )

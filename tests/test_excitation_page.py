@@ -13,7 +13,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from se_demo.analysis.channel_effects import load_channel_effects
+from se_demo.analysis.channel_effects import load_channel_effects, saved_accuracy
 from se_demo.analysis.evaluate import predict
 from se_demo.analysis.excitation import capture_excitations
 from se_demo.analysis.excitation_text import format_probability, intervention_rows
@@ -339,3 +339,22 @@ def test_a_change_inside_the_interval_is_not_drawn_as_a_loss(saved):
     assert metric.proto.color == metric.proto.MetricColor.GRAY  # not red, not green
     caption = next(c.value for c in at.caption if "Wilson" in c.value)
     assert f"{100 * trained:.2f} % of all of them, inside the interval" in caption
+
+
+def test_an_interventions_saved_accuracy_comes_from_the_evaluation_or_the_channel_effects(saved):
+    summary = saved.record["models"]["senet"]
+    effects = load_channel_effects(MNIST_CHECKPOINTS)
+    assert effects is not None
+    interventions = summary["se_interventions"]
+    blocks = tuple(saved.excitations["senet"])
+    for mode in ("off", "mean"):
+        one = Intervention(blocks[0], mode)
+        assert saved_accuracy(summary, effects, blocks[:1], one) == interventions[mode][blocks[0]]
+        assert saved_accuracy(summary, effects, blocks, one) == interventions[mode]["all"]
+        assert saved_accuracy({}, effects, blocks[:1], one) is None  # not measured yet
+    removed = effects[blocks[1]][3]
+    scaled = Intervention(blocks[1], "scale", channel=removed.channel, scale=0.0)
+    assert saved_accuracy(summary, effects, blocks[1:2], scaled) == removed.accuracy
+    assert saved_accuracy(summary, None, blocks[1:2], scaled) is None
+    halved = Intervention(blocks[1], "scale", channel=removed.channel, scale=0.5)
+    assert saved_accuracy(summary, effects, blocks[1:2], halved) is None  # never saved

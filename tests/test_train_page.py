@@ -4,6 +4,8 @@ unreachable store, run selection, and the undertrained marks on the lab and Resu
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages.train_queue import anonymous_name
 from se_demo.classroom.queue import RunState
+from se_demo.core.config import CHECKPOINT_DIR
+from se_demo.training.runs import list_runs, runs_table
 from tests.conftest import rerun_until, settle_the_lab, shipped_digest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,3 +195,30 @@ def test_the_presets_fill_the_form(runs_root):
     at.segmented_control(key="train_preset").set_value("smoke").run()
     assert at.select_slider(key="train_images").value == 1_000
     assert any("too short to learn" in c.value for c in at.caption)
+
+
+def test_the_runs_table_says_what_each_saved_run_trained(tmp_path):
+    shipped = CHECKPOINT_DIR / "mnist"
+    tiny, full = (
+        tmp_path / "mnist" / name for name in ("20261206-000002-tiny", "20261206-000001-full")
+    )
+    shutil.copytree(shipped, tiny)
+    shutil.copytree(shipped, full)
+    record = json.loads((tiny / "senet.json").read_text())  # a dashboard run of 1 x 1,000 images
+    epochs = record["train"]["epochs"]  # the shipped models': all 60,000 images each epoch
+    record.update(
+        command="dashboard", train={**record["train"], "epochs": 1, "train_subset": 1_000}
+    )
+    (tiny / "senet.json").write_text(json.dumps(record))
+    accuracy = {
+        name: model["metrics"]["accuracy"]
+        for name, model in json.loads((shipped / "evaluation.json").read_text())["models"].items()
+    }
+    rows = runs_table(list_runs("mnist", tmp_path))
+    se = f"r={record['model']['reduction_ratio']} {record['model']['squeeze']} {record['model']['gate']}"
+    assert rows == [
+        {"run": tiny.name, "trained": "SENet (undertrained)", "CNN accuracy": 100 * accuracy["cnn"],
+         "SENet accuracy": 100 * accuracy["senet"], "recipe": "1 x 1,000", "SE": se},
+        {"run": full.name, "trained": "", "CNN accuracy": 100 * accuracy["cnn"],
+         "SENet accuracy": 100 * accuracy["senet"], "recipe": f"{epochs} x 60,000", "SE": se},
+    ]  # fmt: skip
