@@ -3,6 +3,12 @@
 The sidebar and the Results page import no torch: records, saved evaluations and test
 images are read with numpy (torch and torchvision take about 5 s to import on a 2-core
 machine). torch is imported the first time a page runs a model.
+
+Every cache is keyed by the content it reads: a checkpoint folder's files by the SHA-256
+of their saved records (`saved_key`), so a command that saves them again while the server
+runs is seen at the next rerun; the test images by their data root (the dataset's files
+are downloaded once, never rewritten). The caches that grow with the runs students look
+at keep the latest `FOLDERS_KEPT` folders.
 """
 
 from __future__ import annotations

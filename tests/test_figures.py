@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import itertools
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from PIL import Image
 from sklearn.metrics import confusion_matrix
 
 from app_pages.results_confusion import selected_cell
 from se_demo.analysis.results import CONFUSION_VIEWS, load_evaluation, normalize_confusion
 from se_demo.core.registry import MODEL_COLORS, MODEL_TITLES
-from se_demo.figures.common import block_title
+from se_demo.figures.common import block_title, pixels_png
 from se_demo.figures.confusion import confusion_difference_heatmap, confusion_heatmaps
 from se_demo.figures.draw import excitation_bars, probability_bars
 from se_demo.figures.results import per_class_bars
@@ -227,3 +230,14 @@ def test_probability_bars_group_both_models_under_the_unsure_line(evaluation):
     assert line.name == "unsure below 50 %"  # in the legend, never on the bars
     assert fig.layout.barmode == "group"
     assert _traces(probability_bars(probabilities), go.Scatter) == []
+
+
+@pytest.mark.parametrize("scale", [1, 3, 4])
+def test_an_image_is_an_inline_png_with_crisp_enlarged_pixels(scale):
+    pixels = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    url = pixels_png(pixels, scale)
+    assert url.startswith("data:image/png;base64,")  # inline: no media file to go missing
+    image = Image.open(io.BytesIO(base64.b64decode(url.removeprefix("data:image/png;base64,"))))
+    assert (image.format, image.mode, image.size) == ("PNG", "L", (28 * scale, 28 * scale))
+    # Nearest neighbour: each pixel a scale x scale block of its own value, nothing blended.
+    np.testing.assert_array_equal(np.asarray(image), np.kron(pixels, np.ones((scale, scale))))
