@@ -145,7 +145,9 @@ def load_saved_channel_effects(directory: Path) -> dict[str, list[ChannelEffect]
     """The saved channel effects of the SENet in ``directory`` (`python -m se_demo
     channels`); None when missing, measured on other weights, or damaged (logged).
     """
-    return _channel_effects(Path(directory), saved_key(directory, "channel_effects", "senet"))
+    return _channel_effects(
+        Path(directory), saved_key(directory, "channel_effects", ModelKind.SENET)
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=FOLDERS_KEPT)
