@@ -22,9 +22,9 @@ from se_demo.core.registry import DATASETS, MODEL_TITLES
 from se_demo.links import choice_problem
 
 
-# In lesson order: what SE is, try it, what it learned, then whether it helps.
 def _pages() -> dict[str, list[StreamlitPage]]:
-    """The app's pages by section: their files stay the URLs' and the tests' entry points."""
+    """The app's pages by section, in lesson order: what SE is, try it, what it learned, then
+    whether it helps. Each is its file, which runs alone too (AppTest)."""
     return {
         "Learn": [
             st.Page(
