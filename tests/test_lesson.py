@@ -11,9 +11,11 @@ import torch.nn.functional as F
 from se_demo.analysis.lesson import PAPER_HEADLINE, explain_se_block, layer_table, why_cut
 from se_demo.analysis.results import load_evaluation
 from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.config import ModelConfig
 from se_demo.core.datafiles import read_split
-from se_demo.core.models import build_model
-from se_demo.core.registry import dataset_info
+from se_demo.core.inference import count_flops
+from se_demo.core.models import build_from_config, build_model
+from se_demo.core.registry import ModelKind, dataset_info
 from se_demo.figures.lesson import architecture_dot, channel_montage, se_placements_dot
 from se_demo.training.experiments import PAPER_IMAGENET
 from tests.conftest import MNIST_CHECKPOINTS
@@ -102,6 +104,16 @@ def test_the_layer_tables_count_what_se_costs() -> None:
     # the first conv: 3x3x1x16 weights + 16 biases, 2 FLOPs per multiply-add per pixel
     first = senet[0]
     assert (first.parameters, first.flops) == (160, 2 * 9 * 16 * 28 * 28)
+
+
+def test_the_layer_table_needs_no_weights_and_adds_up_to_the_saved_flops(senet) -> None:
+    state = torch.random.get_rng_state()
+    empty = build_from_config(ModelConfig(name=ModelKind.SENET), device="meta")
+    assert torch.equal(torch.random.get_rng_state(), state)  # nothing initialised or drawn
+    table = layer_table(empty)
+    assert table == layer_table(senet)
+    saved = load_evaluation(MNIST_CHECKPOINTS).record["models"][ModelKind.SENET]["flops"]
+    assert sum(row.flops for row in table) == count_flops(senet)[""] == saved
 
 
 def test_the_diagram_marks_the_se_blocks_and_lines_up_the_basic_cnn() -> None:

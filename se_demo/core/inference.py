@@ -1,4 +1,5 @@
-"""Plain inference: class probabilities of a model for a batch of images.
+"""Plain inference: class probabilities of a model for a batch of images, the eval mode
+it runs in, and what one forward pass costs in FLOPs.
 
 It sits at the bottom of the import graph, so the analysis modules (excitation capture,
 interventions) and the evaluation can all use it without an import cycle.
@@ -6,10 +7,25 @@ interventions) and the evaluation can all use it without an import cycle.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
 from se_demo.core.data import normalize
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the block ``model`` is in eval mode; after it, in the mode it was in
+    (``model.train(previous)``), also when the block raises."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 @torch.no_grad()
@@ -21,9 +37,7 @@ def predict_logits(
     uint8 images are normalised with ``dataset``'s statistics. Runs in eval mode and
     restores the model's previous mode afterwards.
     """
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         outputs = []
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
@@ -31,8 +45,6 @@ def predict_logits(
                 chunk = normalize(chunk, dataset)
             outputs.append(model(chunk.contiguous(memory_format=torch.channels_last)))
         return torch.cat(outputs) if outputs else torch.empty(0, 10)
-    finally:
-        model.train(was_training)
 
 
 def predict(
@@ -40,3 +52,25 @@ def predict(
 ) -> torch.Tensor:
     """Class probabilities (N, 10): the softmax of `predict_logits`."""
     return torch.softmax(predict_logits(model, images, batch_size, dataset=dataset), dim=1)
+
+
+def count_flops(model: nn.Module, image_size: int = 28) -> dict[str, int]:
+    """FLOPs of one forward pass on one (1, image_size, image_size) image, by module path
+    as ``model.named_modules()`` names them; "" is the whole model.
+
+    As `torch.utils.flop_counter` counts them: each multiply-add of a convolution or
+    matrix multiply is 2 FLOPs; element-wise work (ReLU, an SE block's squeeze and
+    scaling) is not counted. Works on a "meta" model, which has no weights to read.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    device = next(model.parameters()).device
+    with eval_mode(model), torch.no_grad(), counter:
+        model(torch.zeros(1, 1, image_size, image_size, device=device))
+    counts = counter.get_flop_counts()  # {"Global": ..., "ReferenceCNN.stages.0": ...}
+    root = type(model).__name__
+    return {
+        name: int(sum(counts.get(f"{root}.{name}" if name else "Global", {}).values()))
+        for name, _ in model.named_modules()
+    }

@@ -16,6 +16,7 @@ Layout (the original study's, kept exactly so results compare):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -135,9 +136,27 @@ class ReferenceCNN(nn.Module):
             nn.ReLU(inplace=True),
             nn.Linear(hidden, num_classes),
         )
+        self.reset_parameters()
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Draw every weight from ``generator`` (torch's global RNG when None).
+
+        First torch's default initialisation of each layer, in the order the layers are
+        built, then He et al.'s for the convolutions: the draws that torch's own layer
+        constructors and then this network made until 2026-12, so a seed gives the
+        weights it always gave (`build_from_config` skips the constructors' draws).
+        """
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d | nn.Linear):  # as their reset_parameters()
+                nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+                if module.bias is not None:
+                    bound = 1 / math.sqrt(module.weight[0].numel())  # 1 / sqrt(fan_in)
+                    nn.init.uniform_(module.bias, -bound, bound, generator=generator)
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.kaiming_normal_(
+                    module.weight, mode="fan_out", nonlinearity="relu", generator=generator
+                )
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
 
@@ -164,8 +183,28 @@ def _check_keys(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def build_from_config(config: ModelConfig) -> ReferenceCNN:
-    """Build the network a `ModelConfig` describes."""
+def build_from_config(
+    config: ModelConfig,
+    *,
+    device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None,
+) -> ReferenceCNN:
+    """Build the network a `ModelConfig` describes, its weights drawn from ``generator``
+    (torch's global RNG when None).
+
+    On ``device="meta"`` nothing is allocated and nothing drawn: a clone or a layout
+    that gets its weights with ``load_state_dict(weights, assign=True)``, or needs none.
+    """
+    with torch.device("meta"):  # the layers' constructors draw nothing here
+        model = _network(config)
+    if torch.device(device).type == "meta":
+        return model
+    model.to_empty(device=device)
+    model.reset_parameters(generator)
+    return model
+
+
+def _network(config: ModelConfig) -> ReferenceCNN:
     if not MODELS[config.name].has_se:
         return ReferenceCNN()
     se_layer = partial(

@@ -1,0 +1,66 @@
+"""Reading a model's inner tensors through temporary forward hooks, one thread's only.
+
+The dashboard shares each loaded model between sessions, which run in threads. A hook
+registered for one session's capture also fires on every other session's forward pass,
+so these hooks record only forward passes made by the thread that registered them, keep
+a copy (a later in-place operation such as ``ReLU(inplace=True)`` cannot change it), and
+are removed when the block ends: a shared model neither shows nor changes anything for
+anyone else.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+import torch
+from torch import nn
+
+Read = Callable[[tuple[Any, ...], Any], torch.Tensor]  # (module inputs, output) -> tensor
+
+
+def output_of(inputs: tuple[Any, ...], output: Any) -> torch.Tensor:
+    """What a tap reads by default: the module's output."""
+    return output
+
+
+def first_input(inputs: tuple[Any, ...], output: Any) -> torch.Tensor:
+    """A tap that reads the module's (first) input."""
+    return inputs[0]
+
+
+def _record(
+    store: list[torch.Tensor],
+    read: Read,
+    thread: int,
+    module: nn.Module,
+    inputs: tuple[Any, ...],
+    output: Any,
+) -> None:
+    if threading.get_ident() == thread:
+        store.append(read(inputs, output).detach().to(torch.float32, copy=True))
+
+
+@contextmanager
+def recording_activations(
+    taps: Mapping[str, tuple[nn.Module, Read]],
+) -> Iterator[dict[str, list[torch.Tensor]]]:
+    """Within the block, every forward pass of this thread appends to ``store[key]`` what
+    ``read(inputs, output)`` gives for ``taps[key] = (module, read)``: a float copy.
+
+    Yields ``store``, its keys in the order of ``taps``; the hooks go when the block ends.
+    """
+    thread = threading.get_ident()
+    store: dict[str, list[torch.Tensor]] = {key: [] for key in taps}
+    handles = [
+        module.register_forward_hook(partial(_record, store[key], read, thread))
+        for key, (module, read) in taps.items()
+    ]
+    try:
+        yield store
+    finally:
+        for handle in handles:
+            handle.remove()
