@@ -3,6 +3,8 @@ weights with plain torch.nn.functional, the layer table from hand-counted parame
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -114,6 +116,35 @@ def test_the_layer_table_needs_no_weights_and_adds_up_to_the_saved_flops(senet) 
     assert table == layer_table(senet)
     saved = load_evaluation(MNIST_CHECKPOINTS).record["models"][ModelKind.SENET]["flops"]
     assert sum(row.flops for row in table) == count_flops(senet)[""] == saved
+
+
+def test_the_flop_count_is_the_same_while_another_thread_runs_the_network() -> None:
+    # torch's FlopCounterMode tells modules apart through global module hooks, which every
+    # thread's forward passes fire: read alone, its figures per module took in the other
+    # thread's modules (7 of 20 counts wrong here before).
+    model = build_from_config(ModelConfig(name=ModelKind.SENET), device="meta")
+    alone = count_flops(model)
+    other = build_from_config(ModelConfig(name=ModelKind.SENET), device="meta").eval()
+    done = threading.Event()
+
+    def forward_passes() -> None:
+        with torch.no_grad():
+            while not done.is_set():
+                other(torch.zeros(8, 1, 28, 28, device="meta"))
+
+    thread = threading.Thread(target=forward_passes)
+    thread.start()
+    try:
+        counts = [count_flops(model) for _ in range(20)]
+    finally:
+        done.set()
+        thread.join(timeout=60)
+    assert all(count == alone for count in counts)
+    assert (
+        alone["stages.0.se"]
+        == alone["stages.0.se.fc1"] + alone["stages.0.se.fc2"]
+        == 2 * 2 * 16 * 8
+    )
 
 
 def test_the_diagram_marks_the_se_blocks_and_lines_up_the_basic_cnn() -> None:

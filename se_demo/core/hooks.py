@@ -11,7 +11,7 @@ anyone else.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -19,7 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
-Read = Callable[[tuple[Any, ...], Any], torch.Tensor]  # (module inputs, output) -> tensor
+Hook = Callable[[nn.Module, tuple[Any, ...], Any], None]  # (module, inputs, output)
+PreHook = Callable[[nn.Module, tuple[Any, ...]], None]  # (module, inputs)
+Read = Callable[[tuple[Any, ...], Any], torch.Tensor]  # (inputs, output) -> what to keep
 
 
 def output_of(inputs: tuple[Any, ...], output: Any) -> torch.Tensor:
@@ -32,16 +34,37 @@ def first_input(inputs: tuple[Any, ...], output: Any) -> torch.Tensor:
     return inputs[0]
 
 
+@contextmanager
+def thread_hooks(
+    hooks: Iterable[tuple[nn.Module, Hook]], pre_hooks: Iterable[tuple[nn.Module, PreHook]] = ()
+) -> Iterator[None]:
+    """Within the block, each ``hook(module, inputs, output)`` runs after and each
+    ``pre_hook(module, inputs)`` before its module's forward passes made by this thread.
+
+    The hooks are removed when the block ends, also when it raises.
+    """
+    thread = threading.get_ident()
+
+    def mine(hook: Callable[..., None]) -> Callable[..., None]:
+        def filtered(*args: Any) -> None:
+            if threading.get_ident() == thread:
+                hook(*args)
+
+        return filtered
+
+    handles = [module.register_forward_hook(mine(hook)) for module, hook in hooks]
+    handles += [module.register_forward_pre_hook(mine(hook)) for module, hook in pre_hooks]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def _record(
-    store: list[torch.Tensor],
-    read: Read,
-    thread: int,
-    module: nn.Module,
-    inputs: tuple[Any, ...],
-    output: Any,
+    store: list[torch.Tensor], read: Read, module: nn.Module, inputs: tuple[Any, ...], output: Any
 ) -> None:
-    if threading.get_ident() == thread:
-        store.append(read(inputs, output).detach().to(torch.float32, copy=True))
+    store.append(read(inputs, output).detach().to(torch.float32, copy=True))
 
 
 @contextmanager
@@ -53,14 +76,7 @@ def recording_activations(
 
     Yields ``store``, its keys in the order of ``taps``; the hooks go when the block ends.
     """
-    thread = threading.get_ident()
     store: dict[str, list[torch.Tensor]] = {key: [] for key in taps}
-    handles = [
-        module.register_forward_hook(partial(_record, store[key], read, thread))
-        for key, (module, read) in taps.items()
-    ]
-    try:
+    hooks = [(module, partial(_record, store[key], read)) for key, (module, read) in taps.items()]
+    with thread_hooks(hooks):
         yield store
-    finally:
-        for handle in handles:
-            handle.remove()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
 
 from se_demo.core.data import normalize
+from se_demo.core.hooks import thread_hooks
 
 
 @contextmanager
@@ -64,13 +66,23 @@ def count_flops(model: nn.Module, image_size: int = 28) -> dict[str, int]:
     """
     from torch.utils.flop_counter import FlopCounterMode
 
+    # Only the counter's total is read, at each module's start and end, through hooks
+    # of this thread: its own figures per module come from global module hooks, which
+    # other threads' forward passes (other sessions) fire too.
     counter = FlopCounterMode(display=False)
-    device = next(model.parameters()).device
-    with eval_mode(model), torch.no_grad(), counter:
-        model(torch.zeros(1, 1, image_size, image_size, device=device))
-    counts = counter.get_flop_counts()  # {"Global": ..., "ReferenceCNN.stages.0": ...}
-    root = type(model).__name__
-    return {
-        name: int(sum(counts.get(f"{root}.{name}" if name else "Global", {}).values()))
-        for name, _ in model.named_modules()
-    }
+    modules = {module: name for name, module in model.named_modules()}
+    started: dict[str, list[int]] = {name: [] for name in modules.values()}
+    flops = dict.fromkeys(modules.values(), 0)
+
+    def start(module: nn.Module, inputs: Any) -> None:
+        started[modules[module]].append(counter.get_total_flops())
+
+    def end(module: nn.Module, inputs: Any, output: Any) -> None:
+        name = modules[module]
+        flops[name] += counter.get_total_flops() - started[name].pop()
+
+    x = torch.zeros(1, 1, image_size, image_size, device=next(model.parameters()).device)
+    hooks = thread_hooks([(m, end) for m in modules], [(m, start) for m in modules])
+    with hooks, eval_mode(model), torch.no_grad(), counter:
+        model(x)
+    return flops
