@@ -1,11 +1,12 @@
-"""Reading a model's inner tensors through temporary forward hooks, one thread's only.
+"""Temporary forward hooks that see one thread's forward passes only: reading a model's
+inner tensors (or counting its FLOPs) while other sessions use the same model.
 
 The dashboard shares each loaded model between sessions, which run in threads. A hook
 registered for one session's capture also fires on every other session's forward pass,
-so these hooks record only forward passes made by the thread that registered them, keep
-a copy (a later in-place operation such as ``ReLU(inplace=True)`` cannot change it), and
-are removed when the block ends: a shared model neither shows nor changes anything for
-anyone else.
+so these hooks run only for forward passes made by the thread that registered them; a
+recording keeps a copy (a later in-place operation such as ``ReLU(inplace=True)`` cannot
+change it); and the hooks are removed when the block ends. So a shared model neither
+shows nor changes anything for anyone else.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ Read = Callable[[tuple[Any, ...], Any], torch.Tensor]  # (inputs, output) -> wha
 
 
 def output_of(inputs: tuple[Any, ...], output: Any) -> torch.Tensor:
-    """What a tap reads by default: the module's output."""
+    """A tap that reads the module's output."""
     return output
 
 
