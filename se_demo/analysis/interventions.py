@@ -2,9 +2,9 @@
 
 An intervention never touches the model it is given: `intervened_model` builds a copy
 from the model's config without initialising it, gives it the model's weights, and swaps
-the chosen blocks' gates for an `OverriddenGate` that wraps the trained gate. So a shared, cached model stays as
-it was for every other session, and the capture hooks of `se_demo.analysis.excitation` read the
-changed excitation like any other.
+the chosen blocks' gates for an `OverriddenGate` that wraps the trained gate. So a
+shared, cached model stays as it was for every other session, and the capture hooks of
+`se_demo.analysis.excitation` read the changed excitation like any other.
 
 The test-set accuracy of an intervention can be measured on a fixed stratified subset
 (`stratified_subset`, `subset_accuracy`) with a Wilson 95 % confidence interval, fast
@@ -109,8 +109,8 @@ def intervened_model(
     initialised and no RNG drawn, then gets memory and a copy of ``model``'s weights in
     torch's default layout, whatever layout ``model``'s own are in (a trained model's are
     channels-last, and a convolution's last bits depend on it); ``model`` itself is
-    never changed. ``mean_excitations`` {block: (C,)} supplies the
-    replacement of "mean" interventions. Raises ValueError for an unknown block or channel.
+    never changed. ``mean_excitations`` {block: (C,)} supplies the replacement of "mean"
+    interventions. Raises ValueError for an unknown block or channel.
     """
     clone = build_from_config(config_of(model), device="meta")  # type: ignore[arg-type]
     clone.to_empty(device="cpu").load_state_dict(model.state_dict())  # a copy, default layout

@@ -110,7 +110,11 @@ class Stage(nn.Module):
 
 
 class ReferenceCNN(nn.Module):
-    """The original study's MNIST CNN; pass ``se_layer`` to make it an SENet."""
+    """The original study's MNIST CNN; pass ``se_layer`` to make it an SENet.
+
+    Build it with `build_from_config`: built directly, its layers' constructors draw
+    from the RNG before `reset_parameters` does, so a seed gives other weights.
+    """
 
     def __init__(
         self,
@@ -142,9 +146,10 @@ class ReferenceCNN(nn.Module):
         """Draw every weight from ``generator`` (torch's global RNG when None).
 
         First torch's default initialisation of each layer, in the order the layers are
-        built, then He et al.'s for the convolutions: the draws that torch's own layer
-        constructors and then this network made until 2026-12, so a seed gives the
-        weights it always gave (`build_from_config` skips the constructors' draws).
+        built, then He et al.'s for the convolutions: the same draws in the same order
+        as torch's layer constructors followed by He's initialisation, so a seed gives
+        the weights it gave before initialisation took a generator. `build_from_config`
+        builds on the meta device, where the constructors draw nothing, then calls this.
         """
         for module in self.modules():
             if isinstance(module, nn.Conv2d | nn.Linear):  # as their reset_parameters()
@@ -192,8 +197,9 @@ def build_from_config(
     """Build the network a `ModelConfig` describes, its weights drawn from ``generator``
     (torch's global RNG when None).
 
-    On ``device="meta"`` nothing is allocated and nothing drawn: a clone or a layout
-    that gets its weights with ``load_state_dict(weights, assign=True)``, or needs none.
+    On ``device="meta"`` nothing is allocated and nothing drawn: for what needs no
+    weights (parameter counts, shapes, FLOPs), or a copy that gets them from a state
+    dict (``to_empty`` then ``load_state_dict``, or ``load_state_dict(..., assign=True)``).
     """
     with torch.device("meta"):  # the layers' constructors draw nothing here
         model = _network(config)
