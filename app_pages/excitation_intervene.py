@@ -267,7 +267,9 @@ def show_interventions(explorer: Explorer, block: str, chosen: ChosenInput | Non
     if mode == "scale":
         channel, scale = _choose_channel(explorer, block)
     interventions = (
-        [] if mode == "none" else [Intervention(b, mode, channel, scale) for b in targets]
+        []
+        if mode == "none"
+        else [Intervention(b, InterventionMode(mode), channel, scale) for b in targets]
     )
     label = network_label(targets, mode, channel, scale) if interventions else "SENet as trained"
     if mode == "off":  # the one a student could take for the Basic CNN

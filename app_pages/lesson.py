@@ -59,10 +59,13 @@ _SCROLL_TO_STEPS = f"""<script>
 
 @st.cache_data(show_spinner=False, max_entries=16)  # one entry per SE setting viewed
 def _layer_tables(senet_config: dict[str, Any]) -> dict[str, list[LayerRow]]:
-    """Both networks' layer tables, from freshly built models (the layout needs no weights)."""
+    """Both networks' layer tables, from models built on the meta device: the layout
+    needs no weights, and nothing is initialised or drawn from torch's RNG."""
     config = ModelConfig.from_dict(senet_config)
     return {
-        name: layer_table(build_from_config(ModelConfig(**{**senet_config, "name": name})))
+        name: layer_table(
+            build_from_config(ModelConfig(**{**senet_config, "name": name}), device="meta")
+        )
         for name in (ModelKind.CNN, config.name)
     }
 

@@ -36,6 +36,7 @@ from se_demo.analysis.results import load_evaluation
 from se_demo.core.checkpoints import load_checkpoint
 from se_demo.core.config import CHECKPOINT_DIR
 from se_demo.core.data import load_split
+from se_demo.core.registry import InterventionMode
 
 
 def _median_seconds(run: Callable[[], object], runs: int) -> tuple[float, list[float]]:
@@ -56,7 +57,7 @@ def main() -> None:
     directory = CHECKPOINT_DIR / args.dataset
     senet, record = load_checkpoint(directory, "senet")
     split = load_split(False, args.data_dir, dataset=args.dataset)
-    change = [Intervention("stages.2.se", "scale", channel=0, scale=0.5)]
+    change = [Intervention("stages.2.se", InterventionMode.SCALE, channel=0, scale=0.5)]
     indices = stratified_subset(split.labels.numpy())
     print(f"load average (1 min) at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     rows = [

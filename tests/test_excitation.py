@@ -15,7 +15,6 @@ import torch
 from scipy.stats import f_oneway
 from sklearn.neighbors import NearestCentroid
 
-from se_demo.analysis import excitation
 from se_demo.analysis.evaluate import predict
 from se_demo.analysis.excitation import (
     capture_excitations,
@@ -39,6 +38,7 @@ from se_demo.analysis.excitation_text import (
 )
 from se_demo.analysis.interventions import Intervention, intervened_accuracy, intervened_model
 from se_demo.analysis.results import load_evaluation
+from se_demo.core import hooks
 from se_demo.core.checkpoints import load_checkpoint
 from se_demo.core.data import normalize
 from se_demo.core.models import build_model
@@ -71,14 +71,13 @@ def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def recorded(monkeypatch) -> list[int]:
     """Counts every call of the capture hooks registered from now on (one entry each)."""
     calls: list[int] = []
-    for name in ("_record", "_record_block"):
-        original = getattr(excitation, name)
+    original = hooks._record
 
-        def counting(*args, original=original):
-            calls.append(1)
-            original(*args)
+    def counting(*args):
+        calls.append(1)
+        original(*args)
 
-        monkeypatch.setattr(excitation, name, counting)
+    monkeypatch.setattr(hooks, "_record", counting)
     return calls
 
 

@@ -71,7 +71,9 @@ def test_config_of_rebuilds_the_same_architecture(name, ratio, squeeze, gate):
 
 
 def test_an_intervened_copy_is_built_fresh_and_its_gate_swapped(senet, test_split):
+    state = torch.random.get_rng_state()
     copy = intervened_model(senet, [Intervention("stages.2.se", "off")])
+    assert torch.equal(torch.random.get_rng_state(), state)  # nothing initialised or drawn
     gates = {name: block.gate for name, block in se_blocks(copy).items()}
     assert isinstance(gates["stages.2.se"], OverriddenGate)
     assert not any(isinstance(g, OverriddenGate) for n, g in gates.items() if n != "stages.2.se")
@@ -83,6 +85,20 @@ def test_an_intervened_copy_is_built_fresh_and_its_gate_swapped(senet, test_spli
             parameter.zero_()
     assert torch.equal(
         predict_logits(senet, test_split.images[:20], dataset=DatasetName.MNIST), before
+    )
+
+
+def test_a_copy_of_a_channels_last_model_has_weights_in_the_default_layout(senet, test_split):
+    # A trained model's weights are channels-last; the copy's are laid out as a model
+    # built from scratch has them, so an intervention's numbers never depend on it.
+    trained = intervened_model(senet, []).to(memory_format=torch.channels_last)
+    assert not trained.stages[0].conv2.weight.is_contiguous()
+    copy = intervened_model(trained, [])
+    assert all(parameter.is_contiguous() for parameter in copy.parameters())
+    images = test_split.images[:50]
+    assert torch.equal(
+        predict_logits(copy, images, dataset=DatasetName.MNIST),
+        predict_logits(senet, images, dataset=DatasetName.MNIST),
     )
 
 

@@ -3,6 +3,8 @@ weights with plain torch.nn.functional, the layer table from hand-counted parame
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -11,9 +13,11 @@ import torch.nn.functional as F
 from se_demo.analysis.lesson import PAPER_HEADLINE, explain_se_block, layer_table, why_cut
 from se_demo.analysis.results import load_evaluation
 from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.config import ModelConfig
 from se_demo.core.datafiles import read_split
-from se_demo.core.models import build_model
-from se_demo.core.registry import dataset_info
+from se_demo.core.inference import count_flops
+from se_demo.core.models import build_from_config, build_model
+from se_demo.core.registry import ModelKind, dataset_info
 from se_demo.figures.lesson import architecture_dot, channel_montage, se_placements_dot
 from se_demo.training.experiments import PAPER_IMAGENET
 from tests.conftest import MNIST_CHECKPOINTS
@@ -102,6 +106,45 @@ def test_the_layer_tables_count_what_se_costs() -> None:
     # the first conv: 3x3x1x16 weights + 16 biases, 2 FLOPs per multiply-add per pixel
     first = senet[0]
     assert (first.parameters, first.flops) == (160, 2 * 9 * 16 * 28 * 28)
+
+
+def test_the_layer_table_needs_no_weights_and_adds_up_to_the_saved_flops(senet) -> None:
+    state = torch.random.get_rng_state()
+    empty = build_from_config(ModelConfig(name=ModelKind.SENET), device="meta")
+    assert torch.equal(torch.random.get_rng_state(), state)  # nothing initialised or drawn
+    table = layer_table(empty)
+    assert table == layer_table(senet)
+    saved = load_evaluation(MNIST_CHECKPOINTS).record["models"][ModelKind.SENET]["flops"]
+    assert sum(row.flops for row in table) == count_flops(senet)[""] == saved
+
+
+def test_the_flop_count_is_the_same_while_another_thread_runs_the_network() -> None:
+    # torch's FlopCounterMode tells modules apart through global module hooks, which every
+    # thread's forward passes fire: read alone, its figures per module took in the other
+    # thread's modules (7 of 20 counts wrong here before).
+    model = build_from_config(ModelConfig(name=ModelKind.SENET), device="meta")
+    alone = count_flops(model)
+    other = build_from_config(ModelConfig(name=ModelKind.SENET), device="meta").eval()
+    done = threading.Event()
+
+    def forward_passes() -> None:
+        with torch.no_grad():
+            while not done.is_set():
+                other(torch.zeros(8, 1, 28, 28, device="meta"))
+
+    thread = threading.Thread(target=forward_passes)
+    thread.start()
+    try:
+        counts = [count_flops(model) for _ in range(20)]
+    finally:
+        done.set()
+        thread.join(timeout=60)
+    assert all(count == alone for count in counts)
+    assert (
+        alone["stages.0.se"]
+        == alone["stages.0.se.fc1"] + alone["stages.0.se.fc2"]
+        == 2 * 2 * 16 * 8
+    )
 
 
 def test_the_diagram_marks_the_se_blocks_and_lines_up_the_basic_cnn() -> None:

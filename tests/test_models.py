@@ -7,6 +7,7 @@ import pytest
 import torch
 from torchvision.ops import SqueezeExcitation as TorchvisionSE
 
+from se_demo.core.inference import eval_mode
 from se_demo.core.models import SqueezeExcitation, build_model, count_parameters, se_blocks
 
 # Hand-computed from the seed's layout (weights + biases).
@@ -91,3 +92,17 @@ def test_se_matches_a_hand_computed_forward(squeeze, gate):
 def test_bad_settings_raise_value_error_naming_them(kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_model(**kwargs)
+
+
+def test_eval_mode_puts_the_previous_mode_back_also_after_an_error():
+    model = build_model("senet")
+    with eval_mode(model):
+        assert not any(m.training for m in model.modules())
+    assert all(m.training for m in model.modules())
+    with pytest.raises(RuntimeError, match="to have 1 channels"), eval_mode(model):
+        model(torch.zeros(1, 3, 28, 28))  # three channels: the first conv refuses them
+    assert model.training
+    model.eval()
+    with eval_mode(model):
+        pass
+    assert not model.training

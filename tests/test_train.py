@@ -2,13 +2,80 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+
 import pytest
 import torch
 
 from se_demo.analysis.evaluate import predict
+from se_demo.analysis.interventions import Intervention, intervened_model
+from se_demo.analysis.lesson import layer_table
 from se_demo.core.config import ModelConfig, TrainConfig
-from se_demo.core.registry import DatasetName
-from se_demo.training.train import TrainProgress, train_model
+from se_demo.core.models import build_from_config
+from se_demo.core.registry import DatasetName, InterventionMode, ModelKind
+from se_demo.training.train import TrainProgress, build_seeded_model, train_model
+
+SENET = ModelConfig(name=ModelKind.SENET)
+
+
+def _digest(model: torch.nn.Module) -> str:
+    sha = hashlib.sha256()
+    for key, value in model.state_dict().items():
+        sha.update(key.encode())
+        sha.update(value.contiguous().numpy().tobytes())
+    return sha.hexdigest()[:16]
+
+
+@pytest.mark.parametrize(
+    ("config", "seed", "digest"),
+    [
+        # What torch.manual_seed(seed) followed by the layers' constructors gave before
+        # initialisation drew from a generator of its own (torch 2.14.1, 2026-12-06).
+        (ModelConfig(name=ModelKind.CNN), 0, "ca65dd4dd7eeeeb2"),
+        (SENET, 0, "300918da576a590e"),
+        (SENET, 7, "e242754670fd0109"),
+        (ModelConfig(name=ModelKind.SENET, reduction_ratio=4, squeeze="max", gate="tanh"), 7,
+         "344503588aa7cd60"),
+    ],
+)  # fmt: skip
+def test_a_seed_gives_the_initial_weights_it_always_gave(config, seed, digest):
+    state = torch.random.get_rng_state()
+    assert _digest(build_seeded_model(config, seed)) == digest
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global RNG left alone
+    torch.manual_seed(seed)
+    assert _digest(build_from_config(config)) == digest  # the global RNG, as before
+
+
+def test_a_seeded_build_is_the_same_while_other_threads_build_and_draw():
+    alone = [_digest(build_seeded_model(SENET, seed)) for seed in (1, 2)]
+    shared = build_from_config(SENET, generator=torch.Generator().manual_seed(3))
+    off = [Intervention("stages.1.se", InterventionMode.OFF)]
+    done, failures, clones = threading.Event(), [], [0]
+
+    def intervening() -> None:  # what a student's session does on every rerun, and more
+        try:
+            while not done.is_set():
+                intervened_model(shared, off)
+                layer_table(build_from_config(SENET, device="meta"))
+                torch.manual_seed(clones[0])  # any other user of torch's global RNG
+                torch.rand(10_000)
+                clones[0] += 1
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    others = [threading.Thread(target=intervening) for _ in range(2)]
+    for thread in others:
+        thread.start()
+    try:
+        during = [_digest(build_seeded_model(SENET, seed)) for seed in (1, 2, 1, 2)]
+    finally:
+        done.set()
+        for thread in others:
+            thread.join(timeout=60)
+    assert not failures, failures
+    assert clones[0] > 4  # the other threads really ran while the seeded builds did
+    assert during == alone * 2
 
 
 @pytest.mark.slow

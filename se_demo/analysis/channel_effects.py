@@ -28,6 +28,7 @@ from se_demo.core.checkpoints import (
 )
 from se_demo.core.data import Split, normalize
 from se_demo.core.files import write_json_atomic
+from se_demo.core.inference import eval_mode
 from se_demo.core.models import ReferenceCNN, Stage
 from se_demo.core.registry import InterventionMode, se_block_name
 
@@ -46,33 +47,33 @@ def measure_channel_effects(
     classified correctly with channel c removed, for each c]}. ``on_block`` hears of each
     block as its measurement starts.
     """
-    model.eval()
-    trained = 0
-    stages = [stage for stage in model.stages if isinstance(stage, Stage)]
-    correct: dict[str, np.ndarray] = {}
-    for start in range(0, len(split.labels), batch_size):
-        x = normalize(split.images[start : start + batch_size], dataset)
-        x = x.contiguous(memory_format=torch.channels_last)
-        labels = split.labels[start : start + batch_size]
-        for index, stage in enumerate(stages):
-            features = stage.features(x)  # (n, C, H, W): what the SE block receives
-            scaled = stage.se(features)
-            block = se_block_name(index)
-            if isinstance(stage.se, torch.nn.Identity):
+    with eval_mode(model):
+        trained = 0
+        stages = [stage for stage in model.stages if isinstance(stage, Stage)]
+        correct: dict[str, np.ndarray] = {}
+        for start in range(0, len(split.labels), batch_size):
+            x = normalize(split.images[start : start + batch_size], dataset)
+            x = x.contiguous(memory_format=torch.channels_last)
+            labels = split.labels[start : start + batch_size]
+            for index, stage in enumerate(stages):
+                features = stage.features(x)  # (n, C, H, W): what the SE block receives
+                scaled = stage.se(features)
+                block = se_block_name(index)
+                if isinstance(stage.se, torch.nn.Identity):
+                    x = stage.pool(scaled)
+                    continue
+                if start == 0 and on_block is not None:
+                    on_block(block)
+                counts = correct.setdefault(block, np.zeros(scaled.shape[1], dtype=np.int64))
+                for channel in range(scaled.shape[1]):
+                    removed = scaled.clone()
+                    removed[:, channel] = 0
+                    y = stage.pool(removed)
+                    for later in stages[index + 1 :]:
+                        y = later(y)
+                    counts[channel] += int((model.classifier(y).argmax(1) == labels).sum())
                 x = stage.pool(scaled)
-                continue
-            if start == 0 and on_block is not None:
-                on_block(block)
-            counts = correct.setdefault(block, np.zeros(scaled.shape[1], dtype=np.int64))
-            for channel in range(scaled.shape[1]):
-                removed = scaled.clone()
-                removed[:, channel] = 0
-                y = stage.pool(removed)
-                for later in stages[index + 1 :]:
-                    y = later(y)
-                counts[channel] += int((model.classifier(y).argmax(1) == labels).sum())
-            x = stage.pool(scaled)
-        trained += int((model.classifier(x).argmax(1) == labels).sum())
+            trained += int((model.classifier(x).argmax(1) == labels).sum())
     return trained, {block: counts.tolist() for block, counts in correct.items()}
 
 

@@ -21,7 +21,7 @@ from se_demo.core.checkpoints import read_record, save_tensors
 from se_demo.core.config import NUM_CLASSES
 from se_demo.core.data import Split
 from se_demo.core.files import write_json_atomic
-from se_demo.core.inference import predict
+from se_demo.core.inference import count_flops, eval_mode, predict
 from se_demo.core.models import count_parameters
 from se_demo.core.registry import ModelKind
 
@@ -65,19 +65,6 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def count_flops(model: nn.Module) -> int:
-    """FLOPs of one forward pass on one 28x28 image (torch.utils.flop_counter)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    was_training = model.training
-    model.eval()
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(torch.zeros(1, 1, 28, 28))
-    model.train(was_training)
-    return int(counter.get_total_flops())
-
-
 def measure_latency_ms(model: nn.Module, repeats: int = 200) -> float:
     """CPU latency of classifying one image, in milliseconds: the fastest of ``repeats`` runs.
 
@@ -85,16 +72,13 @@ def measure_latency_ms(model: nn.Module, repeats: int = 200) -> float:
     so the fastest run is the stable estimate of what the model itself costs.
     """
     x = torch.zeros(1, 1, 28, 28).contiguous(memory_format=torch.channels_last)
-    was_training = model.training
-    model.eval()
     times = []
-    with torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         for i in range(repeats + 10):
             start = time.perf_counter()
             model(x)
             if i >= 10:  # warm-up
                 times.append(time.perf_counter() - start)
-    model.train(was_training)
     return float(np.min(times) * 1000)
 
 
@@ -119,7 +103,7 @@ def evaluate_models(
     # Cost first, on a quiet process: right after the test-set passes and scikit-learn's
     # metrics, other thread pools still spin on the cores and doubled the latency we saw.
     summary: dict[str, Any] = {
-        name: {"parameters": count_parameters(model), "flops": count_flops(model)}
+        name: {"parameters": count_parameters(model), "flops": count_flops(model)[""]}
         for name, model in models.items()
     }
     measurements = {

@@ -1,8 +1,9 @@
 """Reading the SE blocks' excitations through hooks, without changing the model.
 
 Temporary forward hooks on each SE block's ``gate`` that only record forward passes made
-by the calling thread, so capturing on a model that other threads (other dashboard
-sessions) are using at the same time neither sees their inputs nor changes their outputs.
+by the calling thread (`se_demo.core.hooks`), so capturing on a model that other threads
+(other dashboard sessions) are using at the same time neither sees their inputs nor
+changes their outputs.
 
 The rest of the excitation analysis lives beside this module: class statistics in
 `se_demo.analysis.excitation_stats`, their wording in `se_demo.analysis.excitation_text`, and changes to
@@ -11,26 +12,17 @@ the excitations in `se_demo.analysis.interventions`.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from se_demo.core.hooks import first_input, output_of, recording_activations
 from se_demo.core.inference import predict
 from se_demo.core.models import SqueezeExcitation, se_blocks
-
-
-def _record(
-    store: list[torch.Tensor], thread: int, module: nn.Module, inputs: Any, output: torch.Tensor
-) -> None:
-    if threading.get_ident() == thread:
-        store.append(output.detach().float().cpu())
 
 
 @contextmanager
@@ -39,17 +31,9 @@ def recording_excitations(model: nn.Module) -> Iterator[dict[str, list[torch.Ten
 
     Yields {block name: [excitation batches (n, C), ...]} in depth order.
     """
-    thread = threading.get_ident()
-    store: dict[str, list[torch.Tensor]] = {}
-    handles = []
-    for name, block in se_blocks(model).items():
-        store[name] = []
-        handles.append(block.gate.register_forward_hook(partial(_record, store[name], thread)))
-    try:
+    taps = {name: (block.gate, output_of) for name, block in se_blocks(model).items()}
+    with recording_activations(taps) as store:
         yield store
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def concat_batches(store: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -90,17 +74,6 @@ class Recalibration:
     after: np.ndarray  # (k, H, W) the block's output: before * excitation
 
 
-def _record_block(
-    store: list[tuple[torch.Tensor, torch.Tensor]],
-    thread: int,
-    module: nn.Module,
-    inputs: tuple[torch.Tensor, ...],
-    output: torch.Tensor,
-) -> None:
-    if threading.get_ident() == thread:
-        store.append((inputs[0].detach().float().cpu(), output.detach().float().cpu()))
-
-
 def capture_recalibration(
     model: nn.Module,
     image: torch.Tensor,
@@ -120,14 +93,14 @@ def capture_recalibration(
         image = image[None]
     if len(image) != 1:
         raise ValueError(f"expected one image, got a batch of {len(image)}")
-    maps: list[tuple[torch.Tensor, torch.Tensor]] = []
-    handle = module.register_forward_hook(partial(_record_block, maps, threading.get_ident()))
-    try:
-        with recording_excitations(model) as store:
-            predict(model, image, dataset=dataset)
-    finally:
-        handle.remove()
-    (before, after), excitation = maps[0], store[block][0]
+    taps = {
+        "before": (module, first_input),
+        "excitation": (module.gate, output_of),
+        "after": (module, output_of),
+    }
+    with recording_activations(taps) as store:
+        predict(model, image, dataset=dataset)
+    before, excitation, after = (store[key][0] for key in taps)
     picked = list(range(before.shape[1])) if channels is None else [int(c) for c in channels]
     return Recalibration(
         channels=tuple(picked),

@@ -1,10 +1,10 @@
 """Interventions on the SE blocks: switch a block off, fix it at its mean, scale a channel.
 
-An intervention never touches the model it is given: `intervened_model` builds a fresh
-copy from the model's config, loads its state dict, and swaps the chosen blocks' gates
-for an `OverriddenGate` that wraps the trained gate. So a shared, cached model stays as
-it was for every other session, and the capture hooks of `se_demo.analysis.excitation` read the
-changed excitation like any other.
+An intervention never touches the model it is given: `intervened_model` builds a copy
+from the model's config without initialising it, gives it the model's weights, and swaps
+the chosen blocks' gates for an `OverriddenGate` that wraps the trained gate. So a
+shared, cached model stays as it was for every other session, and the capture hooks of
+`se_demo.analysis.excitation` read the changed excitation like any other.
 
 The test-set accuracy of an intervention can be measured on a fixed stratified subset
 (`stratified_subset`, `subset_accuracy`) with a Wilson 95 % confidence interval, fast
@@ -38,7 +38,7 @@ class Intervention:
     """A change to one SE block's excitation; hashable, so it can key a cache."""
 
     block: str  # e.g. "stages.2.se"
-    mode: str  # an `InterventionMode`
+    mode: InterventionMode  # a string naming one is turned into it
     channel: int | None = None  # "scale" only: which channel
     scale: float = 1.0  # "scale" only: factor on that channel's excitation
 
@@ -103,14 +103,17 @@ def intervened_model(
     interventions: Iterable[Intervention],
     mean_excitations: Mapping[str, Sequence[float] | np.ndarray] | None = None,
 ) -> nn.Module:
-    """A copy of ``model`` (built from its config, its state dict loaded) with the
-    interventions' gates swapped in, in eval mode.
+    """A copy of ``model`` with the interventions' gates swapped in, in eval mode.
 
-    ``model`` itself is never changed. ``mean_excitations`` {block: (C,)} supplies the
-    replacement of "mean" interventions. Raises ValueError for an unknown block or channel.
+    The copy is built from the model's config on the "meta" device, so nothing is
+    initialised and no RNG drawn, then gets memory and a copy of ``model``'s weights in
+    torch's default layout, whatever layout ``model``'s own are in (a trained model's are
+    channels-last, and a convolution's last bits depend on it); ``model`` itself is
+    never changed. ``mean_excitations`` {block: (C,)} supplies the replacement of "mean"
+    interventions. Raises ValueError for an unknown block or channel.
     """
-    clone = build_from_config(config_of(model))  # type: ignore[arg-type]
-    clone.load_state_dict(model.state_dict())
+    clone = build_from_config(config_of(model), device="meta")  # type: ignore[arg-type]
+    clone.to_empty(device="cpu").load_state_dict(model.state_dict())  # a copy, default layout
     clone.eval()
     for intervention in interventions:
         block = find_block(clone, intervention.block)

@@ -3,8 +3,8 @@ computation step by step on one input.
 
 Every number comes from the model itself: shapes and per-layer FLOPs from a forward pass
 (``torch.utils.flop_counter``), the SE steps from temporary forward hooks on the block and
-its submodules (``fc1``, ``relu``, ``fc2``, ``gate``), filtered to the calling thread like
-`se_demo.analysis.excitation`'s capture, so the model may be shared by other sessions.
+its submodules (``fc1``, ``relu``, ``fc2``, ``gate``), filtered to the calling thread
+(`se_demo.core.hooks`), so the model may be shared by other sessions.
 
 The SE block (Hu et al., arXiv:1709.01507, section 3, eq. 2-4), on feature maps U (C, H, W):
     squeeze     z_c = mean over H, W of u_c                     (C,)
@@ -14,17 +14,16 @@ The SE block (Hu et al., arXiv:1709.01507, section 3, eq. 2-4), on feature maps 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from se_demo.core.data import normalize
+from se_demo.core.hooks import first_input, output_of, recording_activations
+from se_demo.core.inference import count_flops, eval_mode
 from se_demo.core.models import SqueezeExcitation, se_blocks
 from se_demo.words import with_article
 
@@ -88,38 +87,19 @@ _SHOWN_KINDS = (nn.Conv2d, SqueezeExcitation, nn.MaxPool2d, nn.Flatten, nn.Linea
 def layer_table(model: nn.Module, image_size: int = 28) -> list[LayerRow]:
     """Every layer of ``model`` with its output shape per image, parameters and FLOPs.
 
-    FLOPs are those of one 1x28x28 image as `torch.utils.flop_counter` counts them: each
-    multiply-add of a convolution or matrix multiply is 2 FLOPs; element-wise work (ReLU,
-    the SE squeeze's mean and its scaling) is not counted.
+    FLOPs are those of one 1x28x28 image as `se_demo.core.inference.count_flops` counts
+    them. The layout needs no weights: a model built on the "meta" device will do.
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
     layers = _shown_layers(model)
-    shapes: dict[str, tuple[int, ...]] = {}
-
-    def record(name: str, module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
-        shapes[name] = tuple(output.shape[1:])
-
-    handles = [m.register_forward_hook(partial(record, n)) for n, m in layers.items()]
-    counter = FlopCounterMode(display=False)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), counter:
-            model(torch.zeros(1, 1, image_size, image_size))
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
-    counts = counter.get_flop_counts()
-    root = type(model).__name__
+    with recording_activations({name: (m, output_of) for name, m in layers.items()}) as outputs:
+        flops = count_flops(model, image_size)
     return [
         LayerRow(
             name=name,
             title=_layer_title(name, module),
-            output_shape=shapes[name],
+            output_shape=tuple(outputs[name][0].shape[1:]),
             parameters=sum(p.numel() for p in module.parameters()),
-            flops=int(sum(counts.get(f"{root}.{name}", {}).values())),
+            flops=flops[name],
             is_se=isinstance(module, SqueezeExcitation),
         )
         for name, module in layers.items()
@@ -149,17 +129,6 @@ class SEBlockSteps:
         return len(self.excitation)
 
 
-def _keep(
-    store: dict[str, Any], key: str, which: Callable[[Any, Any], Any], thread: int
-) -> Callable:
-    def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-        if threading.get_ident() == thread:
-            # clone: the block's ReLU works in place on fc1's output
-            store[key] = which(inputs, output).detach().float().clone()
-
-    return hook
-
-
 def explain_se_block(
     model: nn.Module, image: np.ndarray, block: str, *, dataset: str
 ) -> SEBlockSteps:
@@ -176,29 +145,18 @@ def explain_se_block(
     if pixels.dtype != torch.uint8:
         pixels = pixels.float()
     x = normalize(pixels[None], dataset)  # (1, 1, 28, 28)
-    store: dict[str, torch.Tensor] = {}
-    thread = threading.get_ident()
-    first_input = lambda inputs, output: inputs[0]  # noqa: E731
-    output_of = lambda inputs, output: output  # noqa: E731
-    handles = [
-        se.register_forward_hook(_keep(store, "U", first_input, thread)),
-        se.register_forward_hook(_keep(store, "scaled", output_of, thread)),
-        se.fc1.register_forward_hook(_keep(store, "z", first_input, thread)),
-        se.fc1.register_forward_hook(_keep(store, "fc1", output_of, thread)),
-        se.relu.register_forward_hook(_keep(store, "relu", output_of, thread)),
-        se.fc2.register_forward_hook(_keep(store, "fc2", output_of, thread)),
-        se.gate.register_forward_hook(_keep(store, "s", output_of, thread)),
-    ]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            probabilities = torch.softmax(model(x), dim=1)[0]
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
-    values = {key: tensor[0].numpy() for key, tensor in store.items()}
+    taps = {
+        "U": (se, first_input),
+        "scaled": (se, output_of),
+        "z": (se.fc1, first_input),
+        "fc1": (se.fc1, output_of),
+        "relu": (se.relu, output_of),
+        "fc2": (se.fc2, output_of),
+        "s": (se.gate, output_of),
+    }
+    with recording_activations(taps) as store, eval_mode(model), torch.no_grad():
+        probabilities = torch.softmax(model(x), dim=1)[0]
+    values = {key: batches[0][0].numpy() for key, batches in store.items()}
     return SEBlockSteps(
         block=block,
         squeeze=se.squeeze,

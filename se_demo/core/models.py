@@ -16,6 +16,7 @@ Layout (the original study's, kept exactly so results compare):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -109,7 +110,11 @@ class Stage(nn.Module):
 
 
 class ReferenceCNN(nn.Module):
-    """The original study's MNIST CNN; pass ``se_layer`` to make it an SENet."""
+    """The original study's MNIST CNN; pass ``se_layer`` to make it an SENet.
+
+    Build it with `build_from_config`: built directly, its layers' constructors draw
+    from the RNG before `reset_parameters` does, so a seed gives other weights.
+    """
 
     def __init__(
         self,
@@ -135,9 +140,28 @@ class ReferenceCNN(nn.Module):
             nn.ReLU(inplace=True),
             nn.Linear(hidden, num_classes),
         )
+        self.reset_parameters()
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Draw every weight from ``generator`` (torch's global RNG when None).
+
+        First torch's default initialisation of each layer, in the order the layers are
+        built, then He et al.'s for the convolutions: the same draws in the same order
+        as torch's layer constructors followed by He's initialisation, so a seed gives
+        the weights it gave before initialisation took a generator. `build_from_config`
+        builds on the meta device, where the constructors draw nothing, then calls this.
+        """
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d | nn.Linear):  # as their reset_parameters()
+                nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+                if module.bias is not None:
+                    bound = 1 / math.sqrt(module.weight[0].numel())  # 1 / sqrt(fan_in)
+                    nn.init.uniform_(module.bias, -bound, bound, generator=generator)
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.kaiming_normal_(
+                    module.weight, mode="fan_out", nonlinearity="relu", generator=generator
+                )
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
 
@@ -164,8 +188,29 @@ def _check_keys(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def build_from_config(config: ModelConfig) -> ReferenceCNN:
-    """Build the network a `ModelConfig` describes."""
+def build_from_config(
+    config: ModelConfig,
+    *,
+    device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None,
+) -> ReferenceCNN:
+    """Build the network a `ModelConfig` describes, its weights drawn from ``generator``
+    (torch's global RNG when None).
+
+    On ``device="meta"`` nothing is allocated and nothing drawn: for what needs no
+    weights (parameter counts, shapes, FLOPs), or a copy that gets them from a state
+    dict (``to_empty`` then ``load_state_dict``, or ``load_state_dict(..., assign=True)``).
+    """
+    with torch.device("meta"):  # the layers' constructors draw nothing here
+        model = _network(config)
+    if torch.device(device).type == "meta":
+        return model
+    model.to_empty(device=device)
+    model.reset_parameters(generator)
+    return model
+
+
+def _network(config: ModelConfig) -> ReferenceCNN:
     if not MODELS[config.name].has_se:
         return ReferenceCNN()
     se_layer = partial(

@@ -159,7 +159,7 @@ def ablate(
                 "group": variant.group,
                 "label": variant.label,
                 "model": to_dict(variant.config),
-                "parameters": count_parameters(build_from_config(variant.config)),
+                "parameters": count_parameters(build_from_config(variant.config, device="meta")),
                 "accuracies": accuracies,
                 "mean_accuracy": statistics.fmean(accuracies),
                 "std_accuracy": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,

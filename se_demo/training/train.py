@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,19 +47,14 @@ class TrainResult:
     stopped: bool = False
 
 
-class _Stopped(Exception):
-    pass
-
-
 def build_seeded_model(config: ModelConfig, seed: int) -> nn.Module:
-    """A fresh model initialised from ``seed``, leaving torch's global RNG as it was.
+    """A fresh model whose weights are drawn from a generator of its own seeded with ``seed``.
 
-    Module constructors draw from the global RNG, so it is seeded inside `fork_rng`,
-    which restores it afterwards: other threads and sessions see no change.
+    The same weights as ``torch.manual_seed(seed)`` then `build_from_config` give, but
+    torch's global RNG is neither read nor changed: threads that draw from it while this
+    one builds (other sessions, interventions) change nothing here, nor see a change.
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build_from_config(config)
+    return build_from_config(config, generator=torch.Generator().manual_seed(seed))
 
 
 def train_model(
@@ -76,94 +71,70 @@ def train_model(
 
     ``test_split`` is evaluated after each epoch for the history (never used to choose
     anything), the last epoch only if ``evaluate_last_epoch`` (a caller that evaluates
-    the finished model itself saves a pass). ``should_stop`` is polled every step; when it returns True the run ends
-    with ``stopped=True`` and the partly trained model.
+    the finished model itself saves a pass). ``should_stop`` is polled every step; when
+    it returns True the run ends with ``stopped=True`` and the partly trained model.
     """
     if train_config.threads:
         torch.set_num_threads(train_config.threads)
-    model = build_seeded_model(model_config, train_config.seed)
-    model = model.to(memory_format=torch.channels_last)
+    model = build_seeded_model(model_config, train_config.seed).to(
+        memory_format=torch.channels_last
+    )
     generator = torch.Generator().manual_seed(train_config.seed)  # data order, augmentation
     split = train_split.subset(train_config.train_subset)
     images = normalize(split.images, train_config.dataset).contiguous(
         memory_format=torch.channels_last
     )
-    labels = split.labels
-    steps_per_epoch = -(-len(labels) // train_config.batch_size)
-    optimizer = torch.optim.AdamW(  # fused: one kernel for all parameters, ~8 -> ~1 ms a step
-        model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay, fused=True
-    )
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=train_config.lr, total_steps=train_config.epochs * steps_per_epoch
-    )
-    loop = _EpochLoop(
-        model, images, labels, optimizer, schedule, train_config, generator, progress, should_stop
-    )
+    steps_per_epoch = -(-len(split.labels) // train_config.batch_size)
+    optimizer, schedule = _optimizer(model, train_config, train_config.epochs * steps_per_epoch)
     result = TrainResult(model=model)
     start = time.perf_counter()
-    try:
-        for epoch in range(1, train_config.epochs + 1):
-            record = loop.run_epoch(epoch)
-            if test_split is not None and (evaluate_last_epoch or epoch < train_config.epochs):
-                probs = predict(model, test_split.images, dataset=train_config.dataset)
-                record["test_accuracy"] = float(
-                    (probs.argmax(1) == test_split.labels).float().mean()
-                )
-                if progress:
-                    progress(
-                        TrainProgress(
-                            epoch,
-                            steps_per_epoch,
-                            steps_per_epoch,
-                            record["loss"],
-                            record["accuracy"],
-                            record["images_per_second"],
-                            record["test_accuracy"],
-                        )
-                    )
-            result.history.append(record)
-    except _Stopped:
-        result.stopped = True
+    for epoch in range(1, train_config.epochs + 1):
+        batches = _shuffled_batches(images, split.labels, train_config, generator)
+        record = _train_epoch(
+            model,
+            optimizer,
+            schedule,
+            batches,
+            train_config,
+            epoch=epoch,
+            steps=steps_per_epoch,
+            progress=progress,
+            should_stop=should_stop,
+        )
+        if record is None:
+            result.stopped = True
+            break
+        if test_split is not None and (evaluate_last_epoch or epoch < train_config.epochs):
+            probs = predict(model, test_split.images, dataset=train_config.dataset)
+            record["test_accuracy"] = float((probs.argmax(1) == test_split.labels).float().mean())
+            if progress is not None:
+                progress(_evaluated(record, steps_per_epoch))
+        result.history.append(record)
     model.eval()
     result.wall_time_s = time.perf_counter() - start
     return result
 
 
-@dataclass
-class _EpochLoop:
-    """What every training step needs, gathered once per run."""
-
-    model: nn.Module
-    images: torch.Tensor  # normalised, (N, 1, 28, 28), channels_last
-    labels: torch.Tensor
-    optimizer: torch.optim.Optimizer
-    schedule: torch.optim.lr_scheduler.LRScheduler
-    config: TrainConfig
-    generator: torch.Generator  # data order and augmentation
-    progress: Callable[[TrainProgress], None] | None
-    should_stop: Callable[[], bool] | None
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return -(-len(self.labels) // self.config.batch_size)
-
-    def run_epoch(self, epoch: int) -> dict[str, float]:
-        """One pass over the training images in a fresh random order; raises _Stopped."""
-        return _train_epoch(self, epoch)
+def _optimizer(
+    model: nn.Module, config: TrainConfig, total_steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """AdamW with its OneCycle learning-rate schedule over ``total_steps`` steps."""
+    optimizer = torch.optim.AdamW(  # fused: one kernel for all parameters, ~8 -> ~1 ms a step
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True
+    )
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=total_steps
+    )
+    return optimizer, schedule
 
 
-def _train_epoch(loop: _EpochLoop, epoch: int) -> dict[str, float]:
-    model, images, labels, config = loop.model, loop.images, loop.labels, loop.config
-    optimizer, schedule, generator = loop.optimizer, loop.schedule, loop.generator
-    progress, should_stop, steps_per_epoch = loop.progress, loop.should_stop, loop.steps_per_epoch
-    model.train()
+def _shuffled_batches(
+    images: torch.Tensor, labels: torch.Tensor, config: TrainConfig, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch of (images, labels) batches in a fresh random order, each batch randomly
+    rotated, shifted and scaled; ``images`` normalised (N, 1, 28, 28), channels-last."""
     order = torch.randperm(len(labels), generator=generator)
-    total_loss, correct, seen = 0.0, 0, 0
-    start = time.perf_counter()
-    for step in range(1, steps_per_epoch + 1):
-        if should_stop is not None and should_stop():
-            raise _Stopped
-        index = order[(step - 1) * config.batch_size : step * config.batch_size]
+    for index in order.split(config.batch_size):
         batch = random_affine(
             images[index],
             generator,
@@ -171,8 +142,30 @@ def _train_epoch(loop: _EpochLoop, epoch: int) -> dict[str, float]:
             max_shift=config.max_shift,
             max_scale=config.max_scale,
             dataset=config.dataset,
-        ).contiguous(memory_format=torch.channels_last)
-        target = labels[index]
+        )
+        yield batch.contiguous(memory_format=torch.channels_last), labels[index]
+
+
+def _train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+    config: TrainConfig,
+    *,
+    epoch: int,
+    steps: int,
+    progress: Callable[[TrainProgress], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> dict[str, float] | None:
+    """One optimiser step per batch, then the epoch's record (mean loss, training
+    accuracy, speed); None when ``should_stop()`` turns true before a step."""
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    start = time.perf_counter()
+    for step, (batch, target) in enumerate(batches, start=1):
+        if should_stop is not None and should_stop():
+            return None
         logits = model(batch)
         loss = F.cross_entropy(logits, target, label_smoothing=config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
@@ -186,12 +179,12 @@ def _train_epoch(loop: _EpochLoop, epoch: int) -> dict[str, float]:
             elapsed = time.perf_counter() - start
             progress(
                 TrainProgress(
-                    epoch,
-                    step,
-                    steps_per_epoch,
-                    total_loss / seen,
-                    correct / seen,
-                    seen / elapsed if elapsed > 0 else 0.0,
+                    epoch=epoch,
+                    step=step,
+                    steps_per_epoch=steps,
+                    loss=total_loss / seen,
+                    accuracy=correct / seen,
+                    images_per_second=seen / elapsed if elapsed > 0 else 0.0,
                 )
             )
     elapsed = time.perf_counter() - start
@@ -201,6 +194,19 @@ def _train_epoch(loop: _EpochLoop, epoch: int) -> dict[str, float]:
         "accuracy": correct / seen,
         "images_per_second": seen / elapsed,
     }
+
+
+def _evaluated(record: dict[str, float], steps: int) -> TrainProgress:
+    """What the progress callback hears once an epoch's record has its test accuracy."""
+    return TrainProgress(
+        epoch=int(record["epoch"]),
+        step=steps,
+        steps_per_epoch=steps,
+        loss=record["loss"],
+        accuracy=record["accuracy"],
+        images_per_second=record["images_per_second"],
+        test_accuracy=record["test_accuracy"],
+    )
 
 
 def training_record(
