@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages.draw_canvas import CANVAS_SIZE, DEFAULT_STROKE, PROMPT
+from app_pages.draw_canvas import CANVAS_KEY, CANVAS_SIZE, DEFAULT_STROKE, PROMPT
 from app_pages.draw_class import add_your_digit
 from app_pages.draw_se_switch import show_se_switch
 from app_pages.presentation import presenter_mode
@@ -143,12 +143,12 @@ def _undertrained_line(records: dict[str, dict[str, Any]]) -> None:
 def _canvas_key() -> str:
     """The canvas's key; a fresh one (restoring the saved strokes) after a page switch."""
     generation = st.session_state.get("draw_canvas_generation", 0)
-    key = f"draw_canvas_{generation}"
+    key = f"{CANVAS_KEY}{generation}"
     if st.session_state.get("arrived_on_page") and st.session_state.get("draw_strokes"):
         # Back from another page: a new canvas, showing what was drawn before.
         st.session_state["draw_canvas_generation"] = generation + 1
         st.session_state["draw_restored_strokes"] = st.session_state["draw_strokes"]
-        key = f"draw_canvas_{generation + 1}"
+        key = f"{CANVAS_KEY}{generation + 1}"
     return key
 
 

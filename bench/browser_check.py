@@ -16,8 +16,8 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from tools.appserver import CHROMIUM_ARGS, chromium_path
-from tools.canvas import DIGITS, PROMPT, draw_async
-from tools.ws_session import CANVAS_KEY, DrawSession, Run, read_delta
+from tools.canvas import CANVAS_KEY, DIGITS, PROMPT, draw_async
+from tools.ws_session import DrawSession, Run, read_delta
 
 TIMEOUT_MS = 60_000
 

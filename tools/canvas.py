@@ -1,9 +1,10 @@
 """The Draw page's canvas from outside: where the mouse draws, digits as mouse strokes, and
 drawings in the form the canvas sends them to the server.
 
-Strokes are in canvas pixels (``CANVAS_SIZE`` square, the page's own value); the digits are
-shaped like MNIST's. ``draw`` (Playwright's sync API) and ``draw_async`` (its async API)
-move the mouse along them in the same steps.
+The page's own values (its size, widget key and prompt) come from
+``app_pages/draw_canvas.py`` and are re-exported here. Strokes are in canvas pixels,
+shaped like MNIST's digits; ``draw`` (Playwright's sync API) and ``draw_async`` (its
+async API) move the mouse along them in the same steps.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from app_pages.draw_canvas import CANVAS_SIZE, PROMPT
+from app_pages.draw_canvas import CANVAS_KEY, CANVAS_SIZE, PROMPT
 
 if TYPE_CHECKING:
     from playwright.async_api import Page as AsyncPage
     from playwright.sync_api import Page
 
 __all__ = [
-    "CANVAS", "CANVAS_SIZE", "DIGITS", "DRAWN", "PROMPT", "Point",
+    "CANVAS", "CANVAS_KEY", "CANVAS_SIZE", "DIGITS", "DRAWN", "PROMPT", "Point",
     "canvas_png", "canvas_rgba", "decode", "draw", "draw_async", "oval",
 ]  # fmt: skip
 
