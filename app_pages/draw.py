@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from app_pages.draw_canvas import CANVAS_KEY, CANVAS_SIZE, DEFAULT_STROKE, PROMPT
 from app_pages.draw_class import add_your_digit
 from app_pages.draw_se_switch import show_se_switch
 from app_pages.presentation import presenter_mode
@@ -42,11 +43,8 @@ from se_demo.words import explain, percent
 if TYPE_CHECKING:
     from torch import nn
 
-CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel
-DEFAULT_STROKE = 20  # a digit drawn across most of the canvas gets MNIST's 2-3 px strokes
 DRAW, UPLOAD = "Draw", "Upload an image"
 SHIPPED = "Shipped models"
-PROMPT = "Draw a digit from 0 to 9 on the black canvas; both models answer when you lift the mouse."
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / DatasetName.MNIST
 # The page's own layout rules. On a phone (Streamlit stacks columns below 640 px) both
 # answers must be in view right after drawing: the input row stays one row, the long
@@ -145,12 +143,12 @@ def _undertrained_line(records: dict[str, dict[str, Any]]) -> None:
 def _canvas_key() -> str:
     """The canvas's key; a fresh one (restoring the saved strokes) after a page switch."""
     generation = st.session_state.get("draw_canvas_generation", 0)
-    key = f"draw_canvas_{generation}"
+    key = f"{CANVAS_KEY}{generation}"
     if st.session_state.get("arrived_on_page") and st.session_state.get("draw_strokes"):
         # Back from another page: a new canvas, showing what was drawn before.
         st.session_state["draw_canvas_generation"] = generation + 1
         st.session_state["draw_restored_strokes"] = st.session_state["draw_strokes"]
-        key = f"draw_canvas_{generation + 1}"
+        key = f"{CANVAS_KEY}{generation + 1}"
     return key
 
 

@@ -1,7 +1,7 @@
 """Does a protocol session get what a browser shows? One drawing, both ways, compared.
 
 Chromium draws a 7 on the Draw page with the mouse; its websocket frames are recorded.
-A protocol session (bench/ws_session.py) then sends the very canvas value Chromium sent.
+A protocol session (tools/ws_session.py) then sends the very canvas value Chromium sent.
 Both must show the same digits, sentences and probabilities (and the page's DOM the
 same sentences the protocol session read).
 """
@@ -15,9 +15,9 @@ from playwright.async_api import WebSocket, async_playwright
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from bench.appserver import CHROMIUM_ARGS, chromium_path
-from bench.ws_session import CANVAS_KEY, DrawSession, Run, read_delta
-from tests.browser.test_draw_browser import CANVAS, DIGITS, PROMPT
+from tools.appserver import CHROMIUM_ARGS, chromium_path
+from tools.canvas import CANVAS_KEY, DIGITS, PROMPT, draw_async
+from tools.ws_session import DrawSession, Run, read_delta
 
 TIMEOUT_MS = 60_000
 
@@ -53,14 +53,7 @@ async def _browser_drawing(url: str) -> tuple[str, Run, list[str]]:
         page.on("websocket", on_websocket)
         await page.goto(f"{url}/draw")
         await page.get_by_text(PROMPT).wait_for(timeout=TIMEOUT_MS)
-        box = await page.locator(CANVAS).bounding_box()
-        assert box is not None
-        for stroke in DIGITS[7]:
-            await page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
-            await page.mouse.down()
-            for x, y in stroke[1:]:
-                await page.mouse.move(box["x"] + x, box["y"] + y, steps=20)
-            await page.mouse.up()
+        await draw_async(page, DIGITS[7], steps=20)
         texts = []
         for model in ("cnn", "senet"):
             answer = page.locator(f".st-key-draw_answer_{model}")

@@ -14,15 +14,12 @@ The page answers with one torch thread; ``--threads`` also times other counts.
 from __future__ import annotations
 
 import argparse
-import base64
-import io
 import os
 import platform
 import time
 
 import numpy as np
 import torch
-from PIL import Image
 
 from se_demo.analysis.evaluate import cpu_name
 from se_demo.core.checkpoints import load_checkpoint
@@ -31,28 +28,9 @@ from se_demo.core.data import load_split
 from se_demo.core.registry import MODEL_KINDS, DatasetName
 from se_demo.drawing.answers import answer_both
 from se_demo.drawing.preprocess import drawing_to_mnist
+from tools.canvas import canvas_png, decode
 
-CANVAS = 280
 TARGET_P95_MS = 20.0
-
-
-def canvas_png(image: np.ndarray, rng: np.random.Generator) -> str:
-    """An MNIST digit (28, 28) uint8 as the canvas's data URL: white strokes, RGBA PNG."""
-    size = int(rng.integers(112, CANVAS + 1))
-    top, left = rng.integers(0, CANVAS - size + 1, size=2)
-    rgba = np.zeros((CANVAS, CANVAS, 4), dtype=np.uint8)
-    rgba[..., :3] = 255
-    enlarged = Image.fromarray(image).resize((size, size), Image.Resampling.BICUBIC)
-    rgba[top : top + size, left : left + size, 3] = np.asarray(enlarged)
-    buffer = io.BytesIO()
-    Image.fromarray(rgba).save(buffer, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def decode(data_url: str) -> np.ndarray:
-    """What `CanvasResult.image_data` does with the data URL."""
-    _, encoded = data_url.split(";base64,", 1)
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))))
 
 
 def time_drawings(

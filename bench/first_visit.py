@@ -4,7 +4,7 @@
 
 For each page and run: start a fresh ``streamlit run app.py``, wait for its health check
 and then ``--after`` s (a class arrives some time after the server starts), open the page
-in a new session (bench/ws_session.py: the browser's protocol, no browser) and time the
+in a new session (tools/ws_session.py: the browser's protocol, no browser) and time the
 script run to its end (on the Draw page including one drawing); then open it again in a
 second session, the later visit. ``--opened-first`` lets one session open another page
 first (the server warms its caches in the background from the first session on). Prints each run and the medians; the load average too,
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.appserver import start_app
-from bench.draw_latency import canvas_png
-from bench.ws_session import DrawSession
 from se_demo.core.data import load_split
 from se_demo.core.registry import DatasetName
+from tools.appserver import start_app
+from tools.canvas import canvas_png
+from tools.ws_session import DrawSession
 
 
 async def visit(url: str, page: str, drawing: str) -> float:

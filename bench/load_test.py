@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import itertools
 import math
 import os
 import platform
@@ -46,9 +45,9 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from bench.appserver import CHROMIUM_ARGS, chromium_path, start_app
 from se_demo.analysis.evaluate import cpu_name
-from tests.browser.test_draw_browser import CANVAS, DIGITS, PROMPT, Point
+from tools.appserver import CHROMIUM_ARGS, chromium_path, start_app
+from tools.canvas import CANVAS, DIGITS, PROMPT, draw_async
 
 TARGET_P95_S = 2.0
 VERDICT = ".st-key-draw_verdict"
@@ -136,19 +135,6 @@ class Student:
                 and message.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY
             ):
                 self.messages.append(("finished", event["timestamp"]))
-
-    async def draw(self, strokes: list[list[Point]]) -> None:
-        """Draw the strokes with the mouse, in small steps as a hand would."""
-        box = await self.page.locator(CANVAS).bounding_box()
-        assert box is not None
-        for stroke in strokes:
-            x, y = stroke[0]
-            await self.page.mouse.move(box["x"] + x, box["y"] + y)
-            await self.page.mouse.down()
-            for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
-                steps = max(2, round(math.dist((x0, y0), (x1, y1)) / 6))
-                await self.page.mouse.move(box["x"] + x1, box["y"] + y1, steps=steps)
-            await self.page.mouse.up()
 
     async def answer_seconds(self, timeout_s: float) -> tuple[float, str] | None:
         """Seconds from the last mouse-up to the verdict, and the verdict; None if none came."""
@@ -240,7 +226,7 @@ async def one_round(
     await asyncio.sleep(rng.uniform(0.0, args.spread))
     try:
         since = len(student.messages)
-        await student.draw(DIGITS[digit])
+        await draw_async(student.page, DIGITS[digit])
         answer = await student.answer_seconds(args.timeout)
         prediction = Prediction(round_index, student.index, digit, *(answer or (None, "")))
         prediction.server_seconds = await student.server_seconds(since, args.timeout)

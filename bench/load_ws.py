@@ -5,7 +5,7 @@
                             [--replicas 2] [--server-cpus 1 --client-cpus 0]
                             [--browser-check] [--lab-run] [--add-digits]
 
-Each session speaks Streamlit's own protocol (bench/ws_session.py): it opens the Draw
+Each session speaks Streamlit's own protocol (tools/ws_session.py): it opens the Draw
 page, then every ``--period`` s (+-``--jitter``, the first one at a random moment) sends
 the canvas value of a drawn MNIST test digit (a 280x280 RGBA PNG, the canvas's format) and
 waits for both answers and the end of the run (the charts included). Without ``--url`` it
@@ -45,10 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.appserver import start_app
-from bench.draw_latency import canvas_png, decode
 from bench.server_stats import ServerStats
-from bench.ws_session import DrawSession, SessionError
 from se_demo.classroom.digits import ClassDigits
 from se_demo.classroom.queue import ClassQueue, RunState
 from se_demo.classroom.store import DB_ENV_VAR, open_store, store_url
@@ -56,6 +53,9 @@ from se_demo.core.config import RUNS_ENV_VAR, ModelConfig, RunRequest, TrainConf
 from se_demo.core.data import load_split
 from se_demo.core.registry import MODEL_KINDS, DatasetName
 from se_demo.drawing.preprocess import drawing_problem
+from tools.appserver import start_app
+from tools.canvas import canvas_png, decode
+from tools.ws_session import DrawSession, SessionError
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TARGET_P95_S = 1.0
@@ -184,7 +184,7 @@ async def _main(args: argparse.Namespace) -> int:
     drawings = [(png, label) for png, label in drawings if drawing_problem(decode(png)) is None]
     server = deployment = None
     if args.replicas:
-        from scripts.replicas import start_replicas
+        from tools.replicas import start_replicas
 
         workdir = Path(tempfile.mkdtemp(prefix="load_ws_replicas_"))
         deployment = await asyncio.to_thread(

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from playwright.sync_api import BrowserContext, sync_playwright
 
-from bench.appserver import CHROMIUM_ARGS, chromium_path, start_app
+from tools.appserver import CHROMIUM_ARGS, chromium_path, start_app
 
 ROOT = Path(__file__).resolve().parents[1]
 RENDERED = """() => {

@@ -14,24 +14,17 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from bench.appserver import CHROMIUM_ARGS, chromium_path, start_app
+from tools.appserver import CHROMIUM_ARGS, chromium_path, start_app
+from tools.canvas import CANVAS, DIGITS, draw
 
 VIEWPORTS = {"projector": (1280, 720), "laptop": (1280, 800), "phone": (390, 844)}
 DEFAULT_PAGES = ("", "draw", "excitation", "results", "experiments", "train")
-CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
-SEVEN = [(80, 60), (200, 60), (120, 230)]  # canvas pixels
 
 
 def draw_seven(page: Page) -> None:
     """Draw a 7 on the Draw page's canvas and wait for both answers."""
     page.locator(CANVAS).wait_for(timeout=60_000)
-    box = page.locator(CANVAS).bounding_box()
-    assert box is not None
-    page.mouse.move(box["x"] + SEVEN[0][0], box["y"] + SEVEN[0][1])
-    page.mouse.down()
-    for x, y in SEVEN[1:]:
-        page.mouse.move(box["x"] + x, box["y"] + y, steps=25)
-    page.mouse.up()
+    draw(page, DIGITS[7], steps=25)
     page.locator(".st-key-draw_answer_senet").wait_for(timeout=60_000)
 
 

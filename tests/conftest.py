@@ -8,7 +8,6 @@ import hashlib
 import io
 import itertools
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -23,7 +22,6 @@ import torch
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from scripts.postgres import PostgresServer, start_postgres
 from se_demo.classroom.store import DB_ENV_VAR
 from se_demo.classroom.worker import WORKER_ENV_VAR
 from se_demo.core.config import CHECKPOINT_DIR, DATA_ENV_VAR, PROJECT_ROOT, RUNS_ENV_VAR
@@ -31,6 +29,8 @@ from se_demo.core.data import Split, load_split
 from se_demo.core.datafiles import MNIST_FILES
 from se_demo.core.registry import DatasetName
 from se_demo.drawing.preprocess import ImageRejectedError, open_upload
+from tools.canvas import CANVAS_SIZE, Point
+from tools.postgres import PostgresServer, start_postgres
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / "mnist"
@@ -243,12 +243,10 @@ def heavy_imports(path: str, data_dir: str) -> set[str]:
 
 # --- Drawings, scans and uploads -------------------------------------------------------------
 
-CANVAS = 280  # the Draw page's canvas, in pixels
-Point = tuple[float, float]
-SEVEN = [[(80.0, 60.0), (200.0, 60.0), (120.0, 230.0)]]
 
-
-def draw_strokes(strokes: list[list[Point]], width: int = 20, size: int = CANVAS) -> np.ndarray:
+def draw_strokes(
+    strokes: list[list[Point]], width: int = 20, size: int = CANVAS_SIZE
+) -> np.ndarray:
     """What the canvas returns: white anti-aliased strokes on a transparent (H, W, 4) RGBA."""
     scale = 4  # draw large and shrink: anti-aliased edges like the browser's
     image = Image.new("RGBA", (size * scale, size * scale), (0, 0, 0, 0))
@@ -260,12 +258,6 @@ def draw_strokes(strokes: list[list[Point]], width: int = 20, size: int = CANVAS
             r = width * scale / 2
             pen.ellipse([x - r, y - r, x + r, y + r], fill=(255, 255, 255, 255))
     return np.asarray(image.resize((size, size), Image.Resampling.BOX))
-
-
-def oval(cx: float, cy: float, rx: float, ry: float) -> list[list[Point]]:
-    """One closed stroke around (cx, cy), a zero."""
-    angles = [2 * math.pi * i / 48 for i in range(49)]
-    return [[(cx + rx * math.sin(a), cy - ry * math.cos(a)) for a in angles]]
 
 
 def scan_png(image: np.ndarray) -> bytes:

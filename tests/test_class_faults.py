@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.appserver import AppServer, start_app
-from bench.ws_session import DrawSession, run_blocking
 from se_demo.classroom.queue import ClassQueue, RunState
 from se_demo.classroom.store import DB_ENV_VAR, open_store
 from se_demo.core.config import ModelConfig, RunRequest, TrainConfig
 from se_demo.training.runs import list_runs
 from tests.conftest import wait_for
+from tools.appserver import AppServer, start_app
+from tools.ws_session import DrawSession, run_blocking
 
 pytestmark = pytest.mark.slow
 

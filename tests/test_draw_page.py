@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from torch import nn
 
 from app_pages import resources
+from app_pages.draw_canvas import PROMPT
 from se_demo.analysis.results import load_evaluation
 from se_demo.core.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from se_demo.core.config import DATA_ENV_VAR, PROJECT_ROOT
@@ -26,7 +27,6 @@ from tests.conftest import MNIST_CHECKPOINTS, plotly_charts, plotly_values, scan
 
 PAGE = str(PROJECT_ROOT / "app_pages" / "draw.py")
 APP = str(PROJECT_ROOT / "app.py")
-PROMPT = "Draw a digit from 0 to 9 on the black canvas"
 TIMEOUT = 60
 
 

@@ -36,21 +36,19 @@ from se_demo.drawing.answers import answer_both
 from se_demo.drawing.preprocess import drawing_to_mnist, upload_to_mnist
 from se_demo.training.runs import list_runs
 from tests.conftest import (
-    CANVAS,
     MNIST_CHECKPOINTS,
-    SEVEN,
     draw_strokes,
-    oval,
     refused_before_decoding,
     rerun_until,
     settle_the_lab,
     wait_for,
 )
+from tools.canvas import CANVAS_SIZE, DIGITS
 
 APP = str(PROJECT_ROOT / "app.py")
 PAGES = PROJECT_ROOT / "app_pages"
 TIMEOUT = 120
-STROKES = {7: SEVEN, 0: oval(140, 140, 55, 85), 1: [[(145.0, 50.0), (140.0, 230.0)]]}
+STROKES = {digit: DIGITS[digit] for digit in (7, 0, 1)}
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +86,7 @@ def _state_digest(model: nn.Module) -> str:
 
 
 def test_a_fully_white_canvas_is_flagged_not_read(models: dict[str, nn.Module]) -> None:
-    white = np.full((CANVAS, CANVAS, 4), 255, dtype=np.uint8)
+    white = np.full((CANVAS_SIZE, CANVAS_SIZE, 4), 255, dtype=np.uint8)
     digit = drawing_to_mnist(white)
     assert digit is not None
     assert digit.sum() == pytest.approx(400)  # a solid 20 x 20 square of ink

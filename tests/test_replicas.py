@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.draw_latency import canvas_png
-from bench.ws_session import DrawSession, run_blocking
-from scripts.replicas import Deployment, start_replicas
 from se_demo.core.data import Split
+from tools.canvas import canvas_png
+from tools.replicas import Deployment, start_replicas
+from tools.ws_session import DrawSession, run_blocking
 
 pytestmark = pytest.mark.slow
 

@@ -1,14 +1,12 @@
 """The real app under `streamlit run`, driven by Debian's Chromium through Playwright.
 
 One server per test session on a free port; its output goes to a log file that tests
-read to assert that no traceback was printed. Also what several browser tests draw with:
-the Draw page's canvas, digits as mouse strokes, and the ink a canvas holds.
+read to assert that no traceback was printed. The server, the canvas and the digits
+drawn on it come from tools/; here are the fixtures, and the ink a canvas holds.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 import os
 import re
 import time
@@ -19,44 +17,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
 
-from bench.appserver import CHROMIUM_ARGS, AppServer, chromium_path, start_app
+from tools.appserver import CHROMIUM_ARGS, AppServer, chromium_path, start_app
+from tools.canvas import CANVAS, DRAWN, Point, draw
 
 STARTUP_TIMEOUT_S = 60.0
-
-# The Draw page's canvas: where the mouse draws, and the layer that holds the strokes.
-CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
-DRAWN = '[data-testid="stBidiComponentIsolated"] canvas.dc-canvas.lower-canvas'  # the strokes
-PROMPT = "Draw a digit from 0 to 9 on the black canvas"
-
-Point = tuple[float, float]
-
-
-def _oval(cx: float, cy: float, rx: float, ry: float, steps: int = 36) -> list[Point]:
-    angles = (2 * math.pi * i / steps for i in range(steps + 2))  # a little overlap closes it
-    return [(cx + rx * math.sin(a), cy - ry * math.cos(a)) for a in angles]
-
-
-# Strokes in canvas pixels (280 x 280), shaped like MNIST's digits.
-DIGITS: dict[int, list[list[Point]]] = {
-    0: [_oval(140, 140, 55, 85)],
-    1: [[(145, 50), (140, 230)]],
-    4: [[(170, 230), (170, 50), (80, 170), (205, 170)]],
-    7: [[(80, 60), (200, 60), (120, 230)]],
-}
-
-
-def draw(page: Page, strokes: list[list[Point]]) -> None:
-    """Draw ``strokes`` (canvas pixels) on the Draw page's canvas with the mouse."""
-    box = page.locator(CANVAS).bounding_box()
-    assert box is not None
-    for stroke in strokes:
-        x, y = stroke[0]
-        page.mouse.move(box["x"] + x, box["y"] + y)
-        page.mouse.down()
-        for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
-            steps = max(2, round(math.dist((x0, y0), (x1, y1)) / 6))
-            page.mouse.move(box["x"] + x1, box["y"] + y1, steps=steps)
-        page.mouse.up()
 
 
 def draw_after_clear(page: Page, strokes: list[list[Point]], answer: Locator) -> None:

@@ -12,7 +12,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import CANVAS, DIGITS, draw
+from tools.canvas import CANVAS, DIGITS, draw
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

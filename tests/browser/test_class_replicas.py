@@ -14,11 +14,11 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
-from scripts.postgres import PostgresServer
-from scripts.replicas import Deployment, start_replicas
 from se_demo.classroom.store import DB_ENV_VAR, class_digits, lab_runs, open_store
 from se_demo.core.config import DATA_ENV_VAR, PROJECT_ROOT, RUNS_ENV_VAR
-from tests.browser.conftest import CANVAS, DIGITS, draw
+from tools.canvas import CANVAS, DIGITS, draw
+from tools.postgres import PostgresServer
+from tools.replicas import Deployment, start_replicas
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

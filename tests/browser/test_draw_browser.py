@@ -9,19 +9,10 @@ from playwright.sync_api import Page, expect
 
 from se_demo.core.data import Split
 from se_demo.drawing.preprocess import MAX_TRANSFER_BYTES, MAX_UPLOAD_BYTES
-from tests.browser.conftest import (
-    CANVAS,
-    DIGITS,
-    DRAWN,
-    PROMPT,
-    AppServer,
-    Point,
-    bright_pixels,
-    collect_errors,
-    draw,
-    draw_after_clear,
-)
+from tests.browser.conftest import bright_pixels, collect_errors, draw_after_clear
 from tests.conftest import scan_png
+from tools.appserver import AppServer
+from tools.canvas import CANVAS, DIGITS, DRAWN, PROMPT, Point, draw
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -11,10 +11,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from bench.appserver import AppServer, start_app
 from se_demo.core.config import RUNS_ENV_VAR, ModelConfig, RunRequest, TrainConfig
 from se_demo.training.runs import train_run
-from tests.browser.conftest import CANVAS, DIGITS, STARTUP_TIMEOUT_S, collect_errors, draw
+from tests.browser.conftest import STARTUP_TIMEOUT_S, collect_errors
+from tools.appserver import AppServer, start_app
+from tools.canvas import CANVAS, DIGITS, draw
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -9,16 +9,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import (
-    CANVAS,
-    DIGITS,
-    DRAWN,
-    PROMPT,
-    bright_pixels,
-    draw,
-    draw_after_clear,
-)
+from tests.browser.conftest import bright_pixels, draw_after_clear
 from tests.conftest import wait_for
+from tools.canvas import CANVAS, DIGITS, DRAWN, PROMPT, draw
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -8,7 +8,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import AppServer, collect_errors
+from tests.browser.conftest import collect_errors
+from tools.appserver import AppServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from bench.appserver import AppServer, start_app
 from tests.browser.conftest import STARTUP_TIMEOUT_S, collect_errors
+from tools.appserver import AppServer, start_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

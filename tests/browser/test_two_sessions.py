@@ -13,16 +13,10 @@ from playwright.sync_api import Browser, Page, expect
 
 from se_demo.core.data import Split
 from se_demo.drawing.preprocess import MAX_UPLOAD_BYTES
-from tests.browser.conftest import (
-    CANVAS,
-    DIGITS,
-    PROMPT,
-    AppServer,
-    collect_errors,
-    draw,
-    draw_after_clear,
-)
+from tests.browser.conftest import collect_errors, draw_after_clear
 from tests.conftest import scan_png
+from tools.appserver import AppServer
+from tools.canvas import CANVAS, DIGITS, PROMPT, draw
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -27,8 +27,11 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-ANSWER_LABELS = {"Basic CNN": "cnn", "SENet": "senet"}  # metric labels of the Draw page
-CANVAS_KEY = "draw_canvas_"
+from se_demo.core.registry import MODEL_TITLES
+from tools.canvas import CANVAS_KEY
+
+# The Draw page's answers are metrics labelled with the models' titles.
+ANSWER_LABELS = {title: str(kind) for kind, title in MODEL_TITLES.items()}
 MAX_MESSAGE_BYTES = 200 * 2**20
 FINISHED = (
     ForwardMsg.FINISHED_SUCCESSFULLY,

@@ -1,5 +1,5 @@
-"""The real app under ``streamlit run app.py`` on a free port, for the benchmarks and the
-browser tests, and the Chromium they drive it with (Debian's, never a downloaded one).
+"""The real app under ``streamlit run app.py`` on a free port, for bench/, scripts/ and
+tests/, and the Chromium they drive it with (Debian's, never a downloaded one).
 """
 
 from __future__ import annotations
