@@ -347,9 +347,8 @@ try:
 except CheckpointError as error:
     st.error(f"The MNIST models in '{directory}' could not be loaded: {error}")
     st.stop()
-models = {name: model for name, (model, _) in loaded.items()}
 if directory != MNIST_CHECKPOINTS:
-    _undertrained_line({name: record for name, (_, record) in loaded.items()})
+    _undertrained_line({name: checkpoint.record for name, checkpoint in loaded.items()})
 canvas_column, answer_column, view_column = st.columns([5, 4, 3], gap="medium")
 with canvas_column:
     digit, problem = _upload() if source == UPLOAD else _draw(stroke)
@@ -368,7 +367,7 @@ if digit is None:
 
 st.session_state["current_drawing"] = digit
 seen = _stressed(digit, stress)
-answers = answer_both(models, seen)
+answers = answer_both(loaded, seen)
 with answer_column:
     _show_answers(answers)
     if answers.warning:
@@ -380,4 +379,4 @@ with picture:
         digit_pixels(seen, height=200), key="draw_pixels", config={"displayModeBar": False}
     )
 _details(answers, directory, presenter)
-show_se_switch(models[ModelKind.SENET], seen)
+show_se_switch(loaded[ModelKind.SENET], seen)

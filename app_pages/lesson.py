@@ -159,8 +159,8 @@ try:
 except CheckpointError as error:
     st.error(f"The models in '{directory}' could not be loaded: {error}")
     st.stop()
-senet, senet_record = models[ModelKind.SENET]
-tables = _layer_tables(dict(senet_record["model"]))
+senet = models[ModelKind.SENET]
+tables = _layer_tables(dict(senet.record["model"]))
 
 st.header("1. Where the SE blocks sit", divider="gray", help=explain("SE block"))
 # On a projector the diagram takes the page's width, in large type; the costs follow it.
@@ -243,7 +243,7 @@ if picked is not None:
             config={"displayModeBar": False, "staticPlot": True},
         )
     block = se_rows[int(block_number or len(se_rows)) - 1].name
-    steps = explain_se_block(senet, image, block, dataset=dataset.key)
+    steps = explain_se_block(senet.model, image, block, dataset=senet.dataset.key)
     means = _class_mean_excitations(directory, block)
     show_se_steps(
         steps,

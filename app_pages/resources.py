@@ -18,14 +18,12 @@ import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
 from se_demo.analysis.results import Evaluation, load_evaluation
-from se_demo.core.checkpoints import check_model_files, load_checkpoint
+from se_demo.core.checkpoints import Checkpoint, check_model_files, load_checkpoints
 from se_demo.core.config import CHECKPOINT_DIR, SERVING_THREADS, resolve_data_dir, runs_root
 from se_demo.core.datafiles import DatasetUnavailableError, dataset_available, read_split
 from se_demo.core.registry import MODEL_KINDS, DatasetName
 
 if TYPE_CHECKING:
-    from torch import nn
-
     from se_demo.classroom.digits import ClassDigits
     from se_demo.classroom.queue import ClassQueue
     from se_demo.core.data import Split
@@ -61,8 +59,9 @@ def _records(directory: Path, weights: tuple[str, ...]) -> dict[str, dict[str, A
     return {name: check_model_files(directory, name, name)[1] for name in MODEL_KINDS}
 
 
-def load_models(directory: Path = MNIST_CHECKPOINTS) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
-    """Both models with their records, in eval mode; shared by all sessions.
+def load_models(directory: Path = MNIST_CHECKPOINTS) -> dict[str, Checkpoint]:
+    """Both models, in eval mode, with their configs, dataset and records; shared by all
+    sessions (never change them).
 
     Call `load_records` first: it gives the clearer message for a damaged folder. The
     first call also sets torch's thread count for the whole server, once.
@@ -72,10 +71,8 @@ def load_models(directory: Path = MNIST_CHECKPOINTS) -> dict[str, tuple[nn.Modul
 
 
 @st.cache_resource(show_spinner="Loading the models...")
-def _models(
-    directory: Path, weights: tuple[str, ...]
-) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
-    return {name: load_checkpoint(directory, name) for name in MODEL_KINDS}
+def _models(directory: Path, weights: tuple[str, ...]) -> dict[str, Checkpoint]:
+    return load_checkpoints(directory)
 
 
 @st.cache_resource(show_spinner=False)

@@ -35,6 +35,8 @@ from se_demo.core.registry import (
     SQUEEZES,
     DatasetName,
     ModelKind,
+    gate_option,
+    squeeze_option,
 )
 from se_demo.drawing.answers import answer_many
 from se_demo.training.runs import RunInfo, list_runs
@@ -129,7 +131,9 @@ def run_form(dataset: str, limits: LabLimits) -> RunRequest | None:
         return None
     return RunRequest(
         MODEL_KINDS if models == "both" else (models,),
-        ModelConfig(reduction_ratio=reduction, squeeze=squeeze, gate=gate),
+        ModelConfig(
+            reduction_ratio=reduction, squeeze=squeeze_option(squeeze), gate=gate_option(gate)
+        ),
         TrainConfig(
             epochs=epochs,
             train_subset=images,
@@ -219,8 +223,7 @@ def on_class_digits(run: RunInfo) -> None:
         st.info("The class has not added any digits yet (Draw a digit page).")
         return
     load_records(run.path)
-    models = {name: model for name, (model, _) in load_models(run.path).items()}
-    probabilities, _ = answer_many(models, arrays.images)
+    probabilities, _ = answer_many(load_models(run.path), arrays.images)
     report = class_report(arrays.labels, probabilities, arrays.sessions)
     score_metrics(report, run.accuracy, f"{{model}} of {run.name} on our {report.count:,} digits")
     st.caption(class_verdict(report))
