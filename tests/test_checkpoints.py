@@ -85,7 +85,7 @@ def test_a_record_without_a_dataset_is_neither_saved_nor_loaded(tmp_path):
         tmp_path,
         "b",
     )
-    with pytest.raises(CheckpointError, match="names no known dataset.*kmnist"):
+    with pytest.raises(CheckpointError, match=r"names no known dataset.*kmnist"):
         load_checkpoint(tmp_path, "b")
 
 

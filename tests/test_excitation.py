@@ -278,14 +278,12 @@ def test_switching_every_block_off_is_the_cnn_without_the_se_multiplication(sene
     )
     expected = predict(cnn, images, dataset=DatasetName.MNIST)
     assert torch.equal(predict(switched_off, images, dataset=DatasetName.MNIST), expected)
-    assert not torch.allclose(
-        predict(senet.model, images, dataset=DatasetName.MNIST), expected, atol=1e-3
-    )
+    assert not torch.allclose(senet.predict(images), expected, atol=1e-3)
 
 
 def test_an_intervention_leaves_the_given_model_unchanged(senet, images, recorded):
     before = _snapshot(senet.model)
-    reference = predict(senet.model, images, dataset=DatasetName.MNIST)
+    reference = senet.predict(images)
     copy = intervened_model(
         senet.model,
         [Intervention("stages.2.se", "scale", channel=5, scale=0.0)],
@@ -295,7 +293,7 @@ def test_an_intervention_leaves_the_given_model_unchanged(senet, images, recorde
     predict(copy, images, dataset=DatasetName.MNIST)
     _assert_no_hooks_left(senet.model, images, recorded)
     assert all(torch.equal(before[k], v) for k, v in senet.model.state_dict().items())
-    assert torch.equal(predict(senet.model, images, dataset=DatasetName.MNIST), reference)
+    assert torch.equal(senet.predict(images), reference)
 
 
 def test_mean_and_scale_interventions_change_only_their_block(senet, images):
@@ -357,7 +355,7 @@ def test_invalid_interventions_are_refused(senet):
 def test_interventions_in_one_thread_leave_another_threads_predictions_unchanged(
     senet, images, recorded
 ):
-    baseline_probs = predict(senet.model, images, dataset=DatasetName.MNIST)
+    baseline_probs = senet.predict(images)
     baseline_excitations = capture_excitations(senet.model, images, dataset=DatasetName.MNIST)
     barrier = threading.Barrier(2)
     failures: list[BaseException] = []
@@ -367,7 +365,7 @@ def test_interventions_in_one_thread_leave_another_threads_predictions_unchanged
         barrier.wait()
         for _ in range(6):
             with recording_excitations(senet.model) as store:
-                probs = predict(senet.model, images, batch_size=100, dataset=DatasetName.MNIST)
+                probs = senet.predict(images, batch_size=100)
             results["plain"].append((probs, concat_batches(store)))
 
     def intervening() -> None:
