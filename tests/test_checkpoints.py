@@ -17,7 +17,7 @@ from se_demo.core.checkpoints import (
     load_checkpoints,
     save_checkpoint,
 )
-from se_demo.core.config import ModelConfig, to_dict
+from se_demo.core.config import CHECKPOINT_DIR, ModelConfig, to_dict
 from se_demo.core.data import normalize
 from se_demo.core.files import sha256_file
 from se_demo.core.inference import predict, predict_logits
@@ -277,3 +277,14 @@ def test_a_new_save_removes_exactly_the_file_it_replaced(tmp_path):
     assert (tmp_path / second).exists()
     assert other.read_bytes() == b"not ours to delete"
     load_checkpoint(tmp_path, "senet")
+
+
+@pytest.mark.parametrize("dataset", list(DatasetName))
+@pytest.mark.parametrize("name", list(ModelKind))
+def test_a_shipped_config_is_saved_again_as_the_same_json(dataset, name):
+    loaded = load_checkpoint(CHECKPOINT_DIR / dataset, name)
+    assert loaded.config.name is ModelKind(name)
+    assert isinstance(loaded.config.squeeze, Squeeze)
+    assert isinstance(loaded.config.gate, Gate)
+    saved = json.loads((CHECKPOINT_DIR / dataset / f"{name}.json").read_text())["model"]
+    assert json.dumps(to_dict(loaded.config)) == json.dumps(saved)

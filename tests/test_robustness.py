@@ -156,6 +156,14 @@ def test_the_cli_refuses_a_folder_without_checkpoints(tmp_path, capsys):
     assert "no checkpoint 'cnn'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["robustness", "evaluate", "channels"])
+def test_the_cli_runs_models_only_on_the_dataset_they_were_trained_on(command, capsys):
+    # Fashion-MNIST's models are never run on MNIST's test set (nor normalised as MNIST).
+    folder = str(CHECKPOINT_DIR / "fashion")
+    assert main([command, "--checkpoint-dir", folder, "--dataset", "mnist"]) == 2
+    assert "were trained on fashion, not mnist: pass --dataset fashion" in capsys.readouterr().err
+
+
 # --- The page -------------------------------------------------------------------------
 
 
