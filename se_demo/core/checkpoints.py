@@ -246,7 +246,7 @@ def check_model_files(
     return tensors, record
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False)  # one loaded model is one object, as its module is
 class Checkpoint:
     """A model rebuilt from its checkpoint, with what its weights mean.
 

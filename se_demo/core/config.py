@@ -66,8 +66,8 @@ class ModelConfig:
     gate: Gate = Gate.SIGMOID  # excitation non-linearity: sigmoid as in the paper
 
     def __post_init__(self) -> None:
-        # Strings from flags and saved records become the registry's members (or fail);
-        # StrEnums, so a saved record holds the same plain strings as before.
+        # Strings from flags and saved records become the registry's members (or fail).
+        # They are StrEnums: `to_dict` and the saved records hold their plain strings.
         object.__setattr__(self, "name", model_kind(self.name))
         object.__setattr__(self, "squeeze", squeeze_option(self.squeeze))
         object.__setattr__(self, "gate", gate_option(self.gate))
