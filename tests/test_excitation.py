@@ -108,7 +108,7 @@ def _reference_forward(model, images: torch.Tensor) -> dict[str, torch.Tensor]:
 
 def test_captured_excitations_are_n_by_c_in_the_open_unit_interval(senet, images, recorded):
     before = _snapshot(senet.model)
-    captured = capture_excitations(senet.model, images, dataset=DatasetName.MNIST)
+    captured = capture_excitations(senet.model, images, dataset=senet.dataset.key)
     assert list(captured) == BLOCKS
     reference = _reference_forward(senet.model, images)
     for block, channels in zip(BLOCKS, (16, 32, 64), strict=True):
@@ -123,11 +123,11 @@ def test_captured_excitations_are_n_by_c_in_the_open_unit_interval(senet, images
 def test_recalibration_is_the_block_input_times_its_excitation(senet, images, recorded):
     image = images[3]
     most, least = extreme_channels(
-        capture_excitations(senet.model, image[None], dataset=DatasetName.MNIST)["stages.1.se"][0],
+        capture_excitations(senet.model, image[None], dataset=senet.dataset.key)["stages.1.se"][0],
         3,
     )
     maps = capture_recalibration(
-        senet.model, image, "stages.1.se", most + least, dataset=DatasetName.MNIST
+        senet.model, image, "stages.1.se", most + least, dataset=senet.dataset.key
     )
     assert maps.channels == tuple(most + least)
     assert maps.before.shape == (6, 14, 14)
@@ -297,7 +297,7 @@ def test_an_intervention_leaves_the_given_model_unchanged(senet, images, recorde
 
 
 def test_mean_and_scale_interventions_change_only_their_block(senet, images):
-    original = capture_excitations(senet.model, images, dataset=DatasetName.MNIST)
+    original = capture_excitations(senet.model, images, dataset=senet.dataset.key)
     mean = original["stages.1.se"].mean(0)
     replaced = capture_excitations(
         intervened_model(
@@ -356,7 +356,7 @@ def test_interventions_in_one_thread_leave_another_threads_predictions_unchanged
     senet, images, recorded
 ):
     baseline_probs = senet.predict(images)
-    baseline_excitations = capture_excitations(senet.model, images, dataset=DatasetName.MNIST)
+    baseline_excitations = capture_excitations(senet.model, images, dataset=senet.dataset.key)
     barrier = threading.Barrier(2)
     failures: list[BaseException] = []
     results: dict[str, list] = {"plain": [], "intervened": []}
@@ -413,7 +413,7 @@ def test_saved_switch_off_accuracies_equal_a_fresh_run(senet, saved, test_split)
             test_split.images,
             test_split.labels,
             means,
-            dataset=DatasetName.MNIST,
+            dataset=senet.dataset.key,
             config=senet.config,
         )
         assert fresh == pytest.approx(interventions[mode]["stages.2.se"], abs=1.5e-4)

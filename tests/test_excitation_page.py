@@ -161,7 +161,7 @@ def test_choosing_a_block_and_a_class_updates_the_figures(saved, senet, test_spl
     np.testing.assert_allclose(z[3], values[labels == 3].mean(0) - values.mean(0), atol=1e-5)
 
     # The feature maps follow the block: the most excited channels of test image 0 there.
-    excitation = capture_excitations(senet.model, test_split.images[:1], dataset=DatasetName.MNIST)[
+    excitation = capture_excitations(senet.model, test_split.images[:1], dataset=senet.dataset.key)[
         "stages.2.se"
     ][0].numpy()
     titles = [a["text"] for a in plotly_charts(at)["exc_maps_most"]["layout"]["annotations"]]
@@ -267,7 +267,7 @@ def test_the_test_set_accuracy_of_an_intervention(saved, senet, test_split):
         [Intervention("stages.2.se", "scale", channel=channel, scale=0.0)],
         test_split.images,
         test_split.labels,
-        dataset=DatasetName.MNIST,
+        dataset=senet.dataset.key,
         config=senet.config,
     )
     assert at.metric[0].value == f"{100 * removed:.2f} %"
@@ -285,7 +285,7 @@ def test_the_test_set_accuracy_of_an_intervention(saved, senet, test_split):
         test_split.images,
         test_split.labels,
         indices,
-        dataset=DatasetName.MNIST,
+        dataset=senet.dataset.key,
         config=senet.config,
     )
     assert at.metric[0].value == f"{100 * result.accuracy:.1f} %"

@@ -60,12 +60,12 @@ def test_an_intervened_copy_is_built_fresh_and_its_gate_swapped(senet, test_spli
     assert not any(isinstance(g, OverriddenGate) for n, g in gates.items() if n != "stages.2.se")
     assert all(isinstance(b.gate, torch.nn.Sigmoid) for b in se_blocks(senet.model).values())
     # Its own tensors: changing the copy's weights leaves the shared model alone.
-    before = predict_logits(senet.model, test_split.images[:20], dataset=DatasetName.MNIST)
+    before = predict_logits(senet.model, test_split.images[:20], dataset=senet.dataset.key)
     with torch.no_grad():
         for parameter in copy.parameters():
             parameter.zero_()
     assert torch.equal(
-        predict_logits(senet.model, test_split.images[:20], dataset=DatasetName.MNIST), before
+        predict_logits(senet.model, test_split.images[:20], dataset=senet.dataset.key), before
     )
 
 
@@ -109,7 +109,7 @@ def test_subset_accuracy_is_the_intervened_accuracy_on_those_images(senet, test_
         test_split.images,
         test_split.labels,
         indices,
-        dataset=DatasetName.MNIST,
+        dataset=senet.dataset.key,
         config=senet.config,
     )
     picked = torch.as_tensor(indices)
@@ -118,7 +118,7 @@ def test_subset_accuracy_is_the_intervened_accuracy_on_those_images(senet, test_
         change,
         test_split.images[picked],
         test_split.labels[picked],
-        dataset=DatasetName.MNIST,
+        dataset=senet.dataset.key,
         config=senet.config,
     )
     assert result.total == 300
@@ -133,7 +133,7 @@ def test_channel_effects_equal_removing_the_channel_through_an_intervention(sene
     assert (
         trained
         == intervened_accuracy(
-            senet.model, [], few.images, few.labels, dataset=DatasetName.MNIST, config=senet.config
+            senet.model, [], few.images, few.labels, dataset=senet.dataset.key, config=senet.config
         )
         * 200
     )
@@ -152,7 +152,7 @@ def test_channel_effects_equal_removing_the_channel_through_an_intervention(sene
             change,
             few.images,
             few.labels,
-            dataset=DatasetName.MNIST,
+            dataset=senet.dataset.key,
             config=senet.config,
         )
         assert effects[block][channel] == round(expected * 200)
@@ -186,7 +186,7 @@ def test_the_saved_largest_effect_equals_a_fresh_run_on_the_test_set(senet, test
         change,
         test_split.images,
         test_split.labels,
-        dataset=DatasetName.MNIST,
+        dataset=senet.dataset.key,
         config=senet.config,
     )
     assert fresh == top.accuracy
@@ -227,10 +227,10 @@ def test_switched_off_networks_are_not_called_the_basic_cnn():
 
 def test_a_confidence_rise_is_explained_from_the_inputs_own_gates(senet, test_split):
     image = test_split.images[:1]
-    gates = capture_excitations(senet.model, image, dataset=DatasetName.MNIST)["stages.2.se"][
+    gates = capture_excitations(senet.model, image, dataset=senet.dataset.key)["stages.2.se"][
         0
     ].numpy()
-    before = predict_logits(senet.model, image, dataset=DatasetName.MNIST)[0].numpy()
+    before = predict_logits(senet.model, image, dataset=senet.dataset.key)[0].numpy()
     off = intervened_model(senet.model, [Intervention("stages.2.se", "off")], config=senet.config)
     after = predict_logits(off, image, dataset=DatasetName.MNIST)[0].numpy()
     text = explain_switch_off(["stages.2.se"], gates, before, after, list("0123456789"))
