@@ -8,7 +8,7 @@ order, with the two answers side by side, so both are in view right after drawin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -21,7 +21,7 @@ from app_pages.presentation import presenter_mode
 from app_pages.resources import active_dataset, load_class_means, load_models
 from app_pages.run_choice import back_to_shipped_button, selected_run
 from se_demo.analysis.verdicts import undertrained_note
-from se_demo.core.checkpoints import CheckpointError
+from se_demo.core.checkpoints import Checkpoint, CheckpointError
 from se_demo.core.config import CHECKPOINT_DIR
 from se_demo.core.registry import DATASETS, MODEL_TITLES, DatasetName, ModelKind, dataset_info
 from se_demo.drawing.answers import UNSURE_BELOW, Answers, answer_both
@@ -39,9 +39,6 @@ from se_demo.drawing.preprocess import (
 from se_demo.figures.draw import digit_pixels, excitation_bars, probability_bars
 from se_demo.robustness.stress import stress_digit
 from se_demo.words import explain, percent
-
-if TYPE_CHECKING:
-    from torch import nn
 
 DRAW, UPLOAD = "Draw", "Upload an image"
 SHIPPED = "Shipped models"
@@ -342,17 +339,16 @@ def _top_row(run: Path | None) -> tuple[str | None, Path, int]:
     return source, directory, stroke
 
 
-def _models(directory: Path) -> dict[str, nn.Module]:
+def _models(directory: Path) -> dict[str, Checkpoint]:
     """Both MNIST models of ``directory``; the page ends if they cannot be loaded."""
     try:
         loaded = load_models(directory)
     except CheckpointError as error:
         st.error(f"The MNIST models in '{directory}' could not be loaded: {error}")
         st.stop()
-    models = {name: model for name, (model, _) in loaded.items()}
     if directory != MNIST_CHECKPOINTS:
-        _undertrained_line({name: record for name, (_, record) in loaded.items()})
-    return models
+        _undertrained_line({name: checkpoint.record for name, checkpoint in loaded.items()})
+    return loaded
 
 
 def main() -> None:

@@ -36,9 +36,8 @@ def _take_back(digits: ClassDigits, session: str) -> None:
 
 def _add(digits: ClassDigits, digit: np.ndarray, label: int, session: str) -> None:
     load_records(MNIST_CHECKPOINTS)
-    models = {name: model for name, (model, _) in load_models(MNIST_CHECKPOINTS).items()}
     pixels = quantize(digit)
-    probabilities, excitations = answer_many(models, pixels[None])
+    probabilities, excitations = answer_many(load_models(MNIST_CHECKPOINTS), pixels[None])
     try:
         digit_id = digits.add(
             label,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-from torch import nn
 
+from se_demo.core.checkpoints import Checkpoint
 from se_demo.drawing.answers import se_on_and_off
 from se_demo.words import explain, percent
 
 
-def show_se_switch(senet: nn.Module, digit: np.ndarray) -> None:
+def show_se_switch(senet: Checkpoint, digit: np.ndarray) -> None:
     """A switch that shows what the SENet reads for ``digit`` with its SE blocks on and off."""
     with st.container(key="draw_se_switch_box", border=True):
         if not st.toggle(

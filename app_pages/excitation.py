@@ -27,7 +27,6 @@ from se_demo.analysis.excitation import capture_recalibration, extreme_channels
 from se_demo.analysis.excitation_stats import class_spread
 from se_demo.analysis.excitation_text import describe_depth, format_probability
 from se_demo.core.checkpoints import CheckpointError
-from se_demo.core.data import normalize
 from se_demo.core.registry import DatasetName, ModelKind, dataset_info
 from se_demo.figures.draw import digit_pixels, excitation_bars
 from se_demo.figures.excitation import (
@@ -115,7 +114,7 @@ def choose_input(explorer: Explorer) -> ChosenInput | None:
     if source == DRAWING:
         pixels = np.asarray(drawing, dtype=np.float32)
         return ChosenInput(
-            normalize(torch.from_numpy(pixels)[None], DatasetName.MNIST), pixels, "your drawing"
+            explorer.senet.normalize(torch.from_numpy(pixels)[None]), pixels, "your drawing"
         )
     assert split is not None
     if source == BY_INDEX:
@@ -143,13 +142,13 @@ def choose_input(explorer: Explorer) -> ChosenInput | None:
         )
     image = split.images[index : index + 1]
     described = f"test image {index}, {with_article(names[labels[index]])}"
-    return ChosenInput(image, image[0].numpy() / 255.0, described)
+    return ChosenInput(explorer.senet.normalize(image), image[0].numpy() / 255.0, described)
 
 
 def show_input_view(explorer: Explorer, block: str, chosen: ChosenInput) -> None:
     """One input's excitations beside its class's mean, and the block's recalibration."""
     names = explorer.class_names
-    excitation, logits = run_senet(explorer.senet, chosen.image, explorer.dataset.key)
+    excitation, logits = run_senet(explorer.senet.model, chosen.image)
     probabilities = torch.softmax(torch.from_numpy(logits), 0).numpy()
     predicted = int(probabilities.argmax())
     means_by_class = class_view(str(explorer.directory))[1]
@@ -191,9 +190,7 @@ def show_input_view(explorer: Explorer, block: str, chosen: ChosenInput) -> None
         ("Most excited channels", most, "exc_maps_most"),
         ("Least excited channels", least, "exc_maps_least"),
     ):
-        maps = capture_recalibration(
-            explorer.senet, chosen.image, block, picked, dataset=explorer.dataset.key
-        )
+        maps = capture_recalibration(explorer.senet.model, chosen.image, block, picked)
         st.plotly_chart(
             recalibration_maps(maps.before, maps.after, picked, maps.excitation, title=title),
             key=key,
@@ -204,7 +201,7 @@ def _load_explorer() -> Explorer:
     dataset = dataset_info(active_dataset())
     directory = active_model_dir()
     try:
-        senet, record = load_models(directory)[ModelKind.SENET]
+        senet = load_models(directory)[ModelKind.SENET]
         results = load_results(directory)
     except CheckpointError as error:
         st.error(
@@ -212,7 +209,7 @@ def _load_explorer() -> Explorer:
             f"it with `python -m se_demo evaluate --dataset {dataset.key}`."
         )
         st.stop()
-    return Explorer(dataset, directory, senet, record, results, load_test_split(dataset.key))
+    return Explorer(directory, senet, results, load_test_split(senet.dataset.key))
 
 
 def main() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -16,6 +15,7 @@ from app_pages.resources import FOLDERS_KEPT, load_class_means, load_results, sa
 from se_demo.analysis.excitation import concat_batches, recording_excitations
 from se_demo.analysis.excitation_stats import BlockStatistics, block_statistics
 from se_demo.analysis.results import Evaluation
+from se_demo.core.checkpoints import Checkpoint
 from se_demo.core.data import Split
 from se_demo.core.inference import predict_logits
 from se_demo.core.registry import DatasetInfo, DatasetName, ModelKind, dataset_info
@@ -26,12 +26,15 @@ from se_demo.figures.common import block_title
 class Explorer:
     """What every view of the explorer reads: the SENet, its evaluation, the test set."""
 
-    dataset: DatasetInfo
     directory: Path
-    senet: torch.nn.Module  # shared by all sessions: never changed
-    senet_record: dict[str, Any]
+    senet: Checkpoint  # shared by all sessions: never changed
     results: Evaluation
     split: Split | None  # None when the test images are not on disk
+
+    @property
+    def dataset(self) -> DatasetInfo:
+        """The dataset the SENet was trained on."""
+        return self.senet.dataset
 
     @property
     def class_names(self) -> list[str]:
@@ -58,7 +61,7 @@ class Explorer:
 class ChosenInput:
     """The input the One input and Intervene tabs look at."""
 
-    image: torch.Tensor  # uint8 (1, 28, 28) or normalised (1, 1, 28, 28)
+    image: torch.Tensor  # normalised as the SENet was trained (1, 1, 28, 28)
     pixels: np.ndarray  # (28, 28) in [0, 1], for display
     described: str  # "test image 0, a 7" or "your drawing"
 
@@ -93,9 +96,9 @@ def _class_view(
 
 
 def run_senet(
-    model: torch.nn.Module, image: torch.Tensor, dataset: str
+    model: torch.nn.Module, image: torch.Tensor
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """One input's excitations {block: (C,)} and logits (K,)."""
+    """One normalised input's excitations {block: (C,)} and logits (K,)."""
     with recording_excitations(model) as store:
-        logits = predict_logits(model, image, dataset=dataset)[0].numpy()
+        logits = predict_logits(model, image)[0].numpy()
     return {b: x[0].numpy() for b, x in concat_batches(store).items()}, logits

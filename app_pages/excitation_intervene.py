@@ -47,26 +47,33 @@ SUGGESTED = 5  # channels offered first: those whose removal changes the accurac
 
 
 def _subset_accuracy(
-    directory: Path, dataset: str, interventions: tuple[Intervention, ...]
+    directory: Path, interventions: tuple[Intervention, ...]
 ) -> tuple[SubsetAccuracy, float]:
     """The intervened SENet's accuracy on the fixed subset, and the trained one's there."""
     key = saved_key(directory, ModelKind.SENET, "evaluation")
-    return _measure_subset(str(directory), key, dataset, interventions)
+    return _measure_subset(str(directory), key, interventions)
 
 
 # Each setting a student measures adds an entry: a bounded cache, keyed by the files' content.
 @st.cache_data(show_spinner="Measuring on a stratified subset of the test set...", max_entries=64)
 def _measure_subset(
-    directory: str, key: tuple[str, ...], dataset: str, interventions: tuple[Intervention, ...]
+    directory: str, key: tuple[str, ...], interventions: tuple[Intervention, ...]
 ) -> tuple[SubsetAccuracy, float]:
-    split = load_test_split(dataset)
+    senet = load_models(Path(directory))[ModelKind.SENET]
+    split = load_test_split(senet.dataset.key)
     assert split is not None
     results = load_results(Path(directory))
     indices = stratified_subset(results.labels)
     means = class_view(directory)[2]
-    senet = load_models(Path(directory))[ModelKind.SENET][0]
     measured = subset_accuracy(
-        senet, interventions, split.images, split.labels, indices, means, dataset=dataset
+        senet.model,
+        interventions,
+        split.images,
+        split.labels,
+        indices,
+        means,
+        config=senet.config,
+        dataset=senet.dataset.key,
     )
     trained = float(
         np.mean(results.predictions(ModelKind.SENET)[indices] == results.labels[indices])
@@ -112,11 +119,11 @@ def _show_prediction(
     targets: tuple[str, ...],
     label: str,
 ) -> None:
-    names, key = explorer.class_names, explorer.dataset.key
+    names, senet = explorer.class_names, explorer.senet
     overall = class_view(str(explorer.directory))[2]
-    excitation, logits = run_senet(explorer.senet, chosen.image, key)
-    changed = intervened_model(explorer.senet, interventions, overall)
-    changed_excitation, changed_logits = run_senet(changed, chosen.image, key)
+    excitation, logits = run_senet(senet.model, chosen.image)
+    changed = intervened_model(senet.model, interventions, overall, config=senet.config)
+    changed_excitation, changed_logits = run_senet(changed, chosen.image)
     before, after = (
         torch.softmax(torch.from_numpy(x), 0).numpy() for x in (logits, changed_logits)
     )
@@ -186,7 +193,7 @@ def _show_accuracy(
         st.session_state["exc_int_requested"] = settings
     if st.session_state.get("exc_int_requested") != settings:
         return
-    measured, trained_here = _subset_accuracy(explorer.directory, explorer.dataset.key, settings)
+    measured, trained_here = _subset_accuracy(explorer.directory, settings)
     within = measured.contains(trained)  # no measurable change: not drawn as a loss or gain
     st.metric(
         f"Test accuracy, {label}",

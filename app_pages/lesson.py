@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -18,7 +18,7 @@ from app_pages.resources import (
     load_test_images,
 )
 from se_demo.analysis.lesson import PAPER_HEADLINE, LayerRow, explain_se_block, layer_table
-from se_demo.core.checkpoints import CheckpointError
+from se_demo.core.checkpoints import Checkpoint, CheckpointError
 from se_demo.core.config import ModelConfig
 from se_demo.core.models import build_from_config
 from se_demo.core.registry import (
@@ -33,9 +33,6 @@ from se_demo.figures.draw import digit_pixels
 from se_demo.figures.lesson import architecture_dot, se_placements_dot
 from se_demo.links import number_problem
 from se_demo.words import explain, percent, with_article
-
-if TYPE_CHECKING:
-    from torch import nn
 
 DRAWING, TEST_IMAGE = "the digit you drew", "a test image"
 STEPS_ANCHOR = "one-se-block"
@@ -206,7 +203,7 @@ def _check_link(blocks: int, dataset: str) -> None:
 
 
 def _show_steps(
-    senet: nn.Module, se_rows: list[LayerRow], dataset: DatasetInfo, directory: Path
+    senet: Checkpoint, se_rows: list[LayerRow], dataset: DatasetInfo, directory: Path
 ) -> None:
     """Section 2: one SE block, step by step, on the drawing or a test image."""
     st.header("2. One SE block, step by step", divider="gray", anchor=STEPS_ANCHOR)
@@ -235,7 +232,7 @@ def _show_steps(
             config={"displayModeBar": False, "staticPlot": True},
         )
     block = se_rows[int(block_number or len(se_rows)) - 1].name
-    steps = explain_se_block(senet, image, block, dataset=dataset.key)
+    steps = explain_se_block(senet.model, image, block, dataset=senet.dataset.key)
     means = _class_mean_excitations(directory, block)
     show_se_steps(
         steps, label, dataset.class_names, class_means=means, one_at_a_time=presenter_mode()
@@ -295,8 +292,8 @@ def main() -> None:
     except CheckpointError as error:
         st.error(f"The models in '{directory}' could not be loaded: {error}")
         st.stop()
-    senet, senet_record = models[ModelKind.SENET]
-    tables = _layer_tables(dict(senet_record["model"]))
+    senet = models[ModelKind.SENET]
+    tables = _layer_tables(dict(senet.record["model"]))
     _show_architecture(tables)
     _show_steps(senet, [row for row in tables[ModelKind.SENET] if row.is_se], dataset, directory)
     _show_paper(dataset)

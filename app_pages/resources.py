@@ -24,15 +24,18 @@ import streamlit as st
 
 from se_demo.analysis.excitation_stats import class_means
 from se_demo.analysis.results import Evaluation, load_evaluation
-from se_demo.core.checkpoints import CheckpointError, check_model_files, load_checkpoint
+from se_demo.core.checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    check_model_files,
+    load_checkpoints,
+)
 from se_demo.core.config import CHECKPOINT_DIR, SERVING_THREADS, resolve_data_dir, runs_root
 from se_demo.core.datafiles import DatasetUnavailableError, dataset_available, read_split
 from se_demo.core.registry import MODEL_KINDS, DatasetName, ModelKind, dataset_info
 from se_demo.robustness.results import Robustness, load_robustness
 
 if TYPE_CHECKING:
-    from torch import nn
-
     from se_demo.analysis.channel_effects import ChannelEffect
     from se_demo.classroom.digits import ClassDigits
     from se_demo.classroom.queue import ClassQueue
@@ -74,8 +77,9 @@ def _records(directory: Path, key: tuple[str, ...]) -> dict[str, dict[str, Any]]
     return {name: check_model_files(directory, name, name)[1] for name in MODEL_KINDS}
 
 
-def load_models(directory: Path = MNIST_CHECKPOINTS) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
-    """Both models with their records, in eval mode; shared by all sessions.
+def load_models(directory: Path = MNIST_CHECKPOINTS) -> dict[str, Checkpoint]:
+    """Both models, in eval mode, with their configs, dataset and records; shared by all
+    sessions (never change them).
 
     Call `load_records` first: it gives the clearer message for a damaged folder. The
     first call also sets torch's thread count for the whole server, once.
@@ -85,8 +89,8 @@ def load_models(directory: Path = MNIST_CHECKPOINTS) -> dict[str, tuple[nn.Modul
 
 
 @st.cache_resource(show_spinner="Loading the models...", max_entries=FOLDERS_KEPT)
-def _models(directory: Path, key: tuple[str, ...]) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
-    return {name: load_checkpoint(directory, name) for name in MODEL_KINDS}
+def _models(directory: Path, key: tuple[str, ...]) -> dict[str, Checkpoint]:
+    return load_checkpoints(directory)
 
 
 @st.cache_resource(show_spinner=False)

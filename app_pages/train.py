@@ -41,6 +41,8 @@ from se_demo.core.registry import (
     SQUEEZES,
     DatasetName,
     ModelKind,
+    gate_option,
+    squeeze_option,
 )
 from se_demo.drawing.answers import answer_many
 from se_demo.training.runs import RunInfo, list_runs, runs_table
@@ -154,7 +156,9 @@ def _se_settings() -> ModelConfig:
     )
     squeeze = st.selectbox("SE squeeze", SQUEEZES, key="train_squeeze", help=explain("squeeze"))
     gate = st.selectbox("SE gate", GATES, key="train_gate", help=explain("gate"))
-    return ModelConfig(reduction_ratio=reduction, squeeze=squeeze, gate=gate)
+    return ModelConfig(
+        reduction_ratio=reduction, squeeze=squeeze_option(squeeze), gate=gate_option(gate)
+    )
 
 
 _RUNS_COLUMNS = {  # every column in view at 1280 px
@@ -216,8 +220,7 @@ def on_class_digits(run: RunInfo) -> None:
         st.info("The class has not added any digits yet (Draw a digit page).")
         return
     load_records(run.path)
-    models = {name: model for name, (model, _) in load_models(run.path).items()}
-    probabilities, _ = answer_many(models, arrays.images)
+    probabilities, _ = answer_many(load_models(run.path), arrays.images)
     report = class_report(arrays.labels, probabilities, arrays.sessions)
     score_metrics(report, run.accuracy, f"{{model}} of {run.name} on our {report.count:,} digits")
     st.caption(class_verdict(report))

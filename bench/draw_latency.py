@@ -17,15 +17,16 @@ import argparse
 import os
 import platform
 import time
+from collections.abc import Mapping
 
 import numpy as np
 import torch
 
 from se_demo.analysis.evaluate import cpu_name
-from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.checkpoints import Checkpoint, load_checkpoints
 from se_demo.core.config import CHECKPOINT_DIR
 from se_demo.core.data import load_split
-from se_demo.core.registry import MODEL_KINDS, DatasetName
+from se_demo.core.registry import DatasetName
 from se_demo.drawing.answers import answer_both
 from se_demo.drawing.preprocess import drawing_to_mnist
 from tools.canvas import canvas_png, decode
@@ -34,7 +35,7 @@ TARGET_P95_MS = 20.0
 
 
 def time_drawings(
-    drawings: list[str], models: dict[str, torch.nn.Module], warmup: int, threads: int
+    drawings: list[str], models: Mapping[str, Checkpoint], warmup: int, threads: int
 ) -> dict[str, np.ndarray]:
     """Milliseconds per stage for every drawing after the first ``warmup``, answering
     on ``threads`` torch threads (set for the process, as the app does once)."""
@@ -76,9 +77,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    models = {
-        name: load_checkpoint(CHECKPOINT_DIR / DatasetName.MNIST, name)[0] for name in MODEL_KINDS
-    }
+    models = load_checkpoints(CHECKPOINT_DIR / DatasetName.MNIST)
     images = load_split(
         False, args.data_dir, download=False, dataset=DatasetName.MNIST
     ).images.numpy()

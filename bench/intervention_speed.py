@@ -55,8 +55,9 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
     directory = CHECKPOINT_DIR / args.dataset
-    senet, record = load_checkpoint(directory, "senet")
-    split = load_split(False, args.data_dir, dataset=args.dataset)
+    senet = load_checkpoint(directory, "senet")
+    dataset = senet.dataset.key
+    split = load_split(False, args.data_dir, dataset=dataset)
     change = [Intervention("stages.2.se", InterventionMode.SCALE, channel=0, scale=0.5)]
     indices = stratified_subset(split.labels.numpy())
     print(f"load average (1 min) at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
@@ -65,7 +66,12 @@ def main() -> None:
             f"full test set ({len(split.labels):,} images)",
             _median_seconds(
                 lambda: intervened_accuracy(
-                    senet, change, split.images, split.labels, dataset=args.dataset
+                    senet.model,
+                    change,
+                    split.images,
+                    split.labels,
+                    config=senet.config,
+                    dataset=dataset,
                 ),
                 args.runs,
             ),
@@ -74,7 +80,13 @@ def main() -> None:
             f"stratified subset ({SUBSET_SIZE:,} images, Wilson 95 % interval)",
             _median_seconds(
                 lambda: subset_accuracy(
-                    senet, change, split.images, split.labels, indices, dataset=args.dataset
+                    senet.model,
+                    change,
+                    split.images,
+                    split.labels,
+                    indices,
+                    config=senet.config,
+                    dataset=dataset,
                 ),
                 args.runs,
             ),
@@ -82,7 +94,7 @@ def main() -> None:
         (
             "saved result (evaluation + channel effects read from disk)",
             _median_seconds(
-                lambda: (load_evaluation(directory), load_channel_effects(directory, record)),
+                lambda: (load_evaluation(directory), load_channel_effects(directory, senet.record)),
                 args.runs,
             ),
         ),

@@ -18,12 +18,12 @@ from collections.abc import Callable
 from functools import partial
 
 import numpy as np
+from torch import nn
 
 from se_demo.analysis.evaluate import cpu_name
-from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.checkpoints import load_checkpoints
 from se_demo.core.config import CHECKPOINT_DIR
 from se_demo.core.datafiles import read_split
-from se_demo.core.registry import MODEL_KINDS
 from se_demo.robustness.corruptions import SEVERITIES, corrupt, corruptions_for
 from se_demo.robustness.sweep import EVERY, run_robustness
 
@@ -47,7 +47,8 @@ def main() -> None:
     )
     for dataset in args.datasets:
         images, labels = read_split(False, args.data_dir, dataset=dataset)
-        models = {n: load_checkpoint(CHECKPOINT_DIR / dataset, n)[0] for n in MODEL_KINDS}
+        checkpoints = load_checkpoints(CHECKPOINT_DIR / dataset)
+        models: dict[str, nn.Module] = {n: c.model for n, c in checkpoints.items()}
         subset = np.ascontiguousarray(images[::EVERY])
         parts: dict[str, Callable[[], object]] = {
             "corruptions": partial(_corrupt_all, subset, dataset),

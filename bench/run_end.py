@@ -42,7 +42,7 @@ from se_demo.core.config import (
     resolve_data_dir,
 )
 from se_demo.core.data import load_split
-from se_demo.core.registry import MODEL_KINDS, DatasetName
+from se_demo.core.registry import MODEL_KINDS, DatasetName, model_kind
 from se_demo.training.train import train_model
 
 KEY = "bench"
@@ -54,7 +54,9 @@ def in_process_speed(model: str, images: int, data_dir: str | None) -> float:
     train = load_split(True, data_dir, dataset=DatasetName.MNIST)
     recipe = TrainConfig(epochs=1, train_subset=images, seed=0)
     return float(
-        train_model(ModelConfig(name=model), recipe, train).history[0]["images_per_second"]
+        train_model(ModelConfig(name=model_kind(model)), recipe, train).history[0][
+            "images_per_second"
+        ]
     )
 
 

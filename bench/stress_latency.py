@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from se_demo.analysis.evaluate import cpu_name
-from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.checkpoints import load_checkpoints
 from se_demo.core.config import CHECKPOINT_DIR, SERVING_THREADS
 from se_demo.core.datafiles import read_split
-from se_demo.core.registry import MODEL_KINDS, DatasetName
+from se_demo.core.registry import DatasetName
 from se_demo.drawing.answers import answer_both
 from se_demo.robustness.stress import stress_digit
 
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
     torch.set_num_threads(SERVING_THREADS)  # as the app does once
-    models = {n: load_checkpoint(CHECKPOINT_DIR / DatasetName.MNIST, n)[0] for n in MODEL_KINDS}
+    models = load_checkpoints(CHECKPOINT_DIR / DatasetName.MNIST)
     images = read_split(False, args.data_dir, dataset=DatasetName.MNIST)[0].astype(np.float32) / 255
     rng = np.random.default_rng(0)
     stress_ms, total_ms = [], []

@@ -24,7 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from se_demo.core.config import ModelConfig, TrainConfig
 from se_demo.core.data import load_split
 from se_demo.core.models import build_from_config
-from se_demo.core.registry import DatasetName
+from se_demo.core.registry import DatasetName, ModelKind
 from se_demo.training.train import train_model
 
 
@@ -78,7 +78,7 @@ def main() -> None:
         f"{'model':<6} {'MFLOP/img':>9} {'limit img/s':>11} {'median img/s':>12} {'runs':>24} "
         f"{'of limit':>8} {'GFLOP/s':>8} {'of SGEMM':>8} {'epoch (s)':>9}"
     )
-    for name in ("cnn", "senet"):
+    for name in ModelKind:
         config = ModelConfig(name=name)
         flops = training_flops_per_image(config)
         limit = args.peak_gflops * 1e9 / flops

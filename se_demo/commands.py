@@ -10,21 +10,31 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from torch import nn
 from tqdm import tqdm
 
 from se_demo.analysis import channel_effects as effects
-from se_demo.analysis.evaluate import evaluate_models, save_evaluation
+from se_demo.analysis.evaluate import evaluate_checkpoints, save_evaluation
 from se_demo.analysis.original_study import format_comparison, format_reference_report
 from se_demo.core.checkpoints import (
+    Checkpoint,
+    CheckpointError,
     library_versions,
-    load_checkpoint,
+    load_checkpoints,
     save_checkpoint,
+    shared_dataset,
 )
 from se_demo.core.config import CHECKPOINT_DIR, ModelConfig, TrainConfig, to_dict
 from se_demo.core.data import Split, load_split
 from se_demo.core.files import write_json_atomic
-from se_demo.core.registry import MODEL_KINDS, MODEL_TITLES, ModelKind, dataset_info
+from se_demo.core.registry import (
+    MODEL_KINDS,
+    MODEL_TITLES,
+    ModelKind,
+    dataset_info,
+    gate_option,
+    model_kind,
+    squeeze_option,
+)
 from se_demo.robustness.results import format_robustness_table
 from se_demo.robustness.sweep import run_robustness, save_robustness
 from se_demo.training.backends import Backend, InProcess, RayBackend, import_ray
@@ -37,13 +47,21 @@ def _checkpoint_dir(args: argparse.Namespace) -> Path:
     return args.checkpoint_dir or CHECKPOINT_DIR / args.dataset
 
 
-def _shipped_models_and_test_split(
-    args: argparse.Namespace,
-) -> tuple[Path, dict[str, nn.Module], Split]:
-    """The checkpoint folder, both models in it, and the dataset's test split."""
+def _checkpoints_and_test_split(
+    args: argparse.Namespace, names: tuple[str, ...] = MODEL_KINDS
+) -> tuple[Path, dict[str, Checkpoint], Split]:
+    """The checkpoint folder, its checkpoints ``names`` and the test split of the dataset
+    they were trained on; CheckpointError when that is not ``--dataset``.
+    """
     directory = _checkpoint_dir(args)
-    models = {name: load_checkpoint(directory, name)[0] for name in MODEL_KINDS}
-    return directory, models, load_split(False, args.data_dir, dataset=args.dataset)
+    checkpoints = load_checkpoints(directory, names)
+    dataset = shared_dataset(checkpoints).key
+    if dataset != args.dataset:
+        raise CheckpointError(
+            f"the models in '{directory}' were trained on {dataset}, not {args.dataset}: "
+            f"pass --dataset {dataset}"
+        )
+    return directory, checkpoints, load_split(False, args.data_dir, dataset=dataset)
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
@@ -62,7 +80,10 @@ def train_command(args: argparse.Namespace) -> int:
     names = MODEL_KINDS if args.model == "both" else (args.model,)
     for name in names:
         model_config = ModelConfig(
-            name=name, reduction_ratio=args.reduction_ratio, squeeze=args.squeeze, gate=args.gate
+            name=model_kind(name),
+            reduction_ratio=args.reduction_ratio,
+            squeeze=squeeze_option(args.squeeze),
+            gate=gate_option(args.gate),
         )
         bar = tqdm(
             total=train_config.epochs, desc=f"{name} epoch", unit="epoch", dynamic_ncols=True
@@ -117,12 +138,12 @@ def train_command(args: argparse.Namespace) -> int:
 
 def evaluate_command(args: argparse.Namespace) -> int:
     """``evaluate``: the original study's report for both checkpoints; saves the evaluation beside them."""
-    directory, models, test_split = _shipped_models_and_test_split(args)
-    evaluation = evaluate_models(models, test_split, args.dataset)
-    for name in models:
+    directory, checkpoints, test_split = _checkpoints_and_test_split(args)
+    evaluation = evaluate_checkpoints(checkpoints, test_split)
+    for name in checkpoints:
         print(format_reference_report(MODEL_TITLES[name], evaluation.metrics(name)))
         print()
-    metrics = {name: evaluation.metrics(name) for name in models}
+    metrics = {name: evaluation.metrics(name) for name in checkpoints}
     print(format_comparison(metrics, dataset_info(args.dataset).reference))
     path = save_evaluation(evaluation, directory)
     print(f"\nsaved {path}")
@@ -131,14 +152,14 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
 def robustness_command(args: argparse.Namespace) -> int:
     """``robustness``: both checkpoints on the corruptions; prints the table, saves the sweep."""
-    directory, models, test_split = _shipped_models_and_test_split(args)
+    directory, checkpoints, test_split = _checkpoints_and_test_split(args)
     start = time.perf_counter()
     bar = tqdm(desc="settings", unit="setting", leave=False)
     sweep = run_robustness(
-        models,
+        {name: checkpoint.model for name, checkpoint in checkpoints.items()},
         test_split.images.numpy(),
         test_split.labels.numpy(),
-        args.dataset,
+        shared_dataset(checkpoints).key,
         on_setting=lambda name, severity: bar.update(1),
     )
     bar.close()
@@ -151,18 +172,12 @@ def robustness_command(args: argparse.Namespace) -> int:
 
 def channels_command(args: argparse.Namespace) -> int:
     """``channels``: each SE channel's effect on the test accuracy; saves it beside the SENet."""
-    directory = _checkpoint_dir(args)
-    senet, senet_record = load_checkpoint(directory, ModelKind.SENET)
-    test_split = load_split(False, args.data_dir, dataset=args.dataset)
+    directory, checkpoints, test_split = _checkpoints_and_test_split(args, (ModelKind.SENET,))
+    senet = checkpoints[ModelKind.SENET]
     trained, removed = effects.measure_channel_effects(
-        senet,  # type: ignore[arg-type]
-        test_split,
-        args.dataset,
-        on_block=lambda block: print(f"measuring {block}...", flush=True),
+        senet, test_split, on_block=lambda block: print(f"measuring {block}...", flush=True)
     )
-    record = effects.channel_effects_record(
-        removed, trained, test_split, senet_record, args.dataset
-    )
+    record = effects.channel_effects_record(removed, trained, test_split, senet)
     path = effects.save_channel_effects(record, directory)
     print(effects.format_largest_effects(effects.load_channel_effects(directory) or {}))
     print(f"\nsaved {path}")

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from se_demo.analysis.results import Evaluation, load_evaluation
-from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.checkpoints import Checkpoint, load_checkpoints
 from se_demo.core.data import Split, normalize
 from se_demo.core.models import build_model, se_blocks
 from se_demo.drawing.answers import (
@@ -24,8 +23,8 @@ from tests.conftest import MNIST_CHECKPOINTS
 
 
 @pytest.fixture(scope="module")
-def models() -> dict[str, nn.Module]:
-    return {name: load_checkpoint(MNIST_CHECKPOINTS, name)[0] for name in ("cnn", "senet")}
+def models() -> dict[str, Checkpoint]:
+    return load_checkpoints(MNIST_CHECKPOINTS)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +37,7 @@ def _digit(test_split: Split, index: int) -> np.ndarray:
 
 
 def test_answers_match_the_saved_evaluation(
-    models: dict[str, nn.Module], evaluation: Evaluation, test_split: Split
+    models: dict[str, Checkpoint], evaluation: Evaluation, test_split: Split
 ) -> None:
     for index in range(0, 10_000, 997):
         answers = answer_both(models, _digit(test_split, index))
@@ -55,13 +54,13 @@ def test_answers_match_the_saved_evaluation(
             )
 
 
-def test_the_basic_cnn_has_no_excitations(models: dict[str, nn.Module], test_split: Split) -> None:
+def test_the_basic_cnn_has_no_excitations(models: dict[str, Checkpoint], test_split: Split) -> None:
     answers = answer_both({"cnn": models["cnn"]}, _digit(test_split, 0))
     assert answers.excitations == {}
 
 
 def test_agreement_and_disagreement_on_real_test_digits(
-    models: dict[str, nn.Module], evaluation: Evaluation, test_split: Split
+    models: dict[str, Checkpoint], evaluation: Evaluation, test_split: Split
 ) -> None:
     disagree = np.flatnonzero(evaluation.predictions("cnn") != evaluation.predictions("senet"))
     assert disagree.size > 0
@@ -81,7 +80,7 @@ def test_agreement_and_disagreement_on_real_test_digits(
 
 
 def test_low_confidence_is_called_unsure(
-    evaluation: Evaluation, models: dict[str, nn.Module], test_split: Split
+    evaluation: Evaluation, models: dict[str, Checkpoint], test_split: Split
 ) -> None:
     top = evaluation.probabilities["senet"].max(1)
     index = int(np.flatnonzero(top < UNSURE_BELOW)[0])
@@ -97,7 +96,7 @@ def test_low_confidence_is_called_unsure(
 
 
 def test_the_ink_limit_flags_blobs_not_digits(
-    models: dict[str, nn.Module], train_split: Split
+    models: dict[str, Checkpoint], train_split: Split
 ) -> None:
     ink = train_split.images.numpy().reshape(len(train_split), -1).sum(1) / 255.0
     assert np.mean(ink > MAX_DIGIT_INK) < 0.002  # about 0.1% of MNIST's training digits
@@ -126,7 +125,7 @@ def test_verdict_names_the_unsure_model() -> None:
 
 
 def test_one_thread_answers_as_two_threads_do(
-    models: dict[str, nn.Module], test_split: Split
+    models: dict[str, Checkpoint], test_split: Split
 ) -> None:
     digit = _digit(test_split, 7)
     torch.set_num_threads(1)  # the autouse fixture restores the original count
@@ -151,15 +150,15 @@ def test_the_unsure_level_flags_most_mistakes_and_few_correct_answers(
 
 
 def test_se_off_reads_the_drawing_like_a_basic_cnn_holding_the_senets_weights(
-    models: dict[str, nn.Module], test_split: Split
+    models: dict[str, Checkpoint], test_split: Split
 ) -> None:
     senet = models["senet"]
     reference = build_model("cnn")  # the same network without SE blocks: every s is 1
-    missing, unexpected = reference.load_state_dict(senet.state_dict(), strict=False)
+    missing, unexpected = reference.load_state_dict(senet.model.state_dict(), strict=False)
     assert missing == []
     assert all(".se." in key for key in unexpected)
     reference.eval()
-    gates_before = [type(block.gate) for block in se_blocks(senet).values()]
+    gates_before = [type(block.gate) for block in se_blocks(senet.model).values()]
     for index in range(20):
         digit = _digit(test_split, index)
         result = se_on_and_off(senet, digit)
@@ -172,7 +171,7 @@ def test_se_off_reads_the_drawing_like_a_basic_cnn_holding_the_senets_weights(
             result.trained.probabilities,
             answer_both({"senet": senet}, digit).models["senet"].probabilities,
         )
-    assert [type(block.gate) for block in se_blocks(senet).values()] == gates_before
+    assert [type(block.gate) for block in se_blocks(senet.model).values()] == gates_before
 
 
 def test_se_on_and_off_says_whether_the_answer_changes() -> None:

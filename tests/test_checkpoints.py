@@ -11,20 +11,31 @@ import pytest
 import torch
 
 from se_demo.core import checkpoints
-from se_demo.core.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from se_demo.core.config import ModelConfig, to_dict
+from se_demo.core.checkpoints import (
+    CheckpointError,
+    load_checkpoint,
+    load_checkpoints,
+    save_checkpoint,
+)
+from se_demo.core.config import CHECKPOINT_DIR, ModelConfig, to_dict
+from se_demo.core.data import normalize
 from se_demo.core.files import sha256_file
-from se_demo.core.models import build_model
+from se_demo.core.inference import predict, predict_logits
+from se_demo.core.models import ReferenceCNN, build_model
+from se_demo.core.registry import DATASETS, DatasetName, Gate, ModelKind, Squeeze, model_kind
 
 
 def _save(
-    model_name: str, directory: Path, name: str | None = None, seed: int = 0
+    model_name: str,
+    directory: Path,
+    name: str | None = None,
+    seed: int = 0,
+    dataset: str = DatasetName.MNIST,
 ) -> torch.nn.Module:
     torch.manual_seed(seed)
     model = build_model(model_name)
-    save_checkpoint(
-        model, {"model": to_dict(ModelConfig(name=model_name))}, directory, name or model_name
-    )
+    record = {"model": to_dict(ModelConfig(name=model_kind(model_name))), "dataset": dataset}
+    save_checkpoint(model, record, directory, name or model_name)
     return model
 
 
@@ -40,12 +51,67 @@ def _assert_same(a: torch.nn.Module, b: torch.nn.Module) -> None:
 
 def test_round_trip_and_record(tmp_path):
     model = _save("senet", tmp_path)
-    loaded, record = load_checkpoint(tmp_path, "senet")
-    _assert_same(model, loaded)
-    assert not loaded.training
-    assert record["model"]["name"] == "senet"
-    assert record["weights_sha256"] == sha256_file(_weights(tmp_path, "senet"))
+    loaded = load_checkpoint(tmp_path, "senet")
+    _assert_same(model, loaded.model)
+    assert isinstance(loaded.model, ReferenceCNN)
+    assert not loaded.model.training
+    assert loaded.record["model"]["name"] == "senet"
+    assert loaded.record["weights_sha256"] == sha256_file(_weights(tmp_path, "senet"))
     assert not list(tmp_path.glob(".*tmp"))  # no temporary files left behind
+
+
+@pytest.mark.parametrize("dataset", list(DatasetName))
+def test_the_weights_bring_their_config_and_dataset(tmp_path, dataset):
+    config = ModelConfig(reduction_ratio=4, squeeze=Squeeze.MAX, gate=Gate.TANH)
+    torch.manual_seed(0)
+    model = build_model(ModelKind.SENET, reduction_ratio=4, squeeze="max", gate="tanh")
+    save_checkpoint(model, {"model": to_dict(config), "dataset": dataset}, tmp_path, "senet")
+    loaded = load_checkpoint(tmp_path, "senet")
+    assert loaded.config == config
+    assert loaded.kind is ModelKind.SENET
+    assert loaded.dataset is DATASETS[dataset]
+    images = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
+    assert torch.equal(loaded.normalize(images), normalize(images, dataset))
+    assert torch.equal(loaded.predict(images), predict(model, images, dataset=dataset))
+
+
+def test_a_record_without_a_dataset_is_neither_saved_nor_loaded(tmp_path):
+    model = build_model("cnn")
+    with pytest.raises(KeyError, match="dataset"):
+        save_checkpoint(model, {"model": to_dict(ModelConfig(name=ModelKind.CNN))}, tmp_path, "a")
+    checkpoints.save_tensors(
+        {k: v.numpy() for k, v in model.state_dict().items()},
+        {"kind": "model", "model": to_dict(ModelConfig(name=ModelKind.CNN)), "dataset": "kmnist"},
+        tmp_path,
+        "b",
+    )
+    with pytest.raises(CheckpointError, match=r"names no known dataset.*kmnist"):
+        load_checkpoint(tmp_path, "b")
+
+
+def test_checkpoints_of_one_folder_share_their_dataset_and_hold_their_model(tmp_path):
+    _save("cnn", tmp_path, dataset=DatasetName.MNIST)
+    _save("senet", tmp_path, dataset=DatasetName.FASHION)
+    with pytest.raises(CheckpointError, match=r"2 datasets \['fashion', 'mnist'\]"):
+        load_checkpoints(tmp_path)
+    _save("senet", tmp_path, dataset=DatasetName.MNIST)
+    assert {c.dataset.key for c in load_checkpoints(tmp_path).values()} == {"mnist"}
+    _save("cnn", tmp_path, name="senet")
+    with pytest.raises(CheckpointError, match="holds a cnn model, not a senet"):
+        load_checkpoints(tmp_path)
+
+
+def test_predict_refuses_a_dataset_it_would_ignore():
+    model = build_model("cnn")
+    images = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
+    normalised = normalize(images, DatasetName.FASHION)
+    with pytest.raises(ValueError, match="would be ignored"):
+        predict_logits(model, normalised, dataset=DatasetName.MNIST)
+    with pytest.raises(ValueError, match="uint8 images need the dataset"):
+        predict_logits(model, images)
+    assert torch.equal(
+        predict_logits(model, normalised), predict_logits(model, images, dataset="fashion")
+    )
 
 
 def test_missing_checkpoint(tmp_path):
@@ -116,7 +182,7 @@ def test_state_dict_that_does_not_fit_is_refused(tmp_path):
     cnn = build_model("cnn")
     checkpoints.save_tensors(
         cnn.state_dict(),
-        {"kind": "model", "model": to_dict(ModelConfig(name="senet"))},
+        {"kind": "model", "model": to_dict(ModelConfig()), "dataset": DatasetName.MNIST},
         tmp_path,
         "x",
     )
@@ -168,8 +234,7 @@ def test_crash_mid_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         _save("cnn", tmp_path, seed=1)
     monkeypatch.setattr(os, "replace", real_replace)
-    loaded, _ = load_checkpoint(tmp_path, "cnn")
-    _assert_same(old, loaded)
+    _assert_same(old, load_checkpoint(tmp_path, "cnn").model)
     assert not list(tmp_path.glob(".*tmp"))
 
 
@@ -182,7 +247,7 @@ def test_crash_while_writing_weights_keeps_the_previous_checkpoint(tmp_path, mon
     monkeypatch.setattr(checkpoints, "save_file", crash)
     with pytest.raises(OSError, match="disk full"):
         _save("senet", tmp_path, seed=1)
-    _assert_same(old, load_checkpoint(tmp_path, "senet")[0])
+    _assert_same(old, load_checkpoint(tmp_path, "senet").model)
     assert not list(tmp_path.glob(".*tmp"))
 
 
@@ -191,7 +256,8 @@ def test_identical_saves_give_identical_bytes_and_names(tmp_path):
     names, contents = set(), set()
     for attempt in range(6):
         directory = tmp_path / str(attempt)
-        save_checkpoint(model, {"model": to_dict(ModelConfig())}, directory, "senet")
+        record = {"model": to_dict(ModelConfig()), "dataset": DatasetName.MNIST}
+        save_checkpoint(model, record, directory, "senet")
         (weights,) = directory.glob("senet-*.safetensors")
         names.add(weights.name)
         contents.add(weights.read_bytes())
@@ -211,3 +277,14 @@ def test_a_new_save_removes_exactly_the_file_it_replaced(tmp_path):
     assert (tmp_path / second).exists()
     assert other.read_bytes() == b"not ours to delete"
     load_checkpoint(tmp_path, "senet")
+
+
+@pytest.mark.parametrize("dataset", list(DatasetName))
+@pytest.mark.parametrize("name", list(ModelKind))
+def test_a_shipped_config_is_saved_again_as_the_same_json(dataset, name):
+    loaded = load_checkpoint(CHECKPOINT_DIR / dataset, name)
+    assert loaded.config.name is ModelKind(name)
+    assert isinstance(loaded.config.squeeze, Squeeze)
+    assert isinstance(loaded.config.gate, Gate)
+    saved = json.loads((CHECKPOINT_DIR / dataset / f"{name}.json").read_text())["model"]
+    assert json.dumps(to_dict(loaded.config)) == json.dumps(saved)

@@ -28,7 +28,7 @@ from se_demo.classroom.store import (
     open_store,
     schema_info,
 )
-from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.checkpoints import load_checkpoints
 from se_demo.core.config import CHECKPOINT_DIR, PROJECT_ROOT
 from se_demo.core.data import Split
 from se_demo.drawing.answers import answer_many
@@ -51,7 +51,7 @@ def digits(store_url: str, clock: Clock):
 
 @pytest.fixture(scope="module")
 def models():
-    return {n: load_checkpoint(CHECKPOINT_DIR / "mnist", n)[0] for n in ("cnn", "senet")}
+    return load_checkpoints(CHECKPOINT_DIR / "mnist")
 
 
 def _digit(test_split: Split, index: int) -> np.ndarray:

@@ -117,7 +117,7 @@ def test_a_lab_run_is_tested_on_the_class_digits_beside_mnist(
     images = test_split.images[:20].numpy().copy()
     images[:5] = images[:5, ::-1, ::-1]  # five upside down: some misses
     labels = test_split.labels[:20].numpy()
-    models = {n: m for n, (m, _) in resources.load_models(CHECKPOINT_DIR / "mnist").items()}
+    models = resources.load_models(CHECKPOINT_DIR / "mnist")
     probabilities, excitations = answer_many(models, images)
     resources.class_digits().add_many(images, labels, probabilities, excitations, "import")
 

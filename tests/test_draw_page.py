@@ -12,12 +12,17 @@ import pytest
 import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-from torch import nn
 
 from app_pages import resources
 from app_pages.draw_canvas import PROMPT
 from se_demo.analysis.results import load_evaluation
-from se_demo.core.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from se_demo.core.checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    load_checkpoints,
+    save_checkpoint,
+)
 from se_demo.core.config import DATA_ENV_VAR, PROJECT_ROOT
 from se_demo.core.data import Split
 from se_demo.drawing.answers import answer_both, se_on_and_off
@@ -39,7 +44,7 @@ def _upload(at: AppTest, name: str, payload: bytes, mime: str = "image/png") -> 
     return at.file_uploader(key="draw_upload").set_value((name, payload, mime)).run()
 
 
-def _disagrees(models: dict[str, nn.Module], scan: bytes) -> bool:
+def _disagrees(models: dict[str, Checkpoint], scan: bytes) -> bool:
     digit = upload_to_mnist(scan)
     return digit is not None and answer_both(models, digit).disagree
 
@@ -106,7 +111,7 @@ def test_an_uploaded_scan_gets_both_answers(test_split: Split) -> None:
 
 
 def test_disagreement_is_said(test_split: Split) -> None:
-    models = {name: load_checkpoint(MNIST_CHECKPOINTS, name)[0] for name in ("cnn", "senet")}
+    models = load_checkpoints(MNIST_CHECKPOINTS)
     evaluation = load_evaluation(MNIST_CHECKPOINTS)
     disagree = np.flatnonzero(evaluation.predictions("cnn") != evaluation.predictions("senet"))
     # The first disagreement that survives the scan (enlarging and preprocessing again).
@@ -166,10 +171,10 @@ def test_switching_input_forgets_the_upload(test_split: Split) -> None:
 
 def test_models_that_cannot_be_built_are_explained(monkeypatch: pytest.MonkeyPatch) -> None:
     # The sidebar checks the files without torch; building the model is this page's job.
-    def cannot_build(directory: Path, name: str) -> None:
-        raise CheckpointError(f"weights of checkpoint '{name}' do not fit the architecture")
+    def cannot_build(directory: Path) -> None:
+        raise CheckpointError("weights of checkpoint 'cnn' do not fit the architecture")
 
-    monkeypatch.setattr(resources, "load_checkpoint", cannot_build)
+    monkeypatch.setattr(resources, "load_checkpoints", cannot_build)
     resources._models.clear()
     try:
         at = _page()
@@ -194,7 +199,7 @@ def test_stress_sliders_change_what_the_models_see_and_answer(test_split: Split)
     np.testing.assert_allclose(
         plotly_values(charts["draw_pixels"]["data"][0]["z"]), seen, atol=1e-6
     )
-    models = {name: load_checkpoint(MNIST_CHECKPOINTS, name)[0] for name in ("cnn", "senet")}
+    models = load_checkpoints(MNIST_CHECKPOINTS)
     expected = answer_both(models, seen)
     assert [m.value for m in at.metric] == [
         "unsure" if a.unsure else str(a.digit) for a in expected.models.values()
@@ -208,14 +213,14 @@ def test_models_saved_again_into_a_folder_are_read_again(tmp_path: Path) -> None
     shutil.copytree(MNIST_CHECKPOINTS, folder)
     first = resources.load_models(folder)
     assert resources.load_models(folder) is first  # unchanged files: the cached models
-    cnn, record = load_checkpoint(folder, "cnn")
+    cnn = load_checkpoint(folder, "cnn")
     with torch.no_grad():
-        cnn.classifier[-1].bias.add_(1.0)
-    save_checkpoint(cnn, record, folder, "cnn")
+        cnn.model.classifier[-1].bias.add_(1.0)
+    save_checkpoint(cnn.model, cnn.record, folder, "cnn")
     second = resources.load_models(folder)
     assert second is not first
-    assert torch.equal(second["cnn"][0].classifier[-1].bias, cnn.classifier[-1].bias)
-    assert second["cnn"][1]["weights_sha256"] != first["cnn"][1]["weights_sha256"]
+    assert torch.equal(second["cnn"].model.classifier[-1].bias, cnn.model.classifier[-1].bias)
+    assert second["cnn"].record["weights_sha256"] != first["cnn"].record["weights_sha256"]
 
 
 def test_the_se_switch_shows_the_drawing_with_se_on_and_off(test_split: Split) -> None:
@@ -224,7 +229,7 @@ def test_the_se_switch_shows_the_drawing_with_se_on_and_off(test_split: Split) -
     assert len(at.metric) == 2  # the two models' answers only
     at.toggle(key="draw_se_switch").set_value(True).run()
     assert not at.exception, at.exception
-    senet = load_checkpoint(MNIST_CHECKPOINTS, "senet")[0]
+    senet = load_checkpoint(MNIST_CHECKPOINTS, "senet")
     expected = se_on_and_off(senet, at.session_state["current_drawing"])
     on, off = at.metric[2:]
     assert (on.label, off.label) == ("SENet, SE on (as trained)", "SENet, SE off (every s = 1)")

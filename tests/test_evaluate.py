@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.metrics import f1_score
-from torch import nn
 
 from se_demo.analysis.evaluate import compute_metrics, predict
 from se_demo.analysis.excitation import concat_batches, recording_excitations
@@ -26,7 +25,12 @@ from se_demo.analysis.results import (
     load_evaluation,
     mcnemar_exact,
 )
-from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.checkpoints import (
+    Checkpoint,
+    load_checkpoint,
+    load_checkpoints,
+    shared_dataset,
+)
 from se_demo.core.config import CHECKPOINT_DIR
 from se_demo.core.data import Split
 from se_demo.core.registry import DATASETS, MODEL_KINDS, DatasetName
@@ -39,8 +43,7 @@ class Fresh:
 
     folder: Path
     split: Split
-    models: dict[str, nn.Module]
-    records: dict[str, dict]
+    checkpoints: dict[str, Checkpoint]
     probabilities: dict[str, np.ndarray]  # (N, 10) per model
     excitations: dict[str, dict[str, np.ndarray]]  # {model: {block: (N, C)}}
 
@@ -53,21 +56,15 @@ def fresh(test_split: Split, fashion_test_split: Split) -> Callable[[str], Fresh
     @functools.cache
     def evaluate(dataset: str) -> Fresh:
         folder = CHECKPOINT_DIR / dataset
-        shipped = {name: load_checkpoint(folder, name) for name in MODEL_KINDS}
+        shipped = load_checkpoints(folder)
+        assert shared_dataset(shipped).key == dataset
         probabilities, excitations = {}, {}
-        for name, (model, _) in shipped.items():
-            with recording_excitations(model) as store:  # one pass: answers and excitations
-                probs = predict(model, splits[dataset].images, dataset=dataset)
+        for name, checkpoint in shipped.items():
+            with recording_excitations(checkpoint.model) as store:  # answers and excitations
+                probs = checkpoint.predict(splits[dataset].images)
             probabilities[name] = probs.numpy()
             excitations[name] = {b: x.numpy() for b, x in concat_batches(store).items()}
-        return Fresh(
-            folder,
-            splits[dataset],
-            {name: model for name, (model, _) in shipped.items()},
-            {name: record for name, (_, record) in shipped.items()},
-            probabilities,
-            excitations,
-        )
+        return Fresh(folder, splits[dataset], shipped, probabilities, excitations)
 
     return evaluate
 
@@ -82,7 +79,7 @@ def test_saved_evaluation_equals_a_fresh_one(dataset: str, fresh: Callable[[str]
     assert saved.record["data_sha256"] == run.split.checksum()
     np.testing.assert_array_equal(saved.labels, labels)
     for name in MODEL_KINDS:
-        record = run.records[name]
+        record = run.checkpoints[name].record
         assert record["dataset"] == dataset
         assert record["test_data_sha256"] == run.split.checksum()
         np.testing.assert_allclose(saved.probabilities[name], run.probabilities[name], atol=1e-5)
@@ -118,8 +115,7 @@ def test_shipped_checkpoint_beats_the_seed_in_few_epochs(name):
     accuracy = load_evaluation(MNIST_CHECKPOINTS).metrics(name)["accuracy"]
     assert accuracy >= 0.9950, accuracy
     assert accuracy > DATASETS[DatasetName.MNIST].reference[name]["accuracy"]
-    _, record = load_checkpoint(MNIST_CHECKPOINTS, name)
-    assert record["epochs"] <= 8
+    assert load_checkpoint(MNIST_CHECKPOINTS, name).record["epochs"] <= 8
 
 
 @pytest.mark.slow
@@ -127,12 +123,13 @@ def test_fashion_models_need_fashion_normalisation(fresh):
     run = fresh("fashion")
     labels = run.split.labels.numpy()
     first = slice(0, 2_000)  # 6 points apart or more already; all 10,000 take 5x as long
-    for name, model in run.models.items():
+    for name, checkpoint in run.checkpoints.items():
         accuracy = float(np.mean(run.probabilities[name].argmax(1) == labels))
         assert accuracy > 0.90, accuracy  # chance: 0.10
         # normalised with Fashion-MNIST's own statistics: MNIST's would cost accuracy
         right = run.probabilities[name][first].argmax(1) == labels[first]
-        wrong = predict(model, run.split.images[first], dataset="mnist").numpy().argmax(1)
+        wrong = predict(checkpoint.model, run.split.images[first], dataset="mnist").numpy()
+        wrong = wrong.argmax(1)
         assert np.mean(wrong == labels[first]) < np.mean(right)
 
 

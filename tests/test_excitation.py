@@ -39,7 +39,7 @@ from se_demo.analysis.excitation_text import (
 from se_demo.analysis.interventions import Intervention, intervened_accuracy, intervened_model
 from se_demo.analysis.results import load_evaluation
 from se_demo.core import hooks
-from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.checkpoints import Checkpoint, load_checkpoint
 from se_demo.core.data import normalize
 from se_demo.core.models import build_model
 from se_demo.core.registry import DatasetName
@@ -49,8 +49,8 @@ BLOCKS = ["stages.0.se", "stages.1.se", "stages.2.se"]
 
 
 @pytest.fixture(scope="module")
-def senet() -> torch.nn.Module:
-    return load_checkpoint(MNIST_CHECKPOINTS, "senet")[0]
+def senet() -> Checkpoint:
+    return load_checkpoint(MNIST_CHECKPOINTS, "senet")
 
 
 @pytest.fixture(scope="module")
@@ -106,26 +106,27 @@ def _reference_forward(model, images: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 def test_captured_excitations_are_n_by_c_in_the_open_unit_interval(senet, images, recorded):
-    before = _snapshot(senet)
-    captured = capture_excitations(senet, images, dataset=DatasetName.MNIST)
+    before = _snapshot(senet.model)
+    captured = capture_excitations(senet.model, images, dataset=senet.dataset.key)
     assert list(captured) == BLOCKS
-    reference = _reference_forward(senet, images)
+    reference = _reference_forward(senet.model, images)
     for block, channels in zip(BLOCKS, (16, 32, 64), strict=True):
         values = captured[block]
         assert values.shape == (len(images), channels)
         assert bool(((values > 0) & (values < 1)).all())
         torch.testing.assert_close(values, reference[block], atol=1e-5, rtol=1e-4)
-    _assert_no_hooks_left(senet, images, recorded)
-    assert all(torch.equal(before[k], v) for k, v in senet.state_dict().items())
+    _assert_no_hooks_left(senet.model, images, recorded)
+    assert all(torch.equal(before[k], v) for k, v in senet.model.state_dict().items())
 
 
 def test_recalibration_is_the_block_input_times_its_excitation(senet, images, recorded):
     image = images[3]
     most, least = extreme_channels(
-        capture_excitations(senet, image[None], dataset=DatasetName.MNIST)["stages.1.se"][0], 3
+        capture_excitations(senet.model, image[None], dataset=senet.dataset.key)["stages.1.se"][0],
+        3,
     )
     maps = capture_recalibration(
-        senet, image, "stages.1.se", most + least, dataset=DatasetName.MNIST
+        senet.model, image, "stages.1.se", most + least, dataset=senet.dataset.key
     )
     assert maps.channels == tuple(most + least)
     assert maps.before.shape == (6, 14, 14)
@@ -134,12 +135,14 @@ def test_recalibration_is_the_block_input_times_its_excitation(senet, images, re
     assert maps.excitation[:3].min() >= maps.excitation[3:].max()
     # The block's input, computed by hand: stage 2's second conv after ReLU.
     with torch.no_grad():
-        stage0, stage1 = senet.stages[0], senet.stages[1]
+        stage0, stage1 = senet.model.stages[0], senet.model.stages[1]
         x = stage0(normalize(image[None], DatasetName.MNIST))
         h = stage1.relu2(stage1.conv2(stage1.relu1(stage1.conv1(x))))
     np.testing.assert_allclose(maps.before, h[0, list(maps.channels)].numpy(), atol=1e-5)
-    _assert_no_hooks_left(senet, images, recorded)
-    switched_off = intervened_model(senet, [Intervention("stages.1.se", "off")])
+    _assert_no_hooks_left(senet.model, images, recorded)
+    switched_off = intervened_model(
+        senet.model, [Intervention("stages.1.se", "off")], config=senet.config
+    )
     off = capture_recalibration(
         switched_off, image, "stages.1.se", [0, 1], dataset=DatasetName.MNIST
     )
@@ -268,34 +271,40 @@ def test_switching_every_block_off_is_the_cnn_without_the_se_multiplication(sene
     # The same network with the SE layers removed, built independently: a basic CNN
     # holding the SENet's convolution and classifier weights.
     cnn = build_model("cnn")
-    cnn.load_state_dict({k: v for k, v in senet.state_dict().items() if ".se." not in k})
-    switched_off = intervened_model(senet, [Intervention(b, "off") for b in BLOCKS])
+    cnn.load_state_dict({k: v for k, v in senet.model.state_dict().items() if ".se." not in k})
+    switched_off = intervened_model(
+        senet.model, [Intervention(b, "off") for b in BLOCKS], config=senet.config
+    )
     expected = predict(cnn, images, dataset=DatasetName.MNIST)
     assert torch.equal(predict(switched_off, images, dataset=DatasetName.MNIST), expected)
-    assert not torch.allclose(
-        predict(senet, images, dataset=DatasetName.MNIST), expected, atol=1e-3
-    )
+    assert not torch.allclose(senet.predict(images), expected, atol=1e-3)
 
 
 def test_an_intervention_leaves_the_given_model_unchanged(senet, images, recorded):
-    before = _snapshot(senet)
-    reference = predict(senet, images, dataset=DatasetName.MNIST)
+    before = _snapshot(senet.model)
+    reference = senet.predict(images)
     copy = intervened_model(
-        senet,
+        senet.model,
         [Intervention("stages.2.se", "scale", channel=5, scale=0.0)],
+        config=senet.config,
     )
-    assert copy is not senet
+    assert copy is not senet.model
     predict(copy, images, dataset=DatasetName.MNIST)
-    _assert_no_hooks_left(senet, images, recorded)
-    assert all(torch.equal(before[k], v) for k, v in senet.state_dict().items())
-    assert torch.equal(predict(senet, images, dataset=DatasetName.MNIST), reference)
+    _assert_no_hooks_left(senet.model, images, recorded)
+    assert all(torch.equal(before[k], v) for k, v in senet.model.state_dict().items())
+    assert torch.equal(senet.predict(images), reference)
 
 
 def test_mean_and_scale_interventions_change_only_their_block(senet, images):
-    original = capture_excitations(senet, images, dataset=DatasetName.MNIST)
+    original = capture_excitations(senet.model, images, dataset=senet.dataset.key)
     mean = original["stages.1.se"].mean(0)
     replaced = capture_excitations(
-        intervened_model(senet, [Intervention("stages.1.se", "mean")], {"stages.1.se": mean}),
+        intervened_model(
+            senet.model,
+            [Intervention("stages.1.se", "mean")],
+            {"stages.1.se": mean},
+            config=senet.config,
+        ),
         images,
         dataset=DatasetName.MNIST,
     )
@@ -304,7 +313,11 @@ def test_mean_and_scale_interventions_change_only_their_block(senet, images):
     assert not torch.allclose(replaced["stages.2.se"], original["stages.2.se"], atol=1e-4)
 
     scaled = capture_excitations(
-        intervened_model(senet, [Intervention("stages.2.se", "scale", channel=7, scale=2.5)]),
+        intervened_model(
+            senet.model,
+            [Intervention("stages.2.se", "scale", channel=7, scale=2.5)],
+            config=senet.config,
+        ),
         images,
         dataset=DatasetName.MNIST,
     )
@@ -320,20 +333,29 @@ def test_invalid_interventions_are_refused(senet):
     with pytest.raises(ValueError, match="needs a channel"):
         Intervention("stages.0.se", "scale")
     with pytest.raises(ValueError, match=r"no SE block 'stages\.3\.se'"):
-        intervened_model(senet, [Intervention("stages.3.se", "off")])
+        intervened_model(senet.model, [Intervention("stages.3.se", "off")], config=senet.config)
     with pytest.raises(ValueError, match="channel 16 out of range"):
-        intervened_model(senet, [Intervention("stages.0.se", "scale", channel=16, scale=0)])
+        intervened_model(
+            senet.model,
+            [Intervention("stages.0.se", "scale", channel=16, scale=0)],
+            config=senet.config,
+        )
     with pytest.raises(ValueError, match="no mean excitation"):
-        intervened_model(senet, [Intervention("stages.0.se", "mean")])
+        intervened_model(senet.model, [Intervention("stages.0.se", "mean")], config=senet.config)
     with pytest.raises(ValueError, match="shape"):
-        intervened_model(senet, [Intervention("stages.0.se", "mean")], {"stages.0.se": [0.5] * 3})
+        intervened_model(
+            senet.model,
+            [Intervention("stages.0.se", "mean")],
+            {"stages.0.se": [0.5] * 3},
+            config=senet.config,
+        )
 
 
 def test_interventions_in_one_thread_leave_another_threads_predictions_unchanged(
     senet, images, recorded
 ):
-    baseline_probs = predict(senet, images, dataset=DatasetName.MNIST)
-    baseline_excitations = capture_excitations(senet, images, dataset=DatasetName.MNIST)
+    baseline_probs = senet.predict(images)
+    baseline_excitations = capture_excitations(senet.model, images, dataset=senet.dataset.key)
     barrier = threading.Barrier(2)
     failures: list[BaseException] = []
     results: dict[str, list] = {"plain": [], "intervened": []}
@@ -341,14 +363,14 @@ def test_interventions_in_one_thread_leave_another_threads_predictions_unchanged
     def plain() -> None:
         barrier.wait()
         for _ in range(6):
-            with recording_excitations(senet) as store:
-                probs = predict(senet, images, batch_size=100, dataset=DatasetName.MNIST)
+            with recording_excitations(senet.model) as store:
+                probs = senet.predict(images, batch_size=100)
             results["plain"].append((probs, concat_batches(store)))
 
     def intervening() -> None:
         barrier.wait()
         for block in [*BLOCKS, *BLOCKS]:
-            copy = intervened_model(senet, [Intervention(block, "off")])
+            copy = intervened_model(senet.model, [Intervention(block, "off")], config=senet.config)
             results["intervened"].append(
                 predict(copy, images, batch_size=100, dataset=DatasetName.MNIST)
             )
@@ -374,7 +396,7 @@ def test_interventions_in_one_thread_leave_another_threads_predictions_unchanged
         assert torch.equal(probs, baseline_probs)
         assert all(torch.equal(excitations[b], baseline_excitations[b]) for b in BLOCKS)
     assert not any(torch.equal(p, baseline_probs) for p in results["intervened"])
-    _assert_no_hooks_left(senet, images, recorded)
+    _assert_no_hooks_left(senet.model, images, recorded)
 
 
 @pytest.mark.slow
@@ -385,11 +407,12 @@ def test_saved_switch_off_accuracies_equal_a_fresh_run(senet, saved, test_split)
     means = summary["mean_excitation"]
     for mode in ("off", "mean"):
         fresh = intervened_accuracy(
-            senet,
+            senet.model,
             [Intervention("stages.2.se", mode)],
             test_split.images,
             test_split.labels,
             means,
-            dataset=DatasetName.MNIST,
+            dataset=senet.dataset.key,
+            config=senet.config,
         )
         assert fresh == pytest.approx(interventions[mode]["stages.2.se"], abs=1.5e-4)

@@ -24,7 +24,7 @@ from se_demo.analysis.interventions import (
     subset_accuracy,
 )
 from se_demo.analysis.results import load_evaluation
-from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.checkpoints import Checkpoint, load_checkpoint
 from se_demo.core.models import build_model
 from se_demo.core.registry import DatasetName, dataset_info
 from tests.conftest import MNIST_CHECKPOINTS, plotly_charts, plotly_values
@@ -40,15 +40,15 @@ def saved():
 
 
 @pytest.fixture(scope="module")
-def senet() -> torch.nn.Module:
-    return load_checkpoint(MNIST_CHECKPOINTS, "senet")[0]
+def senet() -> Checkpoint:
+    return load_checkpoint(MNIST_CHECKPOINTS, "senet")
 
 
 @pytest.fixture(scope="module")
 def cnn_from_senet(senet) -> torch.nn.Module:
     """The SENet without its SE layers: a basic CNN holding the SENet's other weights."""
     cnn = build_model("cnn")
-    cnn.load_state_dict({k: v for k, v in senet.state_dict().items() if ".se." not in k})
+    cnn.load_state_dict({k: v for k, v in senet.model.state_dict().items() if ".se." not in k})
     return cnn.eval()
 
 
@@ -90,7 +90,7 @@ def test_the_page_shows_every_view_without_exception(senet, test_split, saved):
         "exc_int_probabilities",
     } <= set(plotly_charts(at))
     # Test image 0 by default: the page's answer is a fresh forward pass's.
-    fresh = predict(senet, test_split.images[:1], dataset=DatasetName.MNIST)[0]
+    fresh = senet.predict(test_split.images[:1])[0]
     label = int(test_split.labels[0])
     assert f"SENet predicts {_answer(fresh)}; it is test image 0, a {label}" in _texts(at)
     # The depth chart shows one class-specificity per block, each a share in [0, 1].
@@ -161,7 +161,7 @@ def test_choosing_a_block_and_a_class_updates_the_figures(saved, senet, test_spl
     np.testing.assert_allclose(z[3], values[labels == 3].mean(0) - values.mean(0), atol=1e-5)
 
     # The feature maps follow the block: the most excited channels of test image 0 there.
-    excitation = capture_excitations(senet, test_split.images[:1], dataset=DatasetName.MNIST)[
+    excitation = capture_excitations(senet.model, test_split.images[:1], dataset=senet.dataset.key)[
         "stages.2.se"
     ][0].numpy()
     titles = [a["text"] for a in plotly_charts(at)["exc_maps_most"]["layout"]["annotations"]]
@@ -176,7 +176,7 @@ def test_inputs_by_class_from_the_mistakes_and_the_drawing(saved, senet, test_sp
     at.selectbox(key="exc_input_class_mnist").select(4).run()
     at.slider(key="exc_nth").set_value(2).run()
     index = int(np.flatnonzero(labels == 4)[1])
-    fresh = predict(senet, test_split.images[index : index + 1], dataset=DatasetName.MNIST)[0]
+    fresh = senet.predict(test_split.images[index : index + 1])[0]
     assert f"SENet predicts {_answer(fresh)}; it is test image {index}, a 4" in _texts(at)
 
     at.radio(key="exc_source").set_value("one of the SENet's mistakes").run()
@@ -187,7 +187,7 @@ def test_inputs_by_class_from_the_mistakes_and_the_drawing(saved, senet, test_sp
     ]
     last = mistakes[-1]
     at.selectbox(key="exc_mistake_mnist").select(last).run()
-    fresh = predict(senet, test_split.images[last : last + 1], dataset=DatasetName.MNIST)[0]
+    fresh = senet.predict(test_split.images[last : last + 1])[0]
     assert int(fresh.argmax()) != labels[last]
     assert f"SENet predicts {_answer(fresh)}; it is test image {last}, {_a(labels[last])}" in (
         _texts(at)
@@ -199,7 +199,7 @@ def test_inputs_by_class_from_the_mistakes_and_the_drawing(saved, senet, test_sp
     at.run()
     at.radio(key="exc_source").set_value("the current drawing").run()
     assert not at.exception, at.exception
-    fresh = predict(senet, test_split.images[7:8], dataset=DatasetName.MNIST)[0]
+    fresh = senet.predict(test_split.images[7:8])[0]
     assert f"SENet predicts {_answer(fresh)}" in _texts(at)
 
 
@@ -222,7 +222,7 @@ def test_switching_every_block_off_on_the_page_gives_the_cnn_path(cnn_from_senet
 def test_an_intervention_in_one_session_leaves_another_sessions_predictions_unchanged(
     senet, test_split
 ):
-    answer = _answer(predict(senet, test_split.images[:1], dataset=DatasetName.MNIST)[0])
+    answer = _answer(senet.predict(test_split.images[:1])[0])
     other = _page()
     before = _intervention_lines(other)
     assert before[1:] == [f"SENet as trained: {answer}"]  # "none": the trained SENet, once
@@ -263,11 +263,12 @@ def test_the_test_set_accuracy_of_an_intervention(saved, senet, test_split):
     at.radio(key="exc_int_mode").set_value("scale").run()
     channel = at.selectbox(key="exc_int_channel_stages.2.se_mnist").value
     removed = intervened_accuracy(
-        senet,
+        senet.model,
         [Intervention("stages.2.se", "scale", channel=channel, scale=0.0)],
         test_split.images,
         test_split.labels,
-        dataset=DatasetName.MNIST,
+        dataset=senet.dataset.key,
+        config=senet.config,
     )
     assert at.metric[0].value == f"{100 * removed:.2f} %"
     assert not at.button
@@ -279,7 +280,13 @@ def test_the_test_set_accuracy_of_an_intervention(saved, senet, test_split):
     indices = stratified_subset(saved.labels)
     change = [Intervention("stages.2.se", "scale", channel=channel, scale=0.5)]
     result = subset_accuracy(
-        senet, change, test_split.images, test_split.labels, indices, dataset=DatasetName.MNIST
+        senet.model,
+        change,
+        test_split.images,
+        test_split.labels,
+        indices,
+        dataset=senet.dataset.key,
+        config=senet.config,
     )
     assert at.metric[0].value == f"{100 * result.accuracy:.1f} %"
     caption = next(c.value for c in at.caption if "Wilson" in c.value)

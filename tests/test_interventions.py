@@ -7,7 +7,6 @@ channel effects, and the numbers of one real test image for the sentences.
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 
@@ -37,68 +36,53 @@ from se_demo.analysis.interventions import (
     subset_accuracy,
     wilson_interval,
 )
-from se_demo.core.checkpoints import CheckpointError, load_checkpoint
-from se_demo.core.config import CHECKPOINT_DIR, ModelConfig
+from se_demo.core.checkpoints import Checkpoint, CheckpointError, load_checkpoint
+from se_demo.core.config import CHECKPOINT_DIR
 from se_demo.core.data import Split
 from se_demo.core.inference import predict_logits
-from se_demo.core.models import build_from_config, config_of, se_blocks
-from se_demo.core.registry import GATES, SQUEEZES, DatasetName
+from se_demo.core.models import se_blocks
+from se_demo.core.registry import DatasetName
 from tests.conftest import MNIST_CHECKPOINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def senet_and_record():
+def senet() -> Checkpoint:
     return load_checkpoint(MNIST_CHECKPOINTS, "senet")
-
-
-@pytest.fixture(scope="module")
-def senet(senet_and_record) -> torch.nn.Module:
-    return senet_and_record[0]
-
-
-@pytest.mark.parametrize(
-    ("name", "ratio", "squeeze", "gate"),
-    [("cnn", 2, "mean", "sigmoid")]
-    + [("senet", r, s, g) for r, s, g in itertools.product((2, 4), SQUEEZES, GATES)],
-)
-def test_config_of_rebuilds_the_same_architecture(name, ratio, squeeze, gate):
-    config = ModelConfig(name=name, reduction_ratio=ratio, squeeze=squeeze, gate=gate)
-    if name == "cnn":
-        config = ModelConfig(name="cnn")
-    assert config_of(build_from_config(config)) == config
 
 
 def test_an_intervened_copy_is_built_fresh_and_its_gate_swapped(senet, test_split):
     state = torch.random.get_rng_state()
-    copy = intervened_model(senet, [Intervention("stages.2.se", "off")])
+    copy = intervened_model(senet.model, [Intervention("stages.2.se", "off")], config=senet.config)
     assert torch.equal(torch.random.get_rng_state(), state)  # nothing initialised or drawn
     gates = {name: block.gate for name, block in se_blocks(copy).items()}
     assert isinstance(gates["stages.2.se"], OverriddenGate)
     assert not any(isinstance(g, OverriddenGate) for n, g in gates.items() if n != "stages.2.se")
-    assert all(isinstance(b.gate, torch.nn.Sigmoid) for b in se_blocks(senet).values())
+    assert all(isinstance(b.gate, torch.nn.Sigmoid) for b in se_blocks(senet.model).values())
     # Its own tensors: changing the copy's weights leaves the shared model alone.
-    before = predict_logits(senet, test_split.images[:20], dataset=DatasetName.MNIST)
+    before = predict_logits(senet.model, test_split.images[:20], dataset=senet.dataset.key)
     with torch.no_grad():
         for parameter in copy.parameters():
             parameter.zero_()
     assert torch.equal(
-        predict_logits(senet, test_split.images[:20], dataset=DatasetName.MNIST), before
+        predict_logits(senet.model, test_split.images[:20], dataset=senet.dataset.key), before
     )
 
 
 def test_a_copy_of_a_channels_last_model_has_weights_in_the_default_layout(senet, test_split):
     # A trained model's weights are channels-last; the copy's are laid out as a model
     # built from scratch has them, so an intervention's numbers never depend on it.
-    trained = intervened_model(senet, []).to(memory_format=torch.channels_last)
+    config = senet.config
+    trained = intervened_model(senet.model, [], config=config)
+    trained = trained.to(memory_format=torch.channels_last)
     assert not trained.stages[0].conv2.weight.is_contiguous()
-    copy = intervened_model(trained, [])
+    copy = intervened_model(trained, [], config=config)
     assert all(parameter.is_contiguous() for parameter in copy.parameters())
     images = test_split.images[:50]
     assert torch.equal(
         predict_logits(copy, images, dataset=DatasetName.MNIST),
-        predict_logits(senet, images, dataset=DatasetName.MNIST),
+        predict_logits(senet.model, images, dataset=DatasetName.MNIST),
     )
 
 
@@ -137,15 +121,22 @@ def test_subset_accuracy_is_the_intervened_accuracy_on_those_images(senet, test_
     change = [Intervention("stages.1.se", "scale", channel=4, scale=0.3)]
     indices = stratified_subset(test_split.labels.numpy(), 300)
     result = subset_accuracy(
-        senet, change, test_split.images, test_split.labels, indices, dataset=DatasetName.MNIST
+        senet.model,
+        change,
+        test_split.images,
+        test_split.labels,
+        indices,
+        dataset=senet.dataset.key,
+        config=senet.config,
     )
     picked = torch.as_tensor(indices)
     expected = intervened_accuracy(
-        senet,
+        senet.model,
         change,
         test_split.images[picked],
         test_split.labels[picked],
-        dataset=DatasetName.MNIST,
+        dataset=senet.dataset.key,
+        config=senet.config,
     )
     assert result.total == 300
     assert result.accuracy == expected
@@ -155,12 +146,13 @@ def test_subset_accuracy_is_the_intervened_accuracy_on_those_images(senet, test_
 @pytest.mark.slow
 def test_channel_effects_equal_removing_the_channel_through_an_intervention(senet, test_split):
     few = Split(test_split.images[:200], test_split.labels[:200])
-    trained, effects = measure_channel_effects(
-        senet, few, DatasetName.MNIST, batch_size=64
-    )  # 4 batches
+    trained, effects = measure_channel_effects(senet, few, batch_size=64)  # 4 batches
     assert (
         trained
-        == intervened_accuracy(senet, [], few.images, few.labels, dataset=DatasetName.MNIST) * 200
+        == intervened_accuracy(
+            senet.model, [], few.images, few.labels, dataset=senet.dataset.key, config=senet.config
+        )
+        * 200
     )
     assert {b: len(c) for b, c in effects.items()} == {
         "stages.0.se": 16,
@@ -173,7 +165,12 @@ def test_channel_effects_equal_removing_the_channel_through_an_intervention(sene
     ]:
         change = [Intervention(block, "scale", channel=channel, scale=0.0)]
         expected = intervened_accuracy(
-            senet, change, few.images, few.labels, dataset=DatasetName.MNIST
+            senet.model,
+            change,
+            few.images,
+            few.labels,
+            dataset=senet.dataset.key,
+            config=senet.config,
         )
         assert effects[block][channel] == round(expected * 200)
 
@@ -181,7 +178,7 @@ def test_channel_effects_equal_removing_the_channel_through_an_intervention(sene
 @pytest.mark.parametrize("dataset", ["mnist", "fashion"])
 def test_the_shipped_channel_effects_belong_to_the_shipped_senet(dataset, tmp_path):
     directory = CHECKPOINT_DIR / dataset
-    record = load_checkpoint(directory, "senet")[1]
+    record = load_checkpoint(directory, "senet").record
     effects = load_channel_effects(directory, record)
     assert effects is not None
     for ranked in effects.values():
@@ -202,7 +199,12 @@ def test_the_saved_largest_effect_equals_a_fresh_run_on_the_test_set(senet, test
     top = effects["stages.0.se"][0]
     change = [Intervention("stages.0.se", "scale", channel=top.channel, scale=0.0)]
     fresh = intervened_accuracy(
-        senet, change, test_split.images, test_split.labels, dataset=DatasetName.MNIST
+        senet.model,
+        change,
+        test_split.images,
+        test_split.labels,
+        dataset=senet.dataset.key,
+        config=senet.config,
     )
     assert fresh == top.accuracy
 
@@ -235,9 +237,11 @@ def test_switched_off_networks_are_not_called_the_basic_cnn():
 
 def test_a_confidence_rise_is_explained_from_the_inputs_own_gates(senet, test_split):
     image = test_split.images[:1]
-    gates = capture_excitations(senet, image, dataset=DatasetName.MNIST)["stages.2.se"][0].numpy()
-    before = predict_logits(senet, image, dataset=DatasetName.MNIST)[0].numpy()
-    off = intervened_model(senet, [Intervention("stages.2.se", "off")])
+    gates = capture_excitations(senet.model, image, dataset=senet.dataset.key)["stages.2.se"][
+        0
+    ].numpy()
+    before = predict_logits(senet.model, image, dataset=senet.dataset.key)[0].numpy()
+    off = intervened_model(senet.model, [Intervention("stages.2.se", "off")], config=senet.config)
     after = predict_logits(off, image, dataset=DatasetName.MNIST)[0].numpy()
     text = explain_switch_off(["stages.2.se"], gates, before, after, list("0123456789"))
     probabilities = [np.exp(x - x.max()) / np.exp(x - x.max()).sum() for x in (before, after)]

@@ -27,7 +27,7 @@ BLOCKS = ("stages.0.se", "stages.1.se", "stages.2.se")
 
 @pytest.fixture(scope="module")
 def senet() -> torch.nn.Module:
-    return load_checkpoint(MNIST_CHECKPOINTS, "senet")[0]
+    return load_checkpoint(MNIST_CHECKPOINTS, "senet").model
 
 
 def _plain_forward(weights: dict[str, torch.Tensor], x: torch.Tensor) -> dict[str, dict]:

@@ -73,7 +73,7 @@ def test_a_link_opens_that_block_and_test_image(
         f"test image 42 (a {labels[42]}) through SE block 3 (64 channels)" in c.value
         for c in at.caption
     )
-    senet = load_checkpoint(CHECKPOINT_DIR / "mnist", "senet")[0]
+    senet = load_checkpoint(CHECKPOINT_DIR / "mnist", "senet").model
     expected = explain_se_block(senet, images[42], "stages.2.se", dataset="mnist")
     charts = plotly_charts(at)
     np.testing.assert_allclose(

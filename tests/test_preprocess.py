@@ -15,8 +15,7 @@ from PIL import Image
 
 from se_demo.analysis.evaluate import predict
 from se_demo.core.checkpoints import load_checkpoint
-from se_demo.core.data import Split, normalize
-from se_demo.core.registry import DatasetName
+from se_demo.core.data import Split
 from se_demo.drawing.preprocess import (
     MAX_UPLOAD_BYTES,
     PREVIEW_SIDE,
@@ -265,11 +264,11 @@ def test_mnist_digits_drawn_back_keep_their_predictions(test_split: Split) -> No
         np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(originals, redrawn, strict=True)
     ]
     assert np.median(correlation) > 0.95
-    redrawn_batch = normalize(torch.from_numpy(np.stack(redrawn)), DatasetName.MNIST)
+    redrawn_batch = torch.from_numpy(np.stack(redrawn))
     for name in ("cnn", "senet"):
-        model, _ = load_checkpoint(MNIST_CHECKPOINTS, name)
-        before = predict(model, images, dataset=DatasetName.MNIST).argmax(1)
-        after = predict(model, redrawn_batch, dataset=DatasetName.MNIST).argmax(1)
+        checkpoint = load_checkpoint(MNIST_CHECKPOINTS, name)
+        before = checkpoint.predict(images).argmax(1)
+        after = predict(checkpoint.model, checkpoint.normalize(redrawn_batch)).argmax(1)
         kept = float((before == after).float().mean())
         print(f"{name}: {kept:.3f} of {ROUND_TRIP_DIGITS} MNIST test digits keep their prediction")
         assert kept >= MIN_KEPT

@@ -27,7 +27,13 @@ from streamlit.testing.v1 import AppTest
 from torch import nn
 
 from app_pages import resources
-from se_demo.core.checkpoints import load_checkpoint, save_checkpoint, save_tensors
+from se_demo.core.checkpoints import (
+    Checkpoint,
+    load_checkpoint,
+    load_checkpoints,
+    save_checkpoint,
+    save_tensors,
+)
 from se_demo.core.config import DATA_ENV_VAR, PROJECT_ROOT, RUNS_ENV_VAR, ModelConfig, to_dict
 from se_demo.core.data import Split
 from se_demo.core.files import sha256_file
@@ -52,8 +58,8 @@ STROKES = {digit: DIGITS[digit] for digit in (7, 0, 1)}
 
 
 @pytest.fixture(scope="module")
-def models() -> dict[str, nn.Module]:
-    return {name: load_checkpoint(MNIST_CHECKPOINTS, name)[0] for name in ("cnn", "senet")}
+def models() -> dict[str, Checkpoint]:
+    return load_checkpoints(MNIST_CHECKPOINTS)
 
 
 def _app(page: str | None = None) -> AppTest:
@@ -85,7 +91,7 @@ def _state_digest(model: nn.Module) -> str:
 # --- Canvas: fully white, extreme stroke widths --------------------------------------------
 
 
-def test_a_fully_white_canvas_is_flagged_not_read(models: dict[str, nn.Module]) -> None:
+def test_a_fully_white_canvas_is_flagged_not_read(models: dict[str, Checkpoint]) -> None:
     white = np.full((CANVAS_SIZE, CANVAS_SIZE, 4), 255, dtype=np.uint8)
     digit = drawing_to_mnist(white)
     assert digit is not None
@@ -100,7 +106,7 @@ def test_a_fully_white_canvas_is_flagged_not_read(models: dict[str, nn.Module]) 
 @pytest.mark.parametrize("width", [1, 2, 40])
 @pytest.mark.parametrize("digit", sorted(STROKES))
 def test_hairline_and_thick_strokes_are_still_read(
-    models: dict[str, nn.Module], digit: int, width: int
+    models: dict[str, Checkpoint], digit: int, width: int
 ) -> None:
     """1 px (thinner than the slider allows) to the slider's 40 px: the models read it."""
     answers = answer_both(models, drawing_to_mnist(draw_strokes(STROKES[digit], width)))
@@ -111,7 +117,7 @@ def test_hairline_and_thick_strokes_are_still_read(
 @pytest.mark.parametrize("width", [200, 400])
 @pytest.mark.parametrize("digit", sorted(STROKES))
 def test_strokes_wider_than_a_digit_are_never_presented_as_an_answer(
-    models: dict[str, nn.Module], digit: int, width: int
+    models: dict[str, Checkpoint], digit: int, width: int
 ) -> None:
     answers = answer_both(models, drawing_to_mnist(draw_strokes(STROKES[digit], width)))
     assert answers.warning is not None
@@ -210,7 +216,7 @@ UPLOAD_FORMATS: dict[str, Callable[[np.ndarray], bytes]] = {
 
 @pytest.mark.parametrize("kind", list(UPLOAD_FORMATS))
 def test_unusual_image_formats_read_like_a_plain_scan(
-    kind: str, test_split: Split, models: dict[str, nn.Module]
+    kind: str, test_split: Split, models: dict[str, Checkpoint]
 ) -> None:
     image, label = test_split.images[0].numpy(), int(test_split.labels[0])
     plain = upload_to_mnist(_encode(_paper(image), "PNG"))
@@ -310,7 +316,7 @@ def _break(folder: Path, how: str) -> str:
         weights.unlink()
         save_tensors(
             build_model("cnn").state_dict(),
-            {"kind": "model", "model": to_dict(ModelConfig(name="senet"))},
+            {"kind": "model", "model": to_dict(ModelConfig(name="senet")), "dataset": "mnist"},
             folder,
             "senet",
         )
@@ -464,7 +470,7 @@ KILLED_SAVE = textwrap.dedent(
     torch.manual_seed(1)
     model = build_model("senet")
     checkpoints.save_checkpoint(
-        model, {"model": to_dict(ModelConfig(name="senet"))}, folder, "senet"
+        model, {"model": to_dict(ModelConfig(name="senet")), "dataset": "mnist"}, folder, "senet"
     )
     """
 )
@@ -486,7 +492,9 @@ def test_a_save_killed_at_any_point_leaves_one_whole_checkpoint(
     folder = tmp_path / "checkpoints"
     torch.manual_seed(0)
     old = build_model("senet")
-    save_checkpoint(old, {"model": to_dict(ModelConfig(name="senet"))}, folder, "senet")
+    save_checkpoint(
+        old, {"model": to_dict(ModelConfig(name="senet")), "dataset": "mnist"}, folder, "senet"
+    )
     old_record = (folder / "senet.json").read_bytes()
     torch.manual_seed(1)
     new = build_model("senet")
@@ -510,7 +518,7 @@ def test_a_save_killed_at_any_point_leaves_one_whole_checkpoint(
         child.wait()
     assert child.returncode == -signal.SIGKILL
 
-    loaded, _ = load_checkpoint(folder, "senet")
+    loaded = load_checkpoint(folder, "senet").model
     expected = old if survivor == "old" else new
     assert _state_digest(loaded) == _state_digest(expected)
     if survivor == "old":
@@ -518,8 +526,10 @@ def test_a_save_killed_at_any_point_leaves_one_whole_checkpoint(
     # The next save works over whatever the kill left behind.
     torch.manual_seed(2)
     newest = build_model("senet")
-    save_checkpoint(newest, {"model": to_dict(ModelConfig(name="senet"))}, folder, "senet")
-    assert _state_digest(load_checkpoint(folder, "senet")[0]) == _state_digest(newest)
+    save_checkpoint(
+        newest, {"model": to_dict(ModelConfig(name="senet")), "dataset": "mnist"}, folder, "senet"
+    )
+    assert _state_digest(load_checkpoint(folder, "senet").model) == _state_digest(newest)
     assert len(list(folder.glob("senet-*.safetensors"))) == 1
 
 
@@ -555,7 +565,7 @@ def test_one_sessions_actions_never_change_what_another_sees(
     monkeypatch.setenv(RUNS_ENV_VAR, str(tmp_path))
     monkeypatch.setenv("SE_DEMO_WORKER", "embedded")  # A's run trains in the server's worker
     shared = resources.load_models()
-    weights = {name: _state_digest(model) for name, (model, _) in shared.items()}
+    weights = {name: _state_digest(checkpoint.model) for name, checkpoint in shared.items()}
 
     # Student B uploads a seven and looks at the answers.
     other = _app("draw.py")
@@ -606,7 +616,7 @@ def test_one_sessions_actions_never_change_what_another_sees(
     assert "model_dir" not in other.session_state or other.session_state["model_dir"] is None
     assert not any("From the run" in c.value for c in other.sidebar.caption)
     assert resources.load_models() is shared  # one copy for every session
-    for name, (model, _) in shared.items():
-        assert _state_digest(model) == weights[name]
-        assert not model.training
+    for name, checkpoint in shared.items():
+        assert _state_digest(checkpoint.model) == weights[name]
+        assert not checkpoint.model.training
     settle_the_lab()  # A's run adds its interventions, then its worker stops

@@ -27,7 +27,7 @@ from se_demo.analysis.results import (
     prediction_lines,
 )
 from se_demo.analysis.verdicts import Verdict, compare_verdict
-from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.checkpoints import load_checkpoint, load_checkpoints
 from se_demo.core.config import CHECKPOINT_DIR
 from se_demo.core.models import count_parameters
 from se_demo.core.registry import DATASETS, MODEL_TITLES, DatasetName
@@ -158,7 +158,7 @@ def test_most_confused_cell_is_the_largest_error():
 
 
 def _verdict(evaluation, dataset: str) -> Verdict:
-    records = {n: load_checkpoint(CHECKPOINT_DIR / dataset, n)[1] for n in ("cnn", "senet")}
+    records = {n: c.record for n, c in load_checkpoints(CHECKPOINT_DIR / dataset).items()}
     accuracies = {n: evaluation.metrics(n)["accuracy"] for n in records}
     return compare_verdict(records, accuracies, dataset, evaluation_mcnemar(evaluation))
 
@@ -219,9 +219,10 @@ def test_frame_sidebar_and_results_page_through_app(with_data, evaluation):
     _assert_tables_equal_the_saved_results(at, evaluation)
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
     for name in ("cnn", "senet"):
-        model, record = load_checkpoint(MNIST_CHECKPOINTS, name)
-        assert f"**{MODEL_TITLES[name]}**: {count_parameters(model):,} parameters" in sidebar
-        assert f"trained {record['created'][:10]}" in sidebar
+        checkpoint = load_checkpoint(MNIST_CHECKPOINTS, name)
+        parameters = count_parameters(checkpoint.model)
+        assert f"**{MODEL_TITLES[name]}**: {parameters:,} parameters" in sidebar
+        assert f"trained {checkpoint.record['created'][:10]}" in sidebar
     assert any("test set loaded from" in c.value for c in at.sidebar.caption)
 
 

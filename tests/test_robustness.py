@@ -16,9 +16,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from se_demo.__main__ import main
-from se_demo.analysis.evaluate import predict
 from se_demo.analysis.results import load_evaluation, mcnemar_exact
-from se_demo.core.checkpoints import load_checkpoint
+from se_demo.core.checkpoints import load_checkpoint, load_checkpoints
 from se_demo.core.config import CHECKPOINT_DIR
 from se_demo.core.datafiles import read_split
 from se_demo.core.registry import MODEL_KINDS
@@ -124,8 +123,8 @@ def test_severity_zero_reproduces_the_saved_clean_accuracy_on_the_whole_test_set
     evaluation = load_evaluation(CHECKPOINT_DIR / dataset)
     clean = torch.from_numpy(corrupt(images, "zigzag" if dataset == "mnist" else "fog", 0))
     for name in MODEL_KINDS:
-        model, _ = load_checkpoint(CHECKPOINT_DIR / dataset, name)
-        predictions = predict(model, clean, dataset=dataset).argmax(1).numpy()
+        checkpoint = load_checkpoint(CHECKPOINT_DIR / dataset, name)
+        predictions = checkpoint.predict(clean).argmax(1).numpy()
         assert np.mean(predictions == labels) == evaluation.metrics(name)["accuracy"]
 
 
@@ -134,7 +133,7 @@ def test_saved_results_equal_a_fresh_run(data_dir):
     # Two corruptions (one random, one not) of the 15: the rest run the same code.
     images, labels = read_split(False, data_dir, dataset="mnist")
     saved = load_robustness(CHECKPOINT_DIR / "mnist")
-    models = {name: load_checkpoint(CHECKPOINT_DIR / "mnist", name)[0] for name in MODEL_KINDS}
+    models = {n: c.model for n, c in load_checkpoints(CHECKPOINT_DIR / "mnist").items()}
     only = ("impulse_noise", "brightness")
     fresh = run_robustness(models, images, labels, "mnist", only=only)
     np.testing.assert_array_equal(fresh.indices, saved.indices)
@@ -155,6 +154,14 @@ def test_saved_results_equal_a_fresh_run(data_dir):
 def test_the_cli_refuses_a_folder_without_checkpoints(tmp_path, capsys):
     assert main(["robustness", "--checkpoint-dir", str(tmp_path)]) == 2
     assert "no checkpoint 'cnn'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["robustness", "evaluate", "channels"])
+def test_the_cli_runs_models_only_on_the_dataset_they_were_trained_on(command, capsys):
+    # Fashion-MNIST's models are never run on MNIST's test set (nor normalised as MNIST).
+    folder = str(CHECKPOINT_DIR / "fashion")
+    assert main([command, "--checkpoint-dir", folder, "--dataset", "mnist"]) == 2
+    assert "were trained on fashion, not mnist: pass --dataset fashion" in capsys.readouterr().err
 
 
 # --- The page -------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def test_a_seeded_build_is_the_same_while_other_threads_build_and_draw():
     def intervening() -> None:  # what a student's session does on every rerun, and more
         try:
             while not done.is_set():
-                intervened_model(shared, off)
+                intervened_model(shared, off, config=SENET)
                 layer_table(build_from_config(SENET, device="meta"))
                 torch.manual_seed(clones[0])  # any other user of torch's global RNG
                 torch.rand(10_000)

@@ -23,13 +23,14 @@ from se_demo.analysis.interventions import Intervention
 from se_demo.core.checkpoints import (
     FORMAT,
     FORMAT_VERSION,
+    Checkpoint,
     CheckpointError,
     read_record,
 )
-from se_demo.core.data import Split, normalize
+from se_demo.core.data import Split
 from se_demo.core.files import write_json_atomic
 from se_demo.core.inference import eval_mode
-from se_demo.core.models import ReferenceCNN, Stage
+from se_demo.core.models import Stage
 from se_demo.core.registry import InterventionMode, se_block_name
 
 NAME = "channel_effects"  # channel_effects.json in the checkpoint folder
@@ -37,22 +38,23 @@ NAME = "channel_effects"  # channel_effects.json in the checkpoint folder
 
 @torch.no_grad()
 def measure_channel_effects(
-    model: ReferenceCNN,
+    senet: Checkpoint,
     split: Split,
-    dataset: str,
     batch_size: int = 500,
     on_block: Callable[[str], None] | None = None,
 ) -> tuple[int, dict[str, list[int]]]:
-    """Test images classified correctly by the model as trained, and {block: [those still
-    classified correctly with channel c removed, for each c]}. ``on_block`` hears of each
-    block as its measurement starts.
+    """Test images of ``split`` (the test split of ``senet``'s dataset) classified
+    correctly by the model as trained, and {block: [those still classified correctly with
+    channel c removed, for each c]}. ``on_block`` hears of each block as its measurement
+    starts.
     """
+    model = senet.model
     with eval_mode(model):
         trained = 0
         stages = [stage for stage in model.stages if isinstance(stage, Stage)]
         correct: dict[str, np.ndarray] = {}
         for start in range(0, len(split.labels), batch_size):
-            x = normalize(split.images[start : start + batch_size], dataset)
+            x = senet.normalize(split.images[start : start + batch_size])
             x = x.contiguous(memory_format=torch.channels_last)
             labels = split.labels[start : start + batch_size]
             for index, stage in enumerate(stages):
@@ -81,16 +83,16 @@ def channel_effects_record(
     effects: dict[str, list[int]],
     trained_correct: int,
     split: Split,
-    senet_record: dict[str, Any],
-    dataset: str,
+    senet: Checkpoint,
 ) -> dict[str, Any]:
     """The JSON record saved as ``channel_effects.json``: deterministic, no timestamps."""
+    dataset = senet.dataset.key
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "kind": NAME,
         "dataset": dataset,
-        "senet_weights_sha256": senet_record["weights_sha256"],
+        "senet_weights_sha256": senet.record["weights_sha256"],
         "data_sha256": split.checksum(),
         "test_images": len(split.labels),
         "trained_correct": trained_correct,

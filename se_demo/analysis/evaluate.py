@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,14 @@ from torch import nn
 from se_demo.analysis.excitation import concat_batches, recording_excitations
 from se_demo.analysis.interventions import intervention_accuracies
 from se_demo.analysis.results import MEASUREMENTS_FILE, Evaluation, mcnemar_exact
-from se_demo.core.checkpoints import read_record, save_tensors
-from se_demo.core.config import NUM_CLASSES
+from se_demo.core.checkpoints import (
+    Checkpoint,
+    load_checkpoints,
+    read_record,
+    save_tensors,
+    shared_dataset,
+)
+from se_demo.core.config import NUM_CLASSES, ModelConfig
 from se_demo.core.data import Split
 from se_demo.core.files import write_json_atomic
 from se_demo.core.inference import count_flops, eval_mode, predict
@@ -82,20 +89,36 @@ def measure_latency_ms(model: nn.Module, repeats: int = 200) -> float:
     return float(np.min(times) * 1000)
 
 
+def evaluate_checkpoints(
+    checkpoints: Mapping[str, Checkpoint], test_split: Split, *, latency_repeats: int = 200
+) -> Evaluation:
+    """`evaluate_models` for loaded checkpoints, on the test split of the dataset they were
+    trained on, with the SE interventions measured from the configs that come with them.
+    """
+    return evaluate_models(
+        {name: checkpoint.model for name, checkpoint in checkpoints.items()},
+        test_split,
+        shared_dataset(checkpoints).key,
+        configs={name: checkpoint.config for name, checkpoint in checkpoints.items()},
+        latency_repeats=latency_repeats,
+    )
+
+
 def evaluate_models(
-    models: dict[str, nn.Module],
+    models: Mapping[str, nn.Module],
     test_split: Split,
     dataset: str,
     *,
-    interventions: bool = True,
+    configs: Mapping[str, ModelConfig] | None = None,
     latency_repeats: int = 200,
 ) -> Evaluation:
     """Run every model once over the test set, capturing SE excitations in the same pass.
 
     For a model with SE blocks, also saves each block's test-set mean excitation and,
-    if ``interventions``, the test accuracy with each block switched off or set to that
-    mean (8 more passes; `add_interventions` adds them to a saved evaluation later).
-    Latency is the fastest of ``latency_repeats`` single-image passes.
+    given the models' ``configs`` (what their intervened copies are built from), the test
+    accuracy with each block switched off or set to that mean (8 more passes; without
+    them, `add_interventions` adds these to the saved evaluation later). Latency is the
+    fastest of ``latency_repeats`` single-image passes.
     """
     labels = test_split.labels.numpy()
     probabilities: dict[str, np.ndarray] = {}
@@ -122,9 +145,14 @@ def evaluate_models(
         if excitations[name]:  # an SE model: what each block's excitation is worth, once
             means = {block: x.mean(0, dtype=np.float64) for block, x in excitations[name].items()}
             summary[name]["mean_excitation"] = {block: m.tolist() for block, m in means.items()}
-            if interventions:
+            if configs is not None:
                 summary[name]["se_interventions"] = intervention_accuracies(
-                    model, test_split.images, test_split.labels, means, dataset
+                    model,
+                    test_split.images,
+                    test_split.labels,
+                    means,
+                    dataset,
+                    config=configs[name],
                 )
     record = {
         "dataset": dataset,
@@ -160,19 +188,22 @@ def save_evaluation(evaluation: Evaluation, directory: Path) -> Path:
     return path
 
 
-def add_interventions(directory: Path, models: dict[str, nn.Module], test_split: Split) -> None:
-    """Add the SE interventions to an evaluation saved without them (`evaluate_models`).
+def add_interventions(directory: Path, test_split: Split) -> None:
+    """Add the SE interventions to an evaluation saved without them (`evaluate_models`),
+    measured on the checkpoints saved beside it (which bring their configs).
 
     Only the JSON record changes, replaced atomically; the tensors stay as they are.
     """
     record = read_record(directory, "evaluation")
+    checkpoints = load_checkpoints(directory, tuple(record["models"]))
     for name, summary in record["models"].items():
         if "mean_excitation" in summary and "se_interventions" not in summary:
             summary["se_interventions"] = intervention_accuracies(
-                models[name],
+                checkpoints[name].model,
                 test_split.images,
                 test_split.labels,
                 summary["mean_excitation"],
                 record["dataset"],
+                config=checkpoints[name].config,
             )
     write_json_atomic(directory / "evaluation.json", record)

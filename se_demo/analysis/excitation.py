@@ -42,10 +42,10 @@ def concat_batches(store: dict[str, list[torch.Tensor]]) -> dict[str, torch.Tens
 
 
 def capture_excitations(
-    model: nn.Module, images: torch.Tensor, batch_size: int = 1000, *, dataset: str
+    model: nn.Module, images: torch.Tensor, batch_size: int = 1000, *, dataset: str | None = None
 ) -> dict[str, torch.Tensor]:
-    """Excitations {block name: (N, C)} of every SE block for uint8 (normalised as
-    ``dataset``'s) or already normalised images."""
+    """Excitations {block name: (N, C)} of every SE block for uint8 images (normalised as
+    ``dataset``'s) or already normalised ones (no dataset)."""
     with recording_excitations(model) as store:
         predict(model, images, batch_size=batch_size, dataset=dataset)
     return concat_batches(store)
@@ -80,11 +80,12 @@ def capture_recalibration(
     block: str,
     channels: Sequence[int] | None = None,
     *,
-    dataset: str,
+    dataset: str | None = None,
 ) -> Recalibration:
     """Feature maps of SE ``block`` before and after its channel scaling, for one input.
 
-    ``image``: uint8 (28, 28) or (1, 28, 28), or normalised (1, 1, 28, 28). ``channels``
+    ``image``: uint8 (28, 28) or (1, 28, 28) with its ``dataset``, or normalised
+    (1, 1, 28, 28) without one (`se_demo.core.inference.predict_logits`). ``channels``
     picks channels (all of them when None). Hooks are temporary and thread-filtered, so
     ``model`` may be shared; with an intervened copy, "after" shows the intervention.
     """

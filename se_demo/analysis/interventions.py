@@ -1,10 +1,11 @@
 """Interventions on the SE blocks: switch a block off, fix it at its mean, scale a channel.
 
 An intervention never touches the model it is given: `intervened_model` builds a copy
-from the model's config without initialising it, gives it the model's weights, and swaps
-the chosen blocks' gates for an `OverriddenGate` that wraps the trained gate. So a
-shared, cached model stays as it was for every other session, and the capture hooks of
-`se_demo.analysis.excitation` read the changed excitation like any other.
+from the model's config (which travels with its weights: `Checkpoint.config`) without
+initialising it, gives it the model's weights, and swaps the chosen blocks' gates for an
+`OverriddenGate` that wraps the trained gate. So a shared, cached model stays as it was
+for every other session, and the capture hooks of `se_demo.analysis.excitation` read the
+changed excitation like any other.
 
 The test-set accuracy of an intervention can be measured on a fixed stratified subset
 (`stratified_subset`, `subset_accuracy`) with a Wilson 95 % confidence interval, fast
@@ -22,8 +23,9 @@ import torch
 from torch import nn
 
 from se_demo.analysis.excitation import find_block, gate_channels
+from se_demo.core.config import ModelConfig
 from se_demo.core.inference import predict_logits
-from se_demo.core.models import build_from_config, config_of, se_blocks
+from se_demo.core.models import build_from_config, se_blocks
 from se_demo.core.registry import InterventionMode
 
 INTERVENTION_MODES = {
@@ -102,8 +104,11 @@ def intervened_model(
     model: nn.Module,
     interventions: Iterable[Intervention],
     mean_excitations: Mapping[str, Sequence[float] | np.ndarray] | None = None,
+    *,
+    config: ModelConfig,
 ) -> nn.Module:
-    """A copy of ``model`` with the interventions' gates swapped in, in eval mode.
+    """A copy of ``model`` (built from ``config``, the one it was built from, with its
+    weights copied in) with the interventions' gates swapped in, in eval mode.
 
     The copy is built from the model's config on the "meta" device, so nothing is
     initialised and no RNG drawn, then gets memory and a copy of ``model``'s weights in
@@ -112,7 +117,7 @@ def intervened_model(
     never changed. ``mean_excitations`` {block: (C,)} supplies the replacement of "mean"
     interventions. Raises ValueError for an unknown block or channel.
     """
-    clone = build_from_config(config_of(model), device="meta")  # type: ignore[arg-type]
+    clone = build_from_config(config, device="meta")
     clone.to_empty(device="cpu").load_state_dict(model.state_dict())  # a copy, default layout
     clone.eval()
     for intervention in interventions:
@@ -135,10 +140,12 @@ def intervened_accuracy(
     labels: torch.Tensor,
     mean_excitations: Mapping[str, Sequence[float] | np.ndarray] | None = None,
     *,
+    config: ModelConfig,
     dataset: str,
 ) -> float:
-    """Accuracy on (images, labels) of ``model`` with the interventions (on a copy)."""
-    clone = intervened_model(model, interventions, mean_excitations)
+    """Accuracy on uint8 (images, labels) of ``dataset`` of ``model`` (built from
+    ``config``) with the interventions (on a copy)."""
+    clone = intervened_model(model, interventions, mean_excitations, config=config)
     predictions = predict_logits(clone, images, dataset=dataset).argmax(1)
     return int((predictions == labels).sum()) / len(labels)
 
@@ -149,11 +156,13 @@ def intervention_accuracies(
     labels: torch.Tensor,
     mean_excitations: Mapping[str, Sequence[float] | np.ndarray],
     dataset: str,
+    *,
+    config: ModelConfig,
 ) -> dict[str, dict[str, float]]:
     """Accuracy with each SE block (and all at once, key "all") switched off or set to its mean.
 
     Returns {"off": {block: accuracy, ..., "all": accuracy}, "mean": {...}}; one pass over
-    ``images`` per entry, on copies of ``model``.
+    ``images`` per entry, on copies of ``model`` (built from ``config``).
     """
     blocks = list(se_blocks(model))
     groups = {**{block: [block] for block in blocks}, "all": blocks}
@@ -165,6 +174,7 @@ def intervention_accuracies(
                 images,
                 labels,
                 mean_excitations,
+                config=config,
                 dataset=dataset,
             )
             for key, group in groups.items()
@@ -233,11 +243,13 @@ def subset_accuracy(
     indices: np.ndarray,
     mean_excitations: Mapping[str, Sequence[float] | np.ndarray] | None = None,
     *,
+    config: ModelConfig,
     dataset: str,
 ) -> SubsetAccuracy:
-    """Accuracy of the intervened ``model`` on ``images[indices]``, with its interval."""
+    """Accuracy of the intervened ``model`` (built from ``config``) on uint8
+    ``images[indices]`` of ``dataset``, with its interval."""
     picked = torch.as_tensor(np.asarray(indices), dtype=torch.long)
-    clone = intervened_model(model, interventions, mean_excitations)
+    clone = intervened_model(model, interventions, mean_excitations, config=config)
     predictions = predict_logits(clone, images[picked], dataset=dataset).argmax(1)
     correct = int((predictions == labels[picked]).sum())
     return SubsetAccuracy(correct, len(picked), *wilson_interval(correct, len(picked)))

@@ -150,12 +150,11 @@ def class_command(args: argparse.Namespace) -> int:
             print(f"{len(arrays)} digits -> " + ", ".join(str(f) for f in files))
             return 0
         images, labels = read_digits(args.path)
-        from se_demo.core.checkpoints import load_checkpoint
+        from se_demo.core.checkpoints import load_checkpoints
         from se_demo.drawing.answers import answer_many  # torch: the models answer every digit
 
-        folder = CHECKPOINT_DIR / DatasetName.MNIST
-        models = {name: load_checkpoint(folder, name)[0] for name in MODEL_KINDS}
-        probabilities, excitations = answer_many(models, images)
+        checkpoints = load_checkpoints(CHECKPOINT_DIR / DatasetName.MNIST)
+        probabilities, excitations = answer_many(checkpoints, images)
         added = digits.add_many(images, labels, probabilities, excitations, session="import")
         print(f"added {added} digits to {digits.open_set().name}")
         return 0

@@ -10,6 +10,11 @@ name, then the record is replaced atomically, then stale weights are removed. A 
 or Ctrl-C at any moment leaves either the old or the new checkpoint whole. Nothing is
 ever unpickled: JSON and safetensors only.
 
+`load_checkpoint` gives a `Checkpoint`: the model together with what its weights mean,
+its `ModelConfig`, its dataset (normalisation and class names) and its record, as
+torchvision's `Weights` and timm's ``pretrained_cfg`` do. Callers never pair a model with
+a dataset or a config by hand.
+
 Tensors are read and written as numpy arrays, so reading a record or a saved
 evaluation never imports torch (about 2 s on a small machine; the Results page needs
 none of it). torch is imported only where a model is built.
@@ -23,6 +28,7 @@ import platform
 import re
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,9 +38,13 @@ from safetensors.numpy import load_file, save_file
 
 from se_demo.core.config import ModelConfig
 from se_demo.core.files import FILE_MODE, fsync_dir, sha256_file, write_json_atomic
+from se_demo.core.registry import MODEL_KINDS, DatasetInfo, ModelKind, dataset_info
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
+
+    from se_demo.core.models import ReferenceCNN
 
 FORMAT = "se-demo"
 FORMAT_VERSION = 1
@@ -202,8 +212,11 @@ def load_tensors(directory: Path, name: str) -> tuple[dict[str, np.ndarray], dic
 
 
 def save_checkpoint(model: nn.Module, record: dict[str, Any], directory: Path, name: str) -> Path:
-    """Save a model's weights with its record (which must hold ``"model"``: a ModelConfig dict)."""
+    """Save a model's weights with its record, which must hold ``"model"`` (a ModelConfig
+    dict) and ``"dataset"`` (a `DatasetName`): what `load_checkpoint` gives back with them.
+    """
     ModelConfig.from_dict(record["model"])  # refuse to save a record that cannot be loaded
+    dataset_info(record["dataset"])
     weights = {key: value.detach().cpu().numpy() for key, value in model.state_dict().items()}
     return save_tensors(weights, {"kind": "model", **record}, directory, name)
 
@@ -222,6 +235,10 @@ def check_model_files(
         config = ModelConfig.from_dict(record["model"])
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"checkpoint '{name}' has an invalid model config: {error}") from None
+    try:
+        dataset_info(record["dataset"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"checkpoint '{name}' names no known dataset: {error}") from None
     if expected_model is not None and config.name != expected_model:  # a CNN saved as SENet
         raise CheckpointError(
             f"'{Path(directory) / name}.json' holds a {config.name} model, not a {expected_model}"
@@ -229,8 +246,39 @@ def check_model_files(
     return tensors, record
 
 
-def load_checkpoint(directory: Path, name: str) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild a model from its checkpoint, in eval mode, with its record.
+@dataclass(frozen=True, eq=False)  # one loaded model is one object, as its module is
+class Checkpoint:
+    """A model rebuilt from its checkpoint, with what its weights mean.
+
+    ``model`` is shared (a cache hands the same one to every session): never change it.
+    """
+
+    model: ReferenceCNN  # in eval mode
+    config: ModelConfig  # what it was built from: `build_from_config(config)` is its twin
+    dataset: DatasetInfo  # what it was trained on: normalisation and class names
+    record: dict[str, Any]  # the JSON record: recipe, metrics, versions, weights' SHA-256
+
+    @property
+    def kind(self) -> ModelKind:
+        """Which of the two networks this is."""
+        return self.config.name
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images (N, 28, 28) or floats in [0, 1] -> the normalised (N, 1, 28, 28)
+        input this model was trained on (its dataset's mean and std)."""
+        from se_demo.core.data import normalize
+
+        return normalize(images, self.dataset.key)
+
+    def predict(self, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """Class probabilities (N, K) for uint8 images (N, 28, 28), normalised as in training."""
+        from se_demo.core.inference import predict
+
+        return predict(self.model, images, batch_size, dataset=self.dataset.key)
+
+
+def load_checkpoint(directory: Path, name: str) -> Checkpoint:
+    """Rebuild a model from its checkpoint, in eval mode, with its config, dataset and record.
 
     Raises CheckpointError for a missing, corrupt, foreign or inconsistent checkpoint.
     """
@@ -257,4 +305,32 @@ def load_checkpoint(directory: Path, name: str) -> tuple[nn.Module, dict[str, An
         )
     model.load_state_dict({key: torch.from_numpy(value) for key, value in tensors.items()})
     model.eval()
-    return model, record
+    return Checkpoint(model, config, dataset_info(record["dataset"]), record)
+
+
+def load_checkpoints(
+    directory: Path, names: tuple[str, ...] = MODEL_KINDS
+) -> dict[str, Checkpoint]:
+    """The checkpoints ``names`` (both models by default) of one folder, each holding the
+    model it is named after and all trained on one dataset. Raises CheckpointError.
+    """
+    checkpoints = {name: load_checkpoint(directory, name) for name in names}
+    for name, checkpoint in checkpoints.items():
+        if name in MODEL_KINDS and checkpoint.kind != name:  # a CNN saved as SENet
+            raise CheckpointError(
+                f"'{Path(directory) / name}.json' holds a {checkpoint.kind} model, not a {name}"
+            )
+    if checkpoints:
+        shared_dataset(checkpoints)
+    return checkpoints
+
+
+def shared_dataset(checkpoints: Mapping[str, Checkpoint]) -> DatasetInfo:
+    """The one dataset all ``checkpoints`` were trained on; CheckpointError if they differ."""
+    datasets = sorted({str(checkpoint.dataset.key) for checkpoint in checkpoints.values()})
+    if len(datasets) != 1:
+        raise CheckpointError(
+            f"the checkpoints {sorted(map(str, checkpoints))} were trained on "
+            f"{len(datasets)} datasets {datasets}, not one"
+        )
+    return dataset_info(datasets[0])

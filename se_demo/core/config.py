@@ -60,13 +60,14 @@ def runs_root() -> Path:
 class ModelConfig:
     """What `build_model` needs to rebuild a network; saved in every checkpoint."""
 
-    name: str = ModelKind.SENET  # a ModelKind once built
+    name: ModelKind = ModelKind.SENET
     reduction_ratio: int = 2  # r in the paper; the original study used C -> C/2
-    squeeze: str = Squeeze.MEAN  # the paper's mean; the original study summed
-    gate: str = Gate.SIGMOID  # excitation non-linearity: sigmoid as in the paper
+    squeeze: Squeeze = Squeeze.MEAN  # the paper's mean; the original study summed
+    gate: Gate = Gate.SIGMOID  # excitation non-linearity: sigmoid as in the paper
 
     def __post_init__(self) -> None:
         # Strings from flags and saved records become the registry's members (or fail).
+        # They are StrEnums: `to_dict` and the saved records hold their plain strings.
         object.__setattr__(self, "name", model_kind(self.name))
         object.__setattr__(self, "squeeze", squeeze_option(self.squeeze))
         object.__setattr__(self, "gate", gate_option(self.gate))

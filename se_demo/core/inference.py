@@ -32,25 +32,38 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 @torch.no_grad()
 def predict_logits(
-    model: nn.Module, images: torch.Tensor, batch_size: int = 1000, *, dataset: str
+    model: nn.Module, images: torch.Tensor, batch_size: int = 1000, *, dataset: str | None = None
 ) -> torch.Tensor:
-    """Logits (N, 10) for uint8 images (N, 28, 28) or normalised (N, 1, 28, 28).
+    """Logits (N, 10) for uint8 images (N, 28, 28), normalised with ``dataset``'s statistics,
+    or for images already normalised (N, 1, 28, 28) float, given without a dataset.
 
-    uint8 images are normalised with ``dataset``'s statistics. Runs in eval mode and
-    restores the model's previous mode afterwards.
+    A dataset given with normalised images would be ignored, so it is refused (ValueError),
+    as are uint8 images without one. Runs in eval mode and restores the model's previous
+    mode afterwards.
     """
+    _check_input(images, dataset)
     with eval_mode(model):
         outputs = []
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
-            if chunk.dtype == torch.uint8:
+            if dataset is not None:
                 chunk = normalize(chunk, dataset)
             outputs.append(model(chunk.contiguous(memory_format=torch.channels_last)))
         return torch.cat(outputs) if outputs else torch.empty(0, 10)
 
 
+def _check_input(images: torch.Tensor, dataset: str | None) -> None:
+    if images.dtype == torch.uint8 and dataset is None:
+        raise ValueError("uint8 images need the dataset whose statistics normalise them")
+    if images.dtype != torch.uint8 and dataset is not None:
+        raise ValueError(
+            f"{images.dtype} images are taken as already normalised: the dataset "
+            f"{dataset!r} would be ignored, so give none"
+        )
+
+
 def predict(
-    model: nn.Module, images: torch.Tensor, batch_size: int = 1000, *, dataset: str
+    model: nn.Module, images: torch.Tensor, batch_size: int = 1000, *, dataset: str | None = None
 ) -> torch.Tensor:
     """Class probabilities (N, 10): the softmax of `predict_logits`."""
     return torch.softmax(predict_logits(model, images, batch_size, dataset=dataset), dim=1)

@@ -26,7 +26,15 @@ import torch
 from torch import nn
 
 from se_demo.core.config import NUM_CLASSES, ModelConfig
-from se_demo.core.registry import MODELS, Gate, ModelKind, Squeeze, gate_option, squeeze_option
+from se_demo.core.registry import (
+    MODELS,
+    Gate,
+    ModelKind,
+    Squeeze,
+    gate_option,
+    model_kind,
+    squeeze_option,
+)
 
 
 class SqueezeExcitation(nn.Module):
@@ -175,7 +183,7 @@ def build_model(name: str = ModelKind.SENET, **config: Any) -> ReferenceCNN:
 
     Unknown names or settings raise ValueError naming them.
     """
-    return build_from_config(ModelConfig(name=name, **_check_keys(config)))
+    return build_from_config(ModelConfig(name=model_kind(name), **_check_keys(config)))
 
 
 def _check_keys(config: dict[str, Any]) -> dict[str, Any]:
@@ -220,21 +228,6 @@ def _network(config: ModelConfig) -> ReferenceCNN:
         gate=config.gate,
     )
     return ReferenceCNN(se_layer=se_layer)
-
-
-def config_of(model: ReferenceCNN) -> ModelConfig:
-    """The `ModelConfig` that `build_from_config` turns into a network like ``model``."""
-    blocks = list(se_blocks(model).values())
-    if not blocks:
-        return ModelConfig(name=ModelKind.CNN)
-    block = blocks[0]
-    gates = {gate: name for name, gate in _GATES.items()}
-    return ModelConfig(
-        name=ModelKind.SENET,
-        reduction_ratio=block.fc1.in_features // block.fc1.out_features,
-        squeeze=block.squeeze,
-        gate=gates[type(block.gate)],
-    )
 
 
 def se_blocks(model: nn.Module) -> dict[str, SqueezeExcitation]:

@@ -7,6 +7,7 @@ of `se_demo.analysis.excitation`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,9 +17,9 @@ from torch import nn
 from se_demo.analysis.evaluate import predict
 from se_demo.analysis.excitation import concat_batches, recording_excitations
 from se_demo.analysis.interventions import Intervention, intervened_model
-from se_demo.core.data import normalize
+from se_demo.core.checkpoints import Checkpoint
 from se_demo.core.models import se_blocks
-from se_demo.core.registry import MODEL_TITLES, DatasetName, InterventionMode
+from se_demo.core.registry import MODEL_TITLES, InterventionMode
 from se_demo.words import percent, unbroken
 
 # A top probability under this is reported as "unsure", not as an answer. Trained with
@@ -93,28 +94,38 @@ class Answers:
         return f"Both models lean towards {digit}, but {' and '.join(unsure)} is unsure."
 
 
-def answer_both(models: dict[str, nn.Module], digit: np.ndarray) -> Answers:
-    """Classify one MNIST-like digit (28, 28) in [0, 1] with every model.
+def answer_both(checkpoints: Mapping[str, Checkpoint], digit: np.ndarray) -> Answers:
+    """Classify one MNIST-like digit (28, 28) in [0, 1] with every model, each reading it
+    normalised as it was trained.
 
     The SE blocks' excitations are recorded during the SE model's own forward pass.
     Runs on the process's torch threads: torch's count is one setting for the whole
     process (setting it in any thread changes it for all), so the app sets it once when
     it first loads the models (`se_demo.core.config.SERVING_THREADS`).
     """
+    pixels = torch.from_numpy(np.asarray(digit, dtype=np.float32))[None]
+    inputs = {name: (c.model, c.normalize(pixels)) for name, c in checkpoints.items()}
+    return _answers(inputs, _ink_warning(digit))
+
+
+def _ink_warning(digit: np.ndarray) -> str | None:
+    """Why a digit (28, 28) in [0, 1] is no digit the models can read; None if it may be."""
     ink = float(np.sum(digit))
-    warning = (
+    if ink <= MAX_DIGIT_INK:
+        return None
+    return (
         f"This holds more ink ({ink:.0f}) than 99.9 % of MNIST digits: a dot or a blob "
         "scaled up to digit size, not a digit the models can read."
-        if ink > MAX_DIGIT_INK
-        else None
     )
-    pixels = torch.from_numpy(np.asarray(digit, dtype=np.float32))[None]
-    image = normalize(pixels, DatasetName.MNIST)  # a drawing is read as an MNIST digit
+
+
+def _answers(inputs: Mapping[str, tuple[nn.Module, torch.Tensor]], warning: str | None) -> Answers:
+    """Each model's answer for its normalised input (1, 1, 28, 28), with the excitations."""
     answers: dict[str, ModelAnswer] = {}
     excitations: dict[str, np.ndarray] = {}
-    for name, model in models.items():
+    for name, (model, image) in inputs.items():
         with recording_excitations(model) as store:
-            probabilities = predict(model, image, dataset=DatasetName.MNIST)[0].numpy()
+            probabilities = predict(model, image)[0].numpy()
         answers[name] = ModelAnswer(name, probabilities, doubtful_input=warning is not None)
         for block, values in concat_batches(store).items():
             excitations[block] = values[0].numpy()
@@ -122,16 +133,16 @@ def answer_both(models: dict[str, nn.Module], digit: np.ndarray) -> Answers:
 
 
 def answer_many(
-    models: dict[str, nn.Module], digits: np.ndarray
+    checkpoints: Mapping[str, Checkpoint], digits: np.ndarray
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Every model's probabilities (N, 10) for many MNIST-like digits (N, 28, 28) uint8,
     and the SE model's excitations {block: (N, C)}: what the class's digits store."""
     images = torch.from_numpy(np.array(digits, dtype=np.uint8))  # a copy, as MNIST stores them
     probabilities: dict[str, np.ndarray] = {}
     excitations: dict[str, np.ndarray] = {}
-    for name, model in models.items():
-        with recording_excitations(model) as store:
-            probabilities[name] = predict(model, images, dataset=DatasetName.MNIST).numpy()
+    for name, checkpoint in checkpoints.items():
+        with recording_excitations(checkpoint.model) as store:
+            probabilities[name] = checkpoint.predict(images).numpy()
         for block, values in concat_batches(store).items():
             excitations[block] = values.numpy()
     return probabilities, excitations
@@ -165,12 +176,16 @@ class SEOnOff:
         )
 
 
-def se_on_and_off(senet: nn.Module, digit: np.ndarray) -> SEOnOff:
+def se_on_and_off(senet: Checkpoint, digit: np.ndarray) -> SEOnOff:
     """Read one MNIST-like digit (28, 28) in [0, 1] with ``senet`` as trained and with every
     SE block switched off (a copy whose excitations are all 1; ``senet`` is not changed).
     """
     off = intervened_model(
-        senet, [Intervention(block, InterventionMode.OFF) for block in se_blocks(senet)]
+        senet.model,
+        [Intervention(block, InterventionMode.OFF) for block in se_blocks(senet.model)],
+        config=senet.config,
     )
-    answers = answer_both({"trained": senet, "gates_at_one": off}, digit).models
+    image = senet.normalize(torch.from_numpy(np.asarray(digit, dtype=np.float32))[None])
+    inputs = {"trained": (senet.model, image), "gates_at_one": (off, image)}
+    answers = _answers(inputs, _ink_warning(digit)).models
     return SEOnOff(answers["trained"], answers["gates_at_one"])

@@ -20,7 +20,7 @@ from se_demo.analysis.evaluate import compute_metrics, predict
 from se_demo.core.config import ModelConfig, TrainConfig, to_dict
 from se_demo.core.data import Split
 from se_demo.core.models import build_from_config, count_parameters
-from se_demo.core.registry import MODEL_KINDS, ModelKind, Squeeze
+from se_demo.core.registry import MODEL_KINDS, Gate, ModelKind, Squeeze, model_kind
 from se_demo.training.backends import Backend, InProcess, Run
 from se_demo.training.experiment_results import describe_comparison, paired_statistics
 from se_demo.training.train import TrainProgress, train_model
@@ -46,7 +46,10 @@ ABLATION_VARIANTS: tuple[Variant, ...] = (
         Variant("squeeze", s, replace(DEFAULT_SE, squeeze=s))
         for s in (Squeeze.MEAN, Squeeze.MAX, Squeeze.SUM)
     ),
-    *(Variant("gate", g, replace(DEFAULT_SE, gate=g)) for g in ("sigmoid", "tanh", "relu")),
+    *(
+        Variant("gate", g, replace(DEFAULT_SE, gate=g))
+        for g in (Gate.SIGMOID, Gate.TANH, Gate.RELU)
+    ),
 )
 
 # SE-ResNet-50 on ImageNet, single-crop top-1 / top-5 error (%) and parameters (millions),
@@ -102,7 +105,11 @@ def compare_over_seeds(
     """
     start = time.perf_counter()
     names = MODEL_KINDS
-    jobs = [(ModelConfig(name=n), replace(train_config, seed=s)) for s in seeds for n in names]
+    jobs = [
+        (ModelConfig(name=model_kind(n)), replace(train_config, seed=s))
+        for s in seeds
+        for n in names
+    ]
     labels = [(name, seed) for seed in seeds for name in names]
     results = _run_all(backend, jobs, labels, train_split, test_split, on_progress)
     runs = {

@@ -24,19 +24,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
 from se_demo.analysis.evaluate import add_interventions, evaluate_models, save_evaluation
 from se_demo.analysis.verdicts import undertrained_note
 from se_demo.core.checkpoints import (
     CheckpointError,
-    load_checkpoint,
+    load_checkpoints,
     read_record,
     save_checkpoint,
 )
 from se_demo.core.config import CHECKPOINT_DIR, TRAIN_IMAGES, RunRequest, runs_root
 from se_demo.core.data import Split, load_split
-from se_demo.core.registry import MODEL_KINDS, MODEL_TITLES, ModelKind
+from se_demo.core.registry import MODEL_KINDS, MODEL_TITLES, ModelKind, model_kind
 from se_demo.training.train import TrainProgress, train_model, training_record
 
 LATENCY_REPEATS = 50  # a run's latency: the fastest of 50 passes (the CLI takes 200)
@@ -51,7 +49,6 @@ class TrainedRun:
     """A saved run and what `complete_run` needs to finish it."""
 
     path: Path
-    models: dict[str, nn.Module]
     test_split: Split
 
 
@@ -79,7 +76,7 @@ def train_run(
     test_split = load_split(False, data_dir, dataset=dataset)
     trained = {}
     for name in request.models:
-        config = replace(request.model_config, name=name)
+        config = replace(request.model_config, name=model_kind(name))
         result = train_model(
             config,
             request.train_config,
@@ -93,13 +90,12 @@ def train_run(
             raise RunStopped
         trained[name] = (config, result)
     shipped = CHECKPOINT_DIR / dataset
+    shipped_models = load_checkpoints(shipped, tuple(n for n in MODEL_KINDS if n not in trained))
     models = {
-        name: trained[name][1].model if name in trained else load_checkpoint(shipped, name)[0]
+        name: trained[name][1].model if name in trained else shipped_models[name].model
         for name in MODEL_KINDS
     }
-    evaluation = evaluate_models(
-        models, test_split, dataset, interventions=False, latency_repeats=LATENCY_REPEATS
-    )
+    evaluation = evaluate_models(models, test_split, dataset, latency_repeats=LATENCY_REPEATS)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = f"{stamp}-{'-'.join(request.models)}-seed{request.train_config.seed}"
     if run_id:
@@ -128,12 +124,12 @@ def train_run(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return TrainedRun(final, models, test_split)
+    return TrainedRun(final, test_split)
 
 
 def complete_run(run: TrainedRun) -> None:
     """Add the SE interventions to a saved run's evaluation (its record only, atomically)."""
-    add_interventions(run.path, run.models, run.test_split)
+    add_interventions(run.path, run.test_split)
 
 
 @dataclass(frozen=True)
