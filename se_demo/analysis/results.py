@@ -38,6 +38,9 @@ def recipe_line(record: dict[str, Any]) -> str:
     )
 
 
+ALPHA = 0.05  # the significance level of every test se-demo reports
+
+
 @dataclass(frozen=True)
 class McNemarResult:
     """McNemar's exact test of two classifiers on the same test set."""
@@ -46,7 +49,7 @@ class McNemarResult:
     only_second_correct: int
     p_value: float
 
-    def significant(self, alpha: float = 0.05) -> bool:
+    def significant(self, alpha: float = ALPHA) -> bool:
         """Whether the difference is significant at level ``alpha``."""
         return self.p_value < alpha
 
@@ -61,6 +64,17 @@ def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> McNe
 
     p = 1.0 if b + c == 0 else float(binomtest(min(b, c), b + c, 0.5).pvalue)
     return McNemarResult(b, c, min(p, 1.0))
+
+
+def wilson_interval(correct: int, total: int) -> tuple[float, float]:
+    """The Wilson score 95 % interval of the proportion ``correct / total`` (SciPy);
+    (0, 1) with no trials."""
+    if total == 0:
+        return 0.0, 1.0
+    from scipy.stats import binomtest
+
+    interval = binomtest(correct, total).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 @dataclass

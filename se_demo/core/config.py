@@ -25,7 +25,12 @@ from se_demo.core.registry import (
 
 NUM_CLASSES = 10
 TRAIN_IMAGES = 60_000  # MNIST's and Fashion-MNIST's training split
+TEST_IMAGES = 10_000  # and their test split
 IMAGE_SIZE = 28
+# The middle of the pixel grid in pixel indices (13.5): what rotations, shears and zooms
+# turn about. MNIST's digits sit half a pixel lower and to the right (their centre of
+# mass, `se_demo.drawing.preprocess.MNIST_CENTRE_OF_MASS`).
+IMAGE_CENTRE = (IMAGE_SIZE - 1) / 2
 
 DATA_ENV_VAR = "SE_DEMO_DATA"
 DEFAULT_DATA_DIR = Path("data")

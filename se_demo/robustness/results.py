@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from se_demo.analysis.results import ALPHA
 from se_demo.core.checkpoints import CheckpointError, load_tensors
 from se_demo.core.registry import MODEL_TITLES, ModelKind
 from se_demo.words import p_value
 
 FIRST, SECOND = ModelKind.CNN, ModelKind.SENET
-ALPHA = 0.05
 
 
 def holm(p_values: np.ndarray | list[float]) -> np.ndarray:
