@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch.utils import benchmark
 from torch.utils.flop_counter import FlopCounterMode
 
-from se_demo.core.config import ModelConfig, TrainConfig
+from se_demo.core.config import TRAIN_IMAGES, ModelConfig, TrainConfig
 from se_demo.core.data import load_split
 from se_demo.core.models import build_from_config
 from se_demo.core.registry import DatasetName
@@ -84,7 +84,7 @@ def main() -> None:
         print(
             f"{name:<6} {flops / 1e6:>9.1f} {limit:>11.0f} {median:>12.0f} {runs:>24} "
             f"{median / limit:>8.0%} {rate:>8.0f} {rate / gemm[threads]:>8.0%} "
-            f"{60_000 / median:>9.1f}"
+            f"{TRAIN_IMAGES / median:>9.1f}"
         )
 
 
