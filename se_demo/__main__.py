@@ -13,12 +13,12 @@ from se_demo.core.config import ModelConfig, TrainConfig
 from se_demo.core.datafiles import DatasetUnavailableError
 from se_demo.core.registry import DATASETS, GATES, MODEL_KINDS, SQUEEZES, DatasetName
 
-SHOW_DEFAULTS = argparse.ArgumentDefaultsHelpFormatter
-
 
 def _command(commands: argparse._SubParsersAction, name: str, text: str) -> argparse.ArgumentParser:
     """A subcommand whose help shows every flag's default."""
-    return commands.add_parser(name, help=text, formatter_class=SHOW_DEFAULTS)
+    return commands.add_parser(
+        name, help=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
 
 
 def _add_folders(parser: argparse.ArgumentParser, *, dataset: bool = False) -> None:
@@ -139,9 +139,12 @@ def _add_saved_results_commands(commands: argparse._SubParsersAction) -> None:
     """``evaluate``, ``robustness`` and ``channels``: the shipped checkpoints' saved results."""
     for name, text in (
         ("evaluate", "print the original study's report for both checkpoints and save the results"),
-        ("robustness", "both checkpoints on MNIST-C style corruptions; prints a table, saves the results"),
+        (
+            "robustness",
+            "both checkpoints on MNIST-C style corruptions; prints a table, saves the results",
+        ),
         ("channels", "measure each SE channel's effect (test accuracy without it) and save it"),
-    ):  # fmt: skip
+    ):
         _add_folders(_command(commands, name, text), dataset=True)
 
 
