@@ -31,6 +31,7 @@ from se_demo.robustness.results import (
     FIRST,
     SECOND,
     Robustness,
+    example_lines,
     example_positions,
     verdict,
 )
@@ -134,7 +135,6 @@ def _examples(sweep: Robustness, info: DatasetInfo, name: str, severity: int) ->
         )
         return
     images = _corrupted(info.key, name, severity, record["seed"], record["every"])
-    row = sweep.row(name, severity)
     st.markdown(
         f"**{EXAMPLES} of the {record['test_images']:,} images at severity {severity}**, those "
         f"where the models disagree first, with each model's saved answer ({RIGHT} right, "
@@ -149,11 +149,7 @@ def _examples(sweep: Robustness, info: DatasetInfo, name: str, severity: int) ->
             f"{record['corruptions'][name]['title'].lower()} at severity {severity}, "
             f"true class {info.class_names[label]}",
         )  # fmt: skip
-        lines = [f"test image {int(sweep.indices[position])}, true {info.class_names[label]}"]
-        for model in (FIRST, SECOND):
-            answer = int(sweep.predictions[model][row, position])
-            mark = RIGHT if answer == label else WRONG
-            lines.append(f"{MODEL_TITLES[model]}: {info.class_names[answer]} {mark}")
+        lines = example_lines(sweep, name, severity, position, info.class_names)
         column.caption("  \n".join(lines))
 
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
 
 import torch
 import torch.nn.functional as F
+from torch.utils import benchmark
 from torch.utils.flop_counter import FlopCounterMode
 
-from se_demo.core.config import ModelConfig, TrainConfig
+from se_demo.core.config import TRAIN_IMAGES, ModelConfig, TrainConfig
 from se_demo.core.data import load_split
 from se_demo.core.models import build_from_config
 from se_demo.core.registry import DatasetName, ModelKind
@@ -40,20 +40,12 @@ def training_flops_per_image(config: ModelConfig, batch: int = 32) -> float:
 
 def sgemm_gflops(threads: int, size: int = 2048, repeats: int = 10) -> float:
     """torch's FP32 matrix-multiply rate (GFLOP/s) on ``threads`` threads: the best of
-    ``repeats`` products of two ``size`` x ``size`` matrices (2 n^3 FLOPs each).
+    ``repeats`` products of two ``size`` x ``size`` matrices (2 n^3 FLOPs each), timed by
+    torch.utils.benchmark (which sets the threads and warms up before each product).
     """
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        a, b = torch.randn(size, size), torch.randn(size, size)
-        torch.mm(a, b)  # warm-up
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            torch.mm(a, b)
-            best = min(best, time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(before)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    timer = benchmark.Timer("torch.mm(a, b)", globals={"a": a, "b": b}, num_threads=threads)
+    best = min(timer.timeit(1).raw_times[0] for _ in range(repeats))
     return 2 * size**3 / best / 1e9
 
 
@@ -92,7 +84,7 @@ def main() -> None:
         print(
             f"{name:<6} {flops / 1e6:>9.1f} {limit:>11.0f} {median:>12.0f} {runs:>24} "
             f"{median / limit:>8.0%} {rate:>8.0f} {rate / gemm[threads]:>8.0%} "
-            f"{60_000 / median:>9.1f}"
+            f"{TRAIN_IMAGES / median:>9.1f}"
         )
 
 

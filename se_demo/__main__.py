@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 from se_demo.classroom.store import StoreError
@@ -15,8 +14,16 @@ from se_demo.core.datafiles import DatasetUnavailableError
 from se_demo.core.registry import DATASETS, GATES, MODEL_KINDS, SQUEEZES, DatasetName
 
 
-def _add_common(parser: argparse.ArgumentParser, dataset_flag: bool = True) -> None:
-    if dataset_flag:
+def _command(commands: argparse._SubParsersAction, name: str, text: str) -> argparse.ArgumentParser:
+    """A subcommand whose help shows every flag's default."""
+    return commands.add_parser(
+        name, help=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+
+
+def _add_folders(parser: argparse.ArgumentParser, *, dataset: bool = False) -> None:
+    """Where the data and the checkpoints are (and ``--dataset`` when asked)."""
+    if dataset:
         parser.add_argument("--dataset", choices=tuple(DATASETS), default=DatasetName.MNIST)
     parser.add_argument(
         "--data-dir",
@@ -31,23 +38,48 @@ def _add_common(parser: argparse.ArgumentParser, dataset_flag: bool = True) -> N
     )
 
 
-def _add_train_flags(parser: argparse.ArgumentParser, **overrides: object) -> None:
-    """One flag per TrainConfig field, with the dataclass default unless overridden."""
-    defaults = TrainConfig()
-    for f in fields(TrainConfig):
-        if f.name == "seed" and "seed" in overrides and overrides["seed"] is None:
-            continue
-        default = overrides.get(f.name, getattr(defaults, f.name))
-        parser.add_argument(
-            f"--{f.name.replace('_', '-')}",
-            type=int if f.name in ("train_subset", "threads") else type(getattr(defaults, f.name)),
-            choices=tuple(DATASETS) if f.name == "dataset" else None,
-            default=default,
-            help=f.metadata["help"],
-        )
+def _add_model_choice(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", choices=(*MODEL_KINDS, "both"), default="both", help="which model(s) to train"
+    )
 
 
-def _add_se_flags(parser: argparse.ArgumentParser) -> None:
+# fmt: off
+def _add_recipe(
+    parser: argparse.ArgumentParser, recipe: TrainConfig | None = None, *, seed: bool = True
+) -> None:
+    """`TrainConfig`'s fields as flags, in its order, with ``recipe``'s values as defaults."""
+    recipe = recipe or TrainConfig()
+    add = parser.add_argument
+    add("--epochs", type=int, default=recipe.epochs,
+        help="the original study trained 100; OneCycle + augmentation needs far fewer")
+    add("--batch-size", type=int, default=recipe.batch_size,
+        help="large enough to keep both CPU cores busy")
+    add("--lr", type=float, default=recipe.lr, help="peak learning rate of the OneCycle schedule")
+    add("--weight-decay", type=float, default=recipe.weight_decay,
+        help="AdamW's decoupled weight decay")
+    add("--label-smoothing", type=float, default=recipe.label_smoothing,
+        help="softens over-confident logits a little")
+    add("--max-rotation", type=float, default=recipe.max_rotation,
+        help="degrees of random rotation in augmentation")
+    add("--max-shift", type=float, default=recipe.max_shift,
+        help="pixels of random translation in augmentation")
+    add("--max-scale", type=float, default=recipe.max_scale,
+        help="relative random zoom in augmentation")
+    add("--dataset", type=DatasetName, choices=tuple(DATASETS), default=recipe.dataset,
+        help="mnist or fashion (Fashion-MNIST)")
+    if seed:  # compare and ablate train seeds 0 .. N-1 instead
+        add("--seed", type=int, default=recipe.seed,
+            help="seeds initialisation, shuffling and augmentation")
+    add("--train-subset", type=int, default=recipe.train_subset,
+        help="first N training images only (tests, dry runs)")
+    add("--threads", type=int, default=recipe.threads,
+        help="torch threads; None keeps torch's default")
+# fmt: on
+
+
+def _add_se_settings(parser: argparse.ArgumentParser) -> None:
+    """`ModelConfig`'s SE settings as flags, with its defaults."""
     defaults = ModelConfig()
     parser.add_argument(
         "--reduction-ratio",
@@ -64,13 +96,61 @@ def _add_se_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gate", choices=GATES, default=defaults.gate, help="SE excitation gate")
 
 
-def _add_class_commands(commands: argparse._SubParsersAction) -> None:
-    """``worker`` and ``queue``: the class's lab, on the store named by SE_DEMO_DB."""
-    worker = commands.add_parser(
-        "worker",
-        help="train the class's queued runs (reads SE_DEMO_DB)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+def _add_train_command(commands: argparse._SubParsersAction) -> None:
+    """``train``: one model or both, saved as checkpoints."""
+    train = _command(commands, "train", "train the basic CNN and/or the SENet")
+    _add_model_choice(train)
+    _add_recipe(train)
+    _add_se_settings(train)
+    train.add_argument(
+        "--dry-run", action="store_true", help="one quick epoch on 512 images; saves nothing"
     )
+    _add_folders(train)
+
+
+def _add_seed_commands(commands: argparse._SubParsersAction) -> None:
+    """``compare`` and ``ablate``: training over seeds, here or on Ray."""
+    for name, text, seeds, epochs in (
+        ("compare", "train both models over several seeds and test the paired differences", 5, 3),
+        ("ablate", "the SE paper's ablations (reduction ratio, squeeze, gate) over seeds", 2, 2),
+    ):
+        sub = _command(commands, name, text)
+        sub.add_argument(
+            "--seeds", type=int, default=seeds, help="number of seeds (0, 1, ..., N-1)"
+        )
+        sub.add_argument(
+            "--backend",
+            choices=("inprocess", "ray"),
+            default="inprocess",
+            help="where the training runs execute: one after the other in this process, or "
+            "as Ray tasks in parallel (pip install -r requirements-ray.txt)",
+        )
+        sub.add_argument(
+            "--ray-address",
+            default=None,
+            help="with --backend ray: the cluster to join (e.g. ray://head:10001 or auto); "
+            "by default a local Ray is started on this machine",
+        )
+        _add_recipe(sub, TrainConfig(epochs=epochs), seed=False)
+        _add_folders(sub)
+
+
+def _add_saved_results_commands(commands: argparse._SubParsersAction) -> None:
+    """``evaluate``, ``robustness`` and ``channels``: the shipped checkpoints' saved results."""
+    for name, text in (
+        ("evaluate", "print the original study's report for both checkpoints and save the results"),
+        (
+            "robustness",
+            "both checkpoints on MNIST-C style corruptions; prints a table, saves the results",
+        ),
+        ("channels", "measure each SE channel's effect (test accuracy without it) and save it"),
+    ):
+        _add_folders(_command(commands, name, text), dataset=True)
+
+
+def _add_worker_command(commands: argparse._SubParsersAction) -> None:
+    """``worker``: train the class's queued runs, here or on Ray."""
+    worker = _command(commands, "worker", "train the class's queued runs (reads SE_DEMO_DB)")
     worker.add_argument("--once", action="store_true", help="train one queued run, then exit")
     worker.add_argument(
         "--backend", choices=("local", "ray"), default="local",
@@ -90,35 +170,33 @@ def _add_class_commands(commands: argparse._SubParsersAction) -> None:
     worker.add_argument("--embedded", action="store_true", help=argparse.SUPPRESS)  # the app's
     worker.add_argument("--parent", type=int, default=None, help=argparse.SUPPRESS)
 
+
+def _add_queue_command(commands: argparse._SubParsersAction) -> None:
+    """``queue add|list|cancel``: the Training lab's queue, on the store named by SE_DEMO_DB."""
     queue = commands.add_parser("queue", help="the Training lab's queue: add, list or cancel runs")
     actions = queue.add_subparsers(dest="action", required=True)
-    add = actions.add_parser(
-        "add",
-        help="queue a run (as the lecturer when SE_DEMO_LECTURER_KEY is set)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    add.add_argument(
-        "--model", choices=(*MODEL_KINDS, "both"), default="both", help="which model(s) to train"
-    )
-    _add_train_flags(add, epochs=2, train_subset=10_000)
-    _add_se_flags(add)
+    add = _command(actions, "add", "queue a run (as the lecturer when SE_DEMO_LECTURER_KEY is set)")
+    _add_model_choice(add)
+    _add_recipe(add, TrainConfig(epochs=2, train_subset=10_000))
+    _add_se_settings(add)
     add.add_argument("--owner", default="command-line", help="whose run it is (their token)")
     actions.add_parser("list", help="every run: owner, state, place and test accuracy")
     cancel = actions.add_parser("cancel", help="cancel a run (its owner, or the lecturer's key)")
     cancel.add_argument("run_id", help="the run's id, as `queue list` prints it")
     cancel.add_argument("--owner", default="command-line", help="the owner's token")
 
+
+def _add_class_command(commands: argparse._SubParsersAction) -> None:
+    """``class export|import``: the class's own digits as files, and back."""
     digits = commands.add_parser("class", help="the class's own digits: export or import them")
-    digit_actions = digits.add_subparsers(dest="action", required=True)
-    export = digit_actions.add_parser(
-        "export",
-        help="write a set of the class's digits as MNIST IDX, .npz or CSV",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    actions = digits.add_subparsers(dest="action", required=True)
+    export = _command(
+        actions, "export", "write a set of the class's digits as MNIST IDX, .npz or CSV"
     )
     export.add_argument("--format", choices=("idx", "npz", "csv"), default="idx")
     export.add_argument("--out", type=Path, required=True, help="the folder to write into")
     export.add_argument("--set", type=int, default=None, help="a set's id (default: the open set)")
-    read = digit_actions.add_parser(
+    read = actions.add_parser(
         "import", help="add digits from an export (IDX folder, gzipped or not; .npz; .csv)"
     )
     read.add_argument("path", type=Path, help="the export: a folder or a file")
@@ -127,74 +205,12 @@ def _add_class_commands(commands: argparse._SubParsersAction) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m se_demo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-
-    train = commands.add_parser(
-        "train",
-        help="train the basic CNN and/or the SENet",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    train.add_argument(
-        "--model", choices=(*MODEL_KINDS, "both"), default="both", help="which model(s) to train"
-    )
-    _add_train_flags(train)
-    _add_se_flags(train)
-    train.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="one quick epoch on 512 images; saves nothing",
-    )
-    _add_common(train, dataset_flag=False)
-
-    evaluate = commands.add_parser(
-        "evaluate",
-        help="print the original study's report for both checkpoints and save the results",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    _add_common(evaluate)
-
-    robustness = commands.add_parser(
-        "robustness",
-        help="both checkpoints on MNIST-C style corruptions; prints a table, saves the results",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    _add_common(robustness)
-
-    channels = commands.add_parser(
-        "channels",
-        help="measure each SE channel's effect (test accuracy without it) and save it",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    _add_common(channels)
-
-    for command, text in (
-        ("compare", "train both models over several seeds and test the paired differences"),
-        ("ablate", "the SE paper's ablations (reduction ratio, squeeze, gate) over seeds"),
-    ):
-        sub = commands.add_parser(
-            command, help=text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-        )
-        sub.add_argument(
-            "--seeds",
-            type=int,
-            default=5 if command == "compare" else 2,
-            help="number of seeds (0, 1, ..., N-1)",
-        )
-        sub.add_argument(
-            "--backend",
-            choices=("inprocess", "ray"),
-            default="inprocess",
-            help="where the training runs execute: one after the other in this process, or "
-            "as Ray tasks in parallel (pip install -r requirements-ray.txt)",
-        )
-        sub.add_argument(
-            "--ray-address",
-            default=None,
-            help="with --backend ray: the cluster to join (e.g. ray://head:10001 or auto); "
-            "by default a local Ray is started on this machine",
-        )
-        _add_train_flags(sub, seed=None, epochs=3 if command == "compare" else 2)
-        _add_common(sub, dataset_flag=False)
-    _add_class_commands(commands)
+    _add_train_command(commands)
+    _add_saved_results_commands(commands)
+    _add_seed_commands(commands)
+    _add_worker_command(commands)
+    _add_queue_command(commands)
+    _add_class_command(commands)
     return parser
 
 

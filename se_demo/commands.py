@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
@@ -70,6 +71,38 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     )
 
 
+def _progress_bars(name: str, epochs: int) -> tuple[tqdm, Callable[[TrainProgress], None]]:
+    """A bar over ``name``'s epochs, and the callback that drives it and each epoch's bar
+    over its steps (loss, accuracy and speed as it trains; test accuracy after each epoch)."""
+    bar = tqdm(total=epochs, desc=f"{name} epoch", unit="epoch", dynamic_ncols=True)
+    inner: dict[str, tqdm] = {}
+
+    def show(p: TrainProgress) -> None:
+        if p.step == 1 and p.test_accuracy is None:
+            inner["steps"] = tqdm(
+                total=p.steps_per_epoch, desc=f"  epoch {p.epoch}", leave=False, unit="batch"
+            )
+        steps = inner["steps"]
+        if p.test_accuracy is None:
+            steps.set_postfix(
+                loss=f"{p.loss:.4f}",
+                acc=f"{p.accuracy:.4f}",
+                img_s=f"{p.images_per_second:.0f}",
+                refresh=False,
+            )
+            steps.update(1)
+        if p.step == p.steps_per_epoch and p.test_accuracy is not None:
+            steps.close()
+            bar.update(1)
+            bar.set_postfix(
+                loss=f"{p.loss:.4f}",
+                test_acc=f"{p.test_accuracy:.4f}",
+                img_s=f"{p.images_per_second:.0f}",
+            )
+
+    return bar, show
+
+
 def train_command(args: argparse.Namespace) -> int:
     """``train``: train the chosen model(s) and save each checkpoint (nothing with --dry-run)."""
     train_config = _train_config(args)
@@ -85,34 +118,7 @@ def train_command(args: argparse.Namespace) -> int:
             squeeze=squeeze_option(args.squeeze),
             gate=gate_option(args.gate),
         )
-        bar = tqdm(
-            total=train_config.epochs, desc=f"{name} epoch", unit="epoch", dynamic_ncols=True
-        )
-        inner: dict[str, tqdm] = {}
-
-        def show(p: TrainProgress, bar: tqdm = bar, inner: dict[str, tqdm] = inner) -> None:
-            if p.step == 1 and p.test_accuracy is None:
-                inner["steps"] = tqdm(
-                    total=p.steps_per_epoch, desc=f"  epoch {p.epoch}", leave=False, unit="batch"
-                )
-            steps = inner["steps"]
-            if p.test_accuracy is None:
-                steps.set_postfix(
-                    loss=f"{p.loss:.4f}",
-                    acc=f"{p.accuracy:.4f}",
-                    img_s=f"{p.images_per_second:.0f}",
-                    refresh=False,
-                )
-                steps.update(1)
-            if p.step == p.steps_per_epoch and p.test_accuracy is not None:
-                steps.close()
-                bar.update(1)
-                bar.set_postfix(
-                    loss=f"{p.loss:.4f}",
-                    test_acc=f"{p.test_accuracy:.4f}",
-                    img_s=f"{p.images_per_second:.0f}",
-                )
-
+        bar, show = _progress_bars(name, train_config.epochs)
         result = train_model(model_config, train_config, train_split, test_split, progress=show)
         bar.close()
         record = training_record(

@@ -15,7 +15,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix
 from sqlalchemy import inspect, update
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
-from se_demo.analysis.interventions import wilson_interval as formula_wilson
+from se_demo.analysis.results import wilson_interval
 from se_demo.classroom.digit_files import FORMATS, export_digits, read_digits
 from se_demo.classroom.digit_stats import class_report, class_verdict, digits_needed
 from se_demo.classroom.digits import MAX_PER_SESSION, ClassDigits, DigitRefused
@@ -204,7 +204,7 @@ def test_the_class_statistics_equal_a_plain_recomputation_from_the_export(
         right = predicted[name] == exported_labels
         assert report.scores[name].accuracy == accuracy_score(exported_labels, predicted[name])
         assert report.scores[name].interval == pytest.approx(
-            formula_wilson(int(right.sum()), len(right))
+            wilson_interval(int(right.sum()), len(right))
         )
         assert np.array_equal(
             report.confusion[name],

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from scipy.stats import binomtest
+from scipy.stats import norm
 
 from se_demo.analysis.channel_effects import (
     load_channel_effects,
@@ -34,8 +34,8 @@ from se_demo.analysis.interventions import (
     intervened_model,
     stratified_subset,
     subset_accuracy,
-    wilson_interval,
 )
+from se_demo.analysis.results import wilson_interval
 from se_demo.core.checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from se_demo.core.config import CHECKPOINT_DIR
 from se_demo.core.data import Split
@@ -110,11 +110,14 @@ def test_the_stratified_subset_is_fixed_and_keeps_the_class_shares(test_split):
 
 
 @pytest.mark.parametrize(("correct", "total"), [(995, 1000), (0, 50), (50, 50), (321, 400)])
-def test_wilson_interval_equals_scipys(correct, total):
-    expected = binomtest(correct, total).proportion_ci(0.95, method="wilson")
+def test_wilson_interval_is_the_score_interval(correct, total):
+    z, p = norm.ppf(0.975), correct / total  # Wilson (1927), written out by hand
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * np.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
     low, high = wilson_interval(correct, total)
-    assert low == pytest.approx(expected.low, abs=1e-6)
-    assert high == pytest.approx(expected.high, abs=1e-6)
+    assert low == pytest.approx(max(0.0, centre - half), abs=1e-12)
+    assert high == pytest.approx(min(1.0, centre + half), abs=1e-12)
+    assert wilson_interval(0, 0) == (0.0, 1.0)  # no trials: nothing known
 
 
 def test_subset_accuracy_is_the_intervened_accuracy_on_those_images(senet, test_split):

@@ -20,11 +20,12 @@ from se_demo.analysis.results import load_evaluation, mcnemar_exact
 from se_demo.core.checkpoints import load_checkpoint, load_checkpoints
 from se_demo.core.config import CHECKPOINT_DIR
 from se_demo.core.datafiles import read_split
-from se_demo.core.registry import MODEL_KINDS
+from se_demo.core.registry import MODEL_KINDS, dataset_info
 from se_demo.figures.robustness import difference_heatmap, severity_curves
 from se_demo.robustness.corruptions import corrupt, corruptions_for
 from se_demo.robustness.results import (
     corruption_rows,
+    example_lines,
     example_positions,
     format_robustness_table,
     holm,
@@ -114,6 +115,25 @@ def test_examples_put_the_disagreements_first(saved):
     differ = sweep.predictions["cnn"][row] != sweep.predictions["senet"][row]
     assert list(differ[positions]) == sorted(differ[positions], reverse=True)
     assert differ[positions].sum() == min(8, differ.sum())
+
+
+def test_an_examples_caption_gives_each_models_saved_answer(saved):
+    dataset, sweep, _, _ = saved
+    names = dataset_info(dataset).class_names
+    row = sweep.row("rotate", 3)
+    cnn, senet = (sweep.predictions[m][row] for m in ("cnn", "senet"))
+    position = int(np.flatnonzero((cnn == sweep.labels) & (senet != sweep.labels))[0])
+    caption = example_lines(sweep, "rotate", 3, position, names)
+    classes = [caption[0].split(" true ")[1]]
+    classes += [line.split(": ", 1)[1].rsplit(" ", 1)[0] for line in caption[1:]]
+    assert not any(" " in name for name in classes)  # "Ankle boot" never wraps inside
+    plain = [line.replace("\u00a0", " ").replace("\u2060", "") for line in caption]
+    truth, wrong = names[sweep.labels[position]], names[senet[position]]
+    assert plain == [
+        f"test image {sweep.indices[position]}, true {truth}",
+        f"Basic CNN: {truth} :material/check:",
+        f"SENet: {wrong} :material/close:",
+    ]
 
 
 @pytest.mark.slow

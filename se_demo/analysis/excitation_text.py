@@ -26,67 +26,78 @@ def describe_depth(stats: Sequence[BlockStatistics]) -> str:
     """A plain-language reading of `block_statistics` across depth, against the SE paper."""
     if not stats:
         return "This model has no SE blocks."
-    names = [s.block for s in stats]
-    first, last = stats[0], stats[-1]
     lines = [
         "The class explains "
-        + _listing([format_share(s.specificity) for s in stats], names)
+        + _listing([format_share(s.specificity) for s in stats], [s.block for s in stats])
         + " of how the excitations vary from one test image to the next."
     ]
     if len(stats) > 1:
-        steps = [b.specificity - a.specificity for a, b in itertools.pairwise(stats)]
-        if min(steps) >= -0.02 and last.specificity > first.specificity + 0.1:
-            lines.append(
-                "This share grows with depth, as in the SE paper (Fig. 6), where early blocks "
-                "excite nearly the same channels for every class and later blocks respond to "
-                "the class."
-            )
-            if abs(steps[-1]) < 0.05:
-                lines.append(
-                    f"It levels off between block {se_block_number(stats[-2].block)} and "
-                    f"block {se_block_number(last.block)}."
-                )
-        else:
-            lines.append(
-                "Unlike in the SE paper (Fig. 6), this share does not grow steadily with depth."
-            )
-        loudest = max(stats, key=lambda s: s.between_std)
-        quiet = [s.block for s in stats if s.between_std < 0.5 * loudest.between_std]
+        lines += _trend_with_depth(stats) + _class_differences(stats)
+    return " ".join(lines + _saturation(stats[-1]))
+
+
+def _trend_with_depth(stats: Sequence[BlockStatistics]) -> list[str]:
+    """Whether the class-specificity grows with depth, as in the SE paper's Fig. 6."""
+    first, last = stats[0], stats[-1]
+    steps = [b.specificity - a.specificity for a, b in itertools.pairwise(stats)]
+    if not (min(steps) >= -0.02 and last.specificity > first.specificity + 0.1):
+        return ["Unlike in the SE paper (Fig. 6), this share does not grow steadily with depth."]
+    lines = [
+        "This share grows with depth, as in the SE paper (Fig. 6), where early blocks "
+        "excite nearly the same channels for every class and later blocks respond to "
+        "the class."
+    ]
+    if abs(steps[-1]) < 0.05:
         lines.append(
-            "A share is not a size: on the 0-1 scale of an excitation, class means differ "
-            "from the all-class mean by "
-            + _listing([f"{s.between_std:.3f}" for s in stats], names)
-            + " on average."
+            f"It levels off between block {se_block_number(stats[-2].block)} and "
+            f"block {se_block_number(last.block)}."
         )
-        if quiet:
-            which = " and ".join(se_block_number(b) for b in quiet)
-            plural = "s" if len(quiet) > 1 else ""
-            lines.append(
-                f"In block{plural} {which} these differences are less than half as large as "
-                f"in block {se_block_number(loudest.block)}: closer to class-agnostic, as the "
-                "paper's early blocks are."
-            )
-    if last.saturated > 0.5:
+    return lines
+
+
+def _class_differences(stats: Sequence[BlockStatistics]) -> list[str]:
+    """How far the class means lie apart in each block, and which blocks are near class-agnostic."""
+    loudest = max(stats, key=lambda s: s.between_std)
+    quiet = [s.block for s in stats if s.between_std < 0.5 * loudest.between_std]
+    lines = [
+        "A share is not a size: on the 0-1 scale of an excitation, class means differ "
+        "from the all-class mean by "
+        + _listing([f"{s.between_std:.3f}" for s in stats], [s.block for s in stats])
+        + " on average."
+    ]
+    if quiet:
+        which = " and ".join(se_block_number(b) for b in quiet)
+        plural = "s" if len(quiet) > 1 else ""
         lines.append(
+            f"In block{plural} {which} these differences are less than half as large as "
+            f"in block {se_block_number(loudest.block)}: closer to class-agnostic, as the "
+            "paper's early blocks are."
+        )
+    return lines
+
+
+def _saturation(last: BlockStatistics) -> list[str]:
+    """Whether the last block saturates, as the paper's last blocks do."""
+    if last.saturated > 0.5:
+        return [
             f"As the paper found for its last blocks, the last block saturates: "
             f"{format_share(last.saturated)} of its excitations are above {SATURATED_ABOVE}, so it "
             "rescales little."
-        )
-    else:
+        ]
+    lines = [
+        f"The paper's last blocks saturate (most excitations near 1, so they barely "
+        f"rescale); ours does not: {format_share(last.saturated)} of the last block's "
+        f"excitations are above {SATURATED_ABOVE} and {format_share(last.suppressed)} "
+        f"below {SUPPRESSED_BELOW}."
+    ]
+    if last.kept_channels or last.dropped_channels:
         lines.append(
-            f"The paper's last blocks saturate (most excitations near 1, so they barely "
-            f"rescale); ours does not: {format_share(last.saturated)} of the last block's "
-            f"excitations are above {SATURATED_ABOVE} and {format_share(last.suppressed)} "
-            f"below {SUPPRESSED_BELOW}."
+            f"{last.kept_channels} of its {last.channels} channels are kept for nearly "
+            f"every input (mean excitation above {SATURATED_ABOVE}) and "
+            f"{last.dropped_channels} nearly always suppressed (below {SUPPRESSED_BELOW}): "
+            "part of the block acts as a fixed channel selection."
         )
-        if last.kept_channels or last.dropped_channels:
-            lines.append(
-                f"{last.kept_channels} of its {last.channels} channels are kept for nearly "
-                f"every input (mean excitation above {SATURATED_ABOVE}) and "
-                f"{last.dropped_channels} nearly always suppressed (below {SUPPRESSED_BELOW}): "
-                "part of the block acts as a fixed channel selection."
-            )
-    return " ".join(lines)
+    return lines
 
 
 def describe_interventions(summary: Mapping[str, Any]) -> str:

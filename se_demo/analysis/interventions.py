@@ -14,7 +14,6 @@ enough to answer while a student waits.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ import torch
 from torch import nn
 
 from se_demo.analysis.excitation import find_block, gate_channels
+from se_demo.analysis.results import wilson_interval
 from se_demo.core.config import ModelConfig
 from se_demo.core.inference import predict_logits
 from se_demo.core.models import build_from_config, se_blocks
@@ -205,16 +205,6 @@ def stratified_subset(labels: np.ndarray, size: int = SUBSET_SIZE) -> np.ndarray
         quota[index] += 1
     picked = [np.flatnonzero(labels == c)[:q] for c, q in zip(classes, quota, strict=True)]
     return np.sort(np.concatenate(picked))
-
-
-def wilson_interval(correct: int, total: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score interval (default 95 %) for a proportion ``correct / total``."""
-    if total <= 0:
-        raise ValueError(f"total must be positive, got {total}")
-    p = correct / total
-    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ torchvision or scikit-learn (together about 5 s on a 2-core machine).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ def recipe_line(record: dict[str, Any]) -> str:
     )
 
 
+ALPHA = 0.05  # the significance level of every test se-demo reports
+
+
 @dataclass(frozen=True)
 class McNemarResult:
     """McNemar's exact test of two classifiers on the same test set."""
@@ -46,7 +50,7 @@ class McNemarResult:
     only_second_correct: int
     p_value: float
 
-    def significant(self, alpha: float = 0.05) -> bool:
+    def significant(self, alpha: float = ALPHA) -> bool:
         """Whether the difference is significant at level ``alpha``."""
         return self.p_value < alpha
 
@@ -61,6 +65,17 @@ def mcnemar_exact(first_correct: np.ndarray, second_correct: np.ndarray) -> McNe
 
     p = 1.0 if b + c == 0 else float(binomtest(min(b, c), b + c, 0.5).pvalue)
     return McNemarResult(b, c, min(p, 1.0))
+
+
+def wilson_interval(correct: int, total: int) -> tuple[float, float]:
+    """The Wilson score 95 % interval of the proportion ``correct / total`` (SciPy);
+    (0, 1) with no trials."""
+    if total == 0:
+        return 0.0, 1.0
+    from scipy.stats import binomtest
+
+    interval = binomtest(correct, total).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 @dataclass
@@ -224,21 +239,37 @@ def comparison_indices(
 RIGHT, WRONG = ":material/check:", ":material/close:"
 
 
+def answer_lines(
+    image: str,
+    label: int,
+    answers: Mapping[str, int],
+    class_names: Sequence[str],
+    confidences: Mapping[str, float] | None = None,
+) -> list[str]:
+    """A caption for one image in a gallery: ``image`` (e.g. "image 7") and its true class,
+    then each model's answer, with its confidence when given, marked right or wrong by
+    Streamlit's Material icons (`RIGHT`, `WRONG`: fonts without emoji or dingbats still
+    draw them). Class names and confidences are `unbroken`: a gallery's narrow column
+    wraps between them, not inside.
+    """
+    lines = [f"{image}, true {unbroken(class_names[label])}"]
+    for name, predicted in answers.items():
+        mark = RIGHT if predicted == label else WRONG
+        answer = unbroken(class_names[predicted])
+        if confidences is not None:
+            answer += " " + unbroken(f"({percent(confidences[name], 1)})")
+        lines.append(f"{model_title(name)}: {answer} {mark}")
+    return lines
+
+
 def prediction_lines(
     evaluation: Evaluation, index: int, class_names: tuple[str, ...] | None = None
 ) -> list[str]:
-    """A caption for one test image: its index and true class, then each model's
-    prediction with its confidence, marked right or wrong by Streamlit's Material icons
-    (`RIGHT`, `WRONG`: fonts without emoji or dingbats still draw them). Class names and
-    confidences are `unbroken`: a gallery's narrow column wraps between them, not inside.
-    """
+    """`answer_lines` of one test image of a saved evaluation: every model's prediction
+    with its confidence."""
     names = class_names or tuple(str(c) for c in range(NUM_CLASSES))
-    label = int(evaluation.labels[index])
-    lines = [f"image {index}, true {unbroken(names[label])}"]
-    for name, probabilities in evaluation.probabilities.items():
-        predicted = int(probabilities[index].argmax())
-        mark = RIGHT if predicted == label else WRONG
-        confidence = unbroken(f"({percent(float(probabilities[index, predicted]), 1)})")
-        title = model_title(name)
-        lines.append(f"{title}: {unbroken(names[predicted])} {confidence} {mark}")
-    return lines
+    predicted = {n: int(p[index].argmax()) for n, p in evaluation.probabilities.items()}
+    confidences = {n: float(evaluation.probabilities[n][index, c]) for n, c in predicted.items()}
+    return answer_lines(
+        f"image {index}", int(evaluation.labels[index]), predicted, names, confidences
+    )

@@ -11,17 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from se_demo.analysis.results import McNemarResult
+from se_demo.analysis.results import ALPHA, McNemarResult
+from se_demo.core.config import TRAIN_IMAGES
 from se_demo.core.registry import MODEL_TITLES, DatasetName, ModelKind, dataset_info
 from se_demo.words import p_value, percent
 
-TRAIN_IMAGES = 60_000  # both MNIST and Fashion-MNIST have 60,000 training images
 MIN_ACCURACY: dict[str, float] = {
     DatasetName.MNIST: 0.98,
     DatasetName.FASHION: 0.88,
 }  # the shipped models reach 99.6 % and 92 %
 SEEDS_PAGE = "Seeds and ablations"
-ALPHA = 0.05
 
 
 def images_seen(record: dict[str, Any]) -> int:

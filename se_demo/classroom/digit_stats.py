@@ -15,22 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from se_demo.analysis.results import McNemarResult, mcnemar_exact
+from se_demo.analysis.results import ALPHA, McNemarResult, mcnemar_exact, wilson_interval
 from se_demo.core.config import NUM_CLASSES
 from se_demo.core.registry import MODEL_TITLES, ModelKind
 
-ALPHA = 0.05
 MAX_DIGITS_PROJECTED = 100_000  # beyond this, "no difference in sight" rather than a number
-
-
-def wilson_interval(correct: int, total: int) -> tuple[float, float]:
-    """The Wilson score 95 % interval of a proportion (SciPy); (0, 1) with no trials."""
-    if total == 0:
-        return 0.0, 1.0
-    from scipy.stats import binomtest
-
-    interval = binomtest(correct, total).proportion_ci(confidence_level=0.95, method="wilson")
-    return float(interval.low), float(interval.high)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from se_demo.core.config import DATA_ENV_VAR, resolve_data_dir
+from se_demo.core.config import DATA_ENV_VAR, TEST_IMAGES, TRAIN_IMAGES, resolve_data_dir
 from se_demo.core.registry import dataset_info
 
 MNIST_FILES = (
@@ -28,7 +28,7 @@ MNIST_FILES = (
     "t10k-labels-idx1-ubyte",
 )
 IDX_UINT8 = 0x08  # the only type code MNIST and Fashion-MNIST use
-SPLIT_SIZES = {True: 60_000, False: 10_000}  # train, test
+SPLIT_SIZES = {True: TRAIN_IMAGES, False: TEST_IMAGES}  # train, test
 
 
 class DatasetUnavailableError(RuntimeError):

@@ -23,7 +23,9 @@ from scipy import ndimage
 from se_demo.core.config import IMAGE_SIZE
 
 DIGIT_BOX = 20  # MNIST's size-normalisation box: the longer side of the ink, in pixels
-CENTRE = (14.0, 14.0)  # MNIST's centre of mass (row, column), measured on the test set
+# MNIST's centre of mass (row, column), measured on the test set: half a pixel below and
+# right of the grid's middle `IMAGE_CENTRE` (13.5), where rotations turn.
+MNIST_CENTRE_OF_MASS = (14.0, 14.0)
 INK_THRESHOLD = 0.1  # ink fraction above which a pixel counts for the bounding box
 
 UPLOAD_FORMATS = ("PNG", "JPEG")
@@ -83,8 +85,8 @@ def ink_to_mnist(ink: np.ndarray) -> np.ndarray | None:
         digit = digit / digit.max()  # a faint stroke still reaches full ink, as in MNIST
     com_row, com_col = ndimage.center_of_mass(digit)
     # Integer shift as MNIST did, clamped so that no ink leaves the 28x28 field.
-    top = int(np.clip(round(CENTRE[0] - com_row), 0, IMAGE_SIZE - digit.shape[0]))
-    left = int(np.clip(round(CENTRE[1] - com_col), 0, IMAGE_SIZE - digit.shape[1]))
+    top = int(np.clip(round(MNIST_CENTRE_OF_MASS[0] - com_row), 0, IMAGE_SIZE - digit.shape[0]))
+    left = int(np.clip(round(MNIST_CENTRE_OF_MASS[1] - com_col), 0, IMAGE_SIZE - digit.shape[1]))
     out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     out[top : top + digit.shape[0], left : left + digit.shape[1]] = digit
     return out

@@ -91,6 +91,60 @@ def _colorbar_ticks(view: str, largest: float, signed: bool = False) -> dict[str
     return {**ticks, "dtick": 1} if largest <= 10 else ticks
 
 
+def _matrix_trace(z: np.ndarray, labels: list[list[str]], name: str, title: str) -> go.Heatmap:
+    """One model's matrix on the figure's shared colour axis; ``meta`` is the model name."""
+    classes = np.arange(len(z))
+    return go.Heatmap(
+        z=z,
+        x=classes,
+        y=classes,
+        text=labels,
+        texttemplate="%{text}",
+        textfont={"size": 11},
+        coloraxis="coloraxis",
+        hoverinfo="skip",
+        hoverongaps=False,
+        name=title,
+        meta=name,
+    )
+
+
+def _cell_markers(counts: np.ndarray, class_names: list[str], name: str, title: str) -> go.Scatter:
+    """An invisible square marker over every cell: the hover text (true, predicted, count,
+    row and column shares) and the click target, as heatmaps send no selection events."""
+    classes = np.arange(len(counts))
+    true_grid, predicted_grid = np.meshgrid(classes, classes, indexing="ij")
+    names = np.array(class_names, dtype=object)
+    customdata = np.stack(
+        [
+            names[true_grid],
+            names[predicted_grid],
+            counts,
+            normalize_confusion(counts, "recall") * 100,
+            normalize_confusion(counts, "precision") * 100,
+        ],
+        axis=-1,
+    ).reshape(-1, 5)
+    return go.Scatter(
+        x=predicted_grid.ravel(),
+        y=true_grid.ravel(),
+        mode="markers",
+        marker={"symbol": "square", "size": 26, "color": "black", "opacity": 0},
+        selected={"marker": {"opacity": 0.3}},
+        unselected={"marker": {"opacity": 0}},
+        customdata=customdata,
+        hovertemplate=(
+            "true %{customdata[0]}, predicted %{customdata[1]}<br>"
+            "%{customdata[2]:.0f} images<br>"
+            "%{customdata[3]:.2f}% of true %{customdata[0]}<br>"
+            "%{customdata[4]:.2f}% of predicted %{customdata[1]}"
+            f"<extra>{title}</extra>"
+        ),
+        showlegend=False,
+        meta=name,
+    )
+
+
 def confusion_heatmaps(
     confusions: dict[str, np.ndarray],
     *,
@@ -126,63 +180,13 @@ def confusion_heatmaps(
         subplot_titles=[titles.get(name, name) for name in names],
         horizontal_spacing=0.08,
     )
-    true_grid, predicted_grid = np.meshgrid(classes, classes, indexing="ij")
     for col, name in enumerate(names, start=1):
+        title = titles.get(name, name)
         labels = _cell_labels(values[name], view)
-        fig.add_trace(
-            go.Heatmap(
-                z=shown[name],
-                x=classes,
-                y=classes,
-                text=labels,
-                texttemplate="%{text}",
-                textfont={"size": 11},
-                coloraxis="coloraxis",
-                hoverinfo="skip",
-                hoverongaps=False,
-                name=titles.get(name, name),
-                meta=name,
-            ),
-            row=1,
-            col=col,
-        )
+        fig.add_trace(_matrix_trace(shown[name], labels, name, title), row=1, col=col)
         if mute_diagonal:
             fig.add_trace(_diagonal_trace(values[name], labels, classes), row=1, col=col)
-        c = counts[name]
-        row_share = normalize_confusion(c, "recall") * 100
-        column_share = normalize_confusion(c, "precision") * 100
-        customdata = np.stack(
-            [
-                np.array(class_names, dtype=object)[true_grid],
-                np.array(class_names, dtype=object)[predicted_grid],
-                c,
-                row_share,
-                column_share,
-            ],
-            axis=-1,
-        ).reshape(-1, 5)
-        fig.add_trace(
-            go.Scatter(
-                x=predicted_grid.ravel(),
-                y=true_grid.ravel(),
-                mode="markers",
-                marker={"symbol": "square", "size": 26, "color": "black", "opacity": 0},
-                selected={"marker": {"opacity": 0.3}},
-                unselected={"marker": {"opacity": 0}},
-                customdata=customdata,
-                hovertemplate=(
-                    "true %{customdata[0]}, predicted %{customdata[1]}<br>"
-                    "%{customdata[2]:.0f} images<br>"
-                    "%{customdata[3]:.2f}% of true %{customdata[0]}<br>"
-                    "%{customdata[4]:.2f}% of predicted %{customdata[1]}"
-                    f"<extra>{titles.get(name, name)}</extra>"
-                ),
-                showlegend=False,
-                meta=name,
-            ),
-            row=1,
-            col=col,
-        )
+        fig.add_trace(_cell_markers(counts[name], class_names, name, title), row=1, col=col)
     _class_axes(fig, class_names, len(names))
     fig.update_layout(
         coloraxis={
@@ -198,6 +202,50 @@ def confusion_heatmaps(
         dragmode=False,
     )
     return fig
+
+
+def _difference_trace(
+    a: np.ndarray,
+    b: np.ndarray,
+    shown: np.ndarray,
+    labels: list[list[str]],
+    class_names: list[str],
+    view: str,
+) -> go.Heatmap:
+    """``shown`` (b - a, muted or not) on a diverging scale centred on zero; the hover
+    gives both values and their difference."""
+    finite = shown[np.isfinite(shown)]
+    limit = float(np.abs(finite).max()) if finite.size and np.abs(finite).max() > 0 else 1.0
+    scale = 1.0 if view == "counts" else 100.0
+    unit = "images" if view == "counts" else "percentage points"
+    names = np.array(class_names, dtype=object)
+    classes = np.arange(len(a))
+    true_grid, predicted_grid = np.meshgrid(classes, classes, indexing="ij")
+    customdata = np.stack(
+        [names[true_grid], names[predicted_grid], a * scale, b * scale, (b - a) * scale],
+        axis=-1,
+    )
+    number = ".0f" if view == "counts" else ".2f"
+    return go.Heatmap(
+        z=shown,
+        x=classes,
+        y=classes,
+        text=labels,
+        texttemplate="%{text}",
+        textfont={"size": 11},
+        customdata=customdata,
+        colorscale="RdBu_r",
+        zmid=0.0,
+        zmin=-limit,
+        zmax=limit,
+        colorbar={"title": {"text": unit}, **_colorbar_ticks(view, limit, signed=True)},
+        hoverongaps=False,
+        hovertemplate=(
+            "true %{customdata[0]}, predicted %{customdata[1]}<br>"
+            f"first %{{customdata[2]:{number}}}, second %{{customdata[3]:{number}}}<br>"
+            f"difference %{{customdata[4]:+{number}}} {unit}<extra></extra>"
+        ),
+    )
 
 
 def confusion_difference_heatmap(
@@ -220,41 +268,10 @@ def confusion_difference_heatmap(
     difference = b - a
     classes = np.arange(len(difference))
     class_names = class_names or [str(c) for c in classes]
-    shown = _muted(difference, mute_diagonal)
-    finite = shown[np.isfinite(shown)]
-    limit = float(np.abs(finite).max()) if finite.size and np.abs(finite).max() > 0 else 1.0
     labels = _cell_labels(difference, view, signed=True)
-    scale = 1.0 if view == "counts" else 100.0
-    unit = "images" if view == "counts" else "percentage points"
-    names = np.array(class_names, dtype=object)
-    true_grid, predicted_grid = np.meshgrid(classes, classes, indexing="ij")
-    customdata = np.stack(
-        [names[true_grid], names[predicted_grid], a * scale, b * scale, difference * scale],
-        axis=-1,
-    )
-    number = ".0f" if view == "counts" else ".2f"
     fig = make_subplots(rows=1, cols=1, subplot_titles=[title])
     fig.add_trace(
-        go.Heatmap(
-            z=shown,
-            x=classes,
-            y=classes,
-            text=labels,
-            texttemplate="%{text}",
-            textfont={"size": 11},
-            customdata=customdata,
-            colorscale="RdBu_r",
-            zmid=0.0,
-            zmin=-limit,
-            zmax=limit,
-            colorbar={"title": {"text": unit}, **_colorbar_ticks(view, limit, signed=True)},
-            hoverongaps=False,
-            hovertemplate=(
-                "true %{customdata[0]}, predicted %{customdata[1]}<br>"
-                f"first %{{customdata[2]:{number}}}, second %{{customdata[3]:{number}}}<br>"
-                f"difference %{{customdata[4]:+{number}}} {unit}<extra></extra>"
-            ),
-        )
+        _difference_trace(a, b, _muted(difference, mute_diagonal), labels, class_names, view)
     )
     if mute_diagonal:
         fig.add_trace(_diagonal_trace(difference, labels, classes))

@@ -16,6 +16,32 @@ from se_demo.figures.common import block_title
 STACK_GAP_PX = 70  # between stacked charts: the upper one's tick labels, the next title
 
 
+def _block_traces(
+    values: np.ndarray,
+    label: str,
+    reference: np.ndarray | None,
+    reference_label: str,
+    axes: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """One block's bars (C,) and, when given, its reference (C,) as black marks over them."""
+    channels = np.arange(len(values))
+    traces = [
+        {"type": "bar", "x": channels, "y": np.asarray(values, dtype=float),
+         "name": label, "marker": {"color": MODEL_COLORS[ModelKind.SENET]},
+         "hovertemplate": "channel %{x}<br>excitation %{y:.3f}<extra></extra>", **axes}
+    ]  # fmt: skip
+    if reference is not None:
+        traces.append(
+            {"type": "scatter", "x": channels,
+             "y": np.asarray(reference, dtype=float), "mode": "markers",
+             "name": reference_label,
+             "marker": {"color": "black", "symbol": "line-ew-open", "size": 10},
+             "hovertemplate": "channel %{x}<br>" + reference_label + " %{y:.3f}<extra></extra>",
+             **axes}
+        )  # fmt: skip
+    return traces
+
+
 def excitation_bars(
     excitations: dict[str, np.ndarray],
     reference: dict[str, np.ndarray] | None = None,
@@ -54,22 +80,9 @@ def excitation_bars(
              "showarrow": False, "x": 0.5, "xanchor": "center", "xref": "paper",
              "y": top, "yanchor": "bottom", "yref": "paper"}
         )  # fmt: skip
-        channels = np.arange(len(excitations[block]))
         axes = {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}", "showlegend": row == 1}
-        data.append(
-            {"type": "bar", "x": channels, "y": np.asarray(excitations[block], dtype=float),
-             "name": label, "marker": {"color": MODEL_COLORS[ModelKind.SENET]},
-             "hovertemplate": "channel %{x}<br>excitation %{y:.3f}<extra></extra>", **axes}
-        )  # fmt: skip
-        if reference is not None and block in reference:
-            data.append(
-                {"type": "scatter", "x": channels,
-                 "y": np.asarray(reference[block], dtype=float), "mode": "markers",
-                 "name": reference_label,
-                 "marker": {"color": "black", "symbol": "line-ew-open", "size": 10},
-                 "hovertemplate": "channel %{x}<br>" + reference_label + " %{y:.3f}<extra></extra>",
-                 **axes}
-            )  # fmt: skip
+        marks = None if reference is None else reference.get(block)
+        data += _block_traces(excitations[block], label, marks, reference_label, axes)
     layout.update(
         height=plot_height + 120,
         margin={"l": 40, "r": 10, "t": 40, "b": 80},

@@ -131,6 +131,43 @@ _BETWEEN_COLOUR = "#FFA15A"  # not the SENet red of the class-specificity bars b
 _SATURATED_COLOUR, _SUPPRESSED_COLOUR = "#00CC96", "#AB63FA"
 
 
+def _spread_bars(names: list[str], stats: list[dict[str, Any]]) -> list[go.Bar]:
+    """The std of the excitations between the class means and within a class, per block."""
+    return [
+        go.Bar(
+            x=names,
+            y=[s[key] for s in stats],
+            marker_color=colour,
+            name=f"std {label}",
+            hovertemplate="%{x}<br>std " + label + " %{y:.4f}<extra></extra>",
+        )
+        for key, label, colour in (
+            ("between_std", "between classes", _BETWEEN_COLOUR),
+            ("within_std", "within a class", "grey"),
+        )
+    ]
+
+
+def _saturation_bars(names: list[str], stats: list[dict[str, Any]]) -> list[go.Bar]:
+    """The share of excitations above 0.9 and below 0.1, per block, each bar labelled."""
+    return [
+        go.Bar(
+            x=names,
+            y=[s[key] for s in stats],
+            marker_color=colour,
+            name=label,
+            # A share of 0.19 % is a bar too thin to see on a 0-100 % axis: its label says it.
+            text=[format_share(s[key]) for s in stats],
+            textposition="outside",
+            hovertemplate="%{x}<br>" + label + " %{y:.2%}<extra></extra>",
+        )
+        for key, label, colour in (
+            ("saturated", "share above 0.9", _SATURATED_COLOUR),
+            ("suppressed", "share below 0.1", _SUPPRESSED_COLOUR),
+        )
+    ]
+
+
 def depth_profile(stats: list[dict[str, Any]]) -> go.Figure:
     """Class-specificity, spread and saturation of each SE block, in depth order.
 
@@ -158,39 +195,10 @@ def depth_profile(stats: list[dict[str, Any]]) -> go.Figure:
         row=1,
         col=1,
     )
-    for key, label, colour in (
-        ("between_std", "between classes", _BETWEEN_COLOUR),
-        ("within_std", "within a class", "grey"),
-    ):
-        fig.add_trace(
-            go.Bar(
-                x=names,
-                y=[s[key] for s in stats],
-                marker_color=colour,
-                name=f"std {label}",
-                hovertemplate="%{x}<br>std " + label + " %{y:.4f}<extra></extra>",
-            ),
-            row=1,
-            col=2,
-        )
-    for key, label, colour in (
-        ("saturated", "share above 0.9", _SATURATED_COLOUR),
-        ("suppressed", "share below 0.1", _SUPPRESSED_COLOUR),
-    ):
-        fig.add_trace(
-            go.Bar(
-                x=names,
-                y=[s[key] for s in stats],
-                marker_color=colour,
-                name=label,
-                # A share of 0.19 % is a bar too thin to see on a 0-100 % axis: its label says it.
-                text=[format_share(s[key]) for s in stats],
-                textposition="outside",
-                hovertemplate="%{x}<br>" + label + " %{y:.2%}<extra></extra>",
-            ),
-            row=1,
-            col=3,
-        )
+    for bar in _spread_bars(names, stats):
+        fig.add_trace(bar, row=1, col=2)
+    for bar in _saturation_bars(names, stats):
+        fig.add_trace(bar, row=1, col=3)
     # Shares on their full 0-100 % scale: an autoscaled axis stretched 0.19 % to full
     # height (ticks all "0 %") and put an all-zero run on -100 %..100 %.
     fig.update_yaxes(range=[0, 1], tickformat=".0%", row=1, col=1)
@@ -205,6 +213,26 @@ def depth_profile(stats: list[dict[str, Any]]) -> go.Figure:
         legend={"orientation": "h", "y": -0.3},
     )
     return fig
+
+
+def _image_axes(fig: go.Figure, count: int) -> None:
+    """Axes of the two rows of ``count`` maps: hidden, square pixels, row 0 at the top; the
+    first column's y axes name their row."""
+    fig.update_xaxes(visible=False)
+    for index in range(1, 2 * count + 1):  # square pixels: each y axis follows its own x axis
+        fig.layout[f"yaxis{index if index > 1 else ''}"].update(
+            visible=False, autorange="reversed", scaleanchor=f"x{index if index > 1 else ''}"
+        )
+    for row, label in ((1, "before SE"), (2, "after SE")):
+        fig.update_yaxes(
+            visible=True,
+            showticklabels=False,
+            showgrid=False,
+            zeroline=False,
+            title_text=label,
+            row=row,
+            col=1,
+        )
 
 
 def recalibration_maps(
@@ -249,21 +277,7 @@ def recalibration_maps(
                 row=row,
                 col=col,
             )
-    fig.update_xaxes(visible=False)
-    for index in range(1, 2 * count + 1):  # square pixels: each y axis follows its own x axis
-        fig.layout[f"yaxis{index if index > 1 else ''}"].update(
-            visible=False, autorange="reversed", scaleanchor=f"x{index if index > 1 else ''}"
-        )
-    for row, label in ((1, "before SE"), (2, "after SE")):
-        fig.update_yaxes(
-            visible=True,
-            showticklabels=False,
-            showgrid=False,
-            zeroline=False,
-            title_text=label,
-            row=row,
-            col=1,
-        )
+    _image_axes(fig, count)
     fig.update_layout(
         title=title, height=300, margin={"l": 40, "r": 10, "t": 60, "b": 10}, showlegend=False
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import plotly.graph_objects as go
@@ -221,6 +222,26 @@ def _grid(channels: int) -> tuple[int, int]:
     return math.ceil(channels / columns), columns
 
 
+def _map_origin(c: int, *, columns: int, h: int, w: int, gap: int) -> tuple[int, int]:
+    """(top, left) of channel ``c``'s map (h, w) in a montage: ``gap`` rows above each map
+    for its number, one column between maps."""
+    return (c // columns) * (h + gap) + gap, (c % columns) * (w + 1)
+
+
+def _tiled(maps: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """The maps (C, H, W) tiled on one canvas (NaN between them, drawn as background),
+    and the channel at each pixel of it (-1 between)."""
+    channels, h, w = maps.shape
+    rows, columns = _grid(channels)
+    canvas = np.full((rows * (h + gap), columns * (w + 1) - 1), np.nan)
+    channel_at = np.full(canvas.shape, -1)
+    for c in range(channels):
+        top, left = _map_origin(c, columns=columns, h=h, w=w, gap=gap)
+        canvas[top : top + h, left : left + w] = maps[c]
+        channel_at[top : top + h, left : left + w] = c
+    return canvas, channel_at
+
+
 def channel_montage(
     maps: np.ndarray,
     *,
@@ -235,18 +256,9 @@ def channel_montage(
     """
     maps = np.asarray(maps, dtype=float)
     channels, h, w = maps.shape
-    rows, columns = _grid(channels)
     gap = max(4, round(0.5 * h))  # room above each map for its number
-
-    def origin(c: int) -> tuple[int, int]:  # (top, left) of channel c's map
-        return (c // columns) * (h + gap) + gap, (c % columns) * (w + 1)
-
-    canvas = np.full((rows * (h + gap), columns * (w + 1) - 1), np.nan)
-    channel_at = np.full(canvas.shape, -1)
-    for c in range(channels):
-        top, left = origin(c)
-        canvas[top : top + h, left : left + w] = maps[c]
-        channel_at[top : top + h, left : left + w] = c
+    origin = partial(_map_origin, columns=_grid(channels)[1], h=h, w=w, gap=gap)
+    canvas, channel_at = _tiled(maps, gap)
     fig = go.Figure(
         go.Heatmap(
             z=canvas,

@@ -109,7 +109,10 @@ def difference_heatmap(sweep: Robustness) -> go.Figure:
     fig.update_layout(
         height=32 * len(names) + 90,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        title={"text": "SENet − CNN accuracy (pp); * Holm-adjusted p < 0.05", "font": {"size": 14}},
+        title={
+            "text": f"SENet − CNN accuracy (pp); * Holm-adjusted p < {ALPHA}",
+            "font": {"size": 14},
+        },
     )
     return fig
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy import ndimage
 
-SIZE = 28
-CENTRE = (SIZE - 1) / 2
+from se_demo.core.config import IMAGE_CENTRE, IMAGE_SIZE
+
 Streams = Callable[[int], np.random.Generator]
 
 
@@ -35,11 +35,14 @@ def glass_blur(x: np.ndarray, level: tuple[float, int, int], rng: Streams) -> np
     sigma, delta, iterations = level
     x = np.floor(_blur(x, sigma) * 255) / 255  # MNIST-C rounds to uint8 between the blurs
     n = len(x)
-    offsets = rng(0).integers(-delta, delta, size=(n, iterations, 2, SIZE, SIZE))
-    moves = rng(1).random((n, iterations, SIZE, SIZE)) < 0.5
-    rows, cols = np.indices((SIZE, SIZE))
+    offsets = rng(0).integers(-delta, delta, size=(n, iterations, 2, IMAGE_SIZE, IMAGE_SIZE))
+    moves = rng(1).random((n, iterations, IMAGE_SIZE, IMAGE_SIZE)) < 0.5
+    rows, cols = np.indices((IMAGE_SIZE, IMAGE_SIZE))
     inner = (
-        (rows > delta) & (rows <= SIZE - 1 - delta) & (cols > delta) & (cols <= SIZE - 1 - delta)
+        (rows > delta)
+        & (rows <= IMAGE_SIZE - 1 - delta)
+        & (cols > delta)
+        & (cols <= IMAGE_SIZE - 1 - delta)
     )
     batch = np.arange(n)[:, None, None]
     for i in range(iterations):
@@ -66,13 +69,13 @@ def motion_blur(x: np.ndarray, level: tuple[int, float], rng: Streams) -> np.nda
                 rows, cols = (top + dy).astype(int) % pad, (left + dx).astype(int) % pad
                 np.add.at(kernels, (batch, rows, cols), weight * wy * wx)
     spectrum = np.fft.rfft2(x, s=(pad, pad)) * np.fft.rfft2(kernels)
-    return np.fft.irfft2(spectrum, s=(pad, pad))[:, :SIZE, :SIZE]
+    return np.fft.irfft2(spectrum, s=(pad, pad))[:, :IMAGE_SIZE, :IMAGE_SIZE]
 
 
 def _affine(x: np.ndarray, matrices: list[np.ndarray], choice: np.ndarray) -> np.ndarray:
     """Warp image i by ``matrices[choice[i]]`` (2x2, output -> input, about the centre)."""
     out = np.empty_like(x)
-    centre = np.array([CENTRE, CENTRE])
+    centre = np.array([IMAGE_CENTRE, IMAGE_CENTRE])
     for k, matrix in enumerate(matrices):
         group = choice == k
         if group.any():
@@ -112,8 +115,14 @@ def brightness(x: np.ndarray, amount: float, rng: Streams) -> np.ndarray:
 def _shift(x: np.ndarray, down: int, right: int) -> np.ndarray:
     """Move images ``down`` and ``right`` whole pixels, filling with 0."""
     out = np.zeros_like(x)
-    rows = slice(max(down, 0), SIZE + min(down, 0)), slice(max(-down, 0), SIZE + min(-down, 0))
-    cols = slice(max(right, 0), SIZE + min(right, 0)), slice(max(-right, 0), SIZE + min(-right, 0))
+    rows = (
+        slice(max(down, 0), IMAGE_SIZE + min(down, 0)),
+        slice(max(-down, 0), IMAGE_SIZE + min(-down, 0)),
+    )
+    cols = (
+        slice(max(right, 0), IMAGE_SIZE + min(right, 0)),
+        slice(max(-right, 0), IMAGE_SIZE + min(-right, 0)),
+    )
     out[:, rows[0], cols[0]] = x[:, rows[1], cols[1]]
     return out
 
@@ -131,7 +140,7 @@ def translate(x: np.ndarray, pixels: int, rng: Streams) -> np.ndarray:
 def stripe(x: np.ndarray, width: int, rng: Streams) -> np.ndarray:
     x = x.copy()
     x[:, :, :width] = 1 - x[:, :, :width]
-    x[:, :, SIZE - width :] = 1 - x[:, :, SIZE - width :]
+    x[:, :, IMAGE_SIZE - width :] = 1 - x[:, :, IMAGE_SIZE - width :]
     return x
 
 
@@ -163,7 +172,7 @@ def _plasma(n: int, decay: float, rng: Streams, size: int = 32) -> np.ndarray:
 def fog(x: np.ndarray, level: tuple[float, float], rng: Streams) -> np.ndarray:
     strength, decay = level
     peak = x.max(axis=(1, 2), keepdims=True)
-    fog = _plasma(len(x), decay, rng)[:, :SIZE, :SIZE]
+    fog = _plasma(len(x), decay, rng)[:, :IMAGE_SIZE, :IMAGE_SIZE]
     return (x + strength * fog) * peak / (peak + strength)
 
 
@@ -182,19 +191,19 @@ def _stroke(distance: np.ndarray) -> np.ndarray:
 
 
 def dotted_line(x: np.ndarray, lines: int, rng: Streams) -> np.ndarray:
-    rows, cols = np.indices((SIZE, SIZE))
+    rows, cols = np.indices((IMAGE_SIZE, IMAGE_SIZE))
     dashes = (cols // 2) % 2 == 1  # MNIST-C blanks every other 2-column block
     for k in range(lines):
-        ends = rng(k).integers(0, SIZE - 1, size=(len(x), 2))
+        ends = rng(k).integers(0, IMAGE_SIZE - 1, size=(len(x), 2))
         r0, r1 = ends[:, 0, None, None], ends[:, 1, None, None]
-        x = np.clip(x + _stroke(rows - (r0 + (r1 - r0) * cols / (SIZE - 1))) * dashes, 0, 1)
+        x = np.clip(x + _stroke(rows - (r0 + (r1 - r0) * cols / (IMAGE_SIZE - 1))) * dashes, 0, 1)
     return x
 
 
 def zigzag(x: np.ndarray, lines: int, rng: Streams, leg: float = 2.0) -> np.ndarray:
-    rows, cols = np.indices((SIZE, SIZE))
+    rows, cols = np.indices((IMAGE_SIZE, IMAGE_SIZE))
     for k in range(lines):
-        r0 = rng(2 * k).integers(0, SIZE - 1, size=len(x))[:, None, None]
+        r0 = rng(2 * k).integers(0, IMAGE_SIZE - 1, size=len(x))[:, None, None]
         rise = rng(2 * k + 1).integers(-5, 5, size=len(x))[:, None, None]  # r1 - r0
         theta = np.arctan(rise / 23)
         along = (cols - 2) * np.cos(theta) + (rows - r0) * np.sin(theta)
@@ -216,8 +225,8 @@ def canny_edges(x: np.ndarray, sigma: float, rng: Streams) -> np.ndarray:
     padded = np.pad(magnitude, ((0, 0), (1, 1), (1, 1)))
     peak = np.zeros(x.shape, dtype=bool)
     for d, (dr, dc) in enumerate(((0, 1), (1, 1), (1, 0), (1, -1))):
-        ahead = padded[:, 1 + dr : 1 + dr + SIZE, 1 + dc : 1 + dc + SIZE]
-        behind = padded[:, 1 - dr : 1 - dr + SIZE, 1 - dc : 1 - dc + SIZE]
+        ahead = padded[:, 1 + dr : 1 + dr + IMAGE_SIZE, 1 + dc : 1 + dc + IMAGE_SIZE]
+        behind = padded[:, 1 - dr : 1 - dr + IMAGE_SIZE, 1 - dc : 1 - dc + IMAGE_SIZE]
         peak |= (direction == d) & (magnitude >= ahead) & (magnitude >= behind)
     weak = peak & (magnitude >= 0.1)
     structure = np.zeros((3, 3, 3), dtype=bool)

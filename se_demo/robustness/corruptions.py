@@ -60,9 +60,10 @@ from typing import Any
 
 import numpy as np
 
+from se_demo.core.config import IMAGE_SIZE
 from se_demo.core.registry import DatasetName, dataset_name
 from se_demo.robustness import corruption_ops as ops
-from se_demo.robustness.corruption_ops import SIZE, Streams
+from se_demo.robustness.corruption_ops import Streams
 
 
 class CorruptionName(StrEnum):
@@ -154,7 +155,11 @@ def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.n
     if severity not in (0, *SEVERITIES):
         raise ValueError(f"severity must be 0 or one of {SEVERITIES}, got {severity!r}")
     images = np.asarray(images)
-    if images.dtype != np.uint8 or images.shape[-2:] != (SIZE, SIZE) or images.ndim not in (2, 3):
+    if (
+        images.dtype != np.uint8
+        or images.shape[-2:] != (IMAGE_SIZE, IMAGE_SIZE)
+        or images.ndim not in (2, 3)
+    ):
         raise ValueError(
             f"expected uint8 images of shape (N, 28, 28) or (28, 28), got {images.dtype} "
             f"{images.shape}"
@@ -162,7 +167,7 @@ def corrupt(images: np.ndarray, name: str, severity: int, seed: int = 0) -> np.n
     if severity == 0:
         return images.copy()
     corruption = CORRUPTIONS[CorruptionName(name)]
-    batch = images.reshape(-1, SIZE, SIZE).astype(np.float32) / 255
+    batch = images.reshape(-1, IMAGE_SIZE, IMAGE_SIZE).astype(np.float32) / 255
     rng = partial(_streams, seed, str(corruption.name), severity)
     out = corruption.function(batch, corruption.levels[severity - 1], rng)
     return np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8).reshape(images.shape)

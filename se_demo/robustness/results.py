@@ -6,18 +6,19 @@ tests, the wording of what they can claim, and the images behind each number.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from se_demo.analysis.results import ALPHA, answer_lines
 from se_demo.core.checkpoints import CheckpointError, load_tensors
 from se_demo.core.registry import MODEL_TITLES, ModelKind
 from se_demo.words import p_value
 
 FIRST, SECOND = ModelKind.CNN, ModelKind.SENET
-ALPHA = 0.05
 
 
 def holm(p_values: np.ndarray | list[float]) -> np.ndarray:
@@ -178,3 +179,14 @@ def example_positions(
     wrong = (a != sweep.labels) | (b != sweep.labels)
     rank = np.where(a != b, 0, np.where(wrong, 1, 2))
     return np.argsort(rank, kind="stable")[:count]
+
+
+def example_lines(
+    sweep: Robustness, corruption: str, severity: int, position: int, class_names: Sequence[str]
+) -> list[str]:
+    """The caption of one example (a position from `example_positions`): the test image,
+    its true class and each model's saved answer at this setting, marked right or wrong."""
+    row = sweep.row(corruption, severity)
+    answers: dict[str, int] = {m: int(sweep.predictions[m][row, position]) for m in (FIRST, SECOND)}
+    image = f"test image {int(sweep.indices[position])}"
+    return answer_lines(image, int(sweep.labels[position]), answers, class_names)

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-SIZE = 28
-CENTRE = (SIZE - 1) / 2
+from se_demo.core.config import IMAGE_CENTRE, IMAGE_SIZE
 
 
 def stress_digit(
@@ -32,17 +31,17 @@ def stress_digit(
     Raises ValueError for another shape or a negative noise or blur.
     """
     image = np.asarray(digit, dtype=np.float32)
-    if image.shape[-2:] != (SIZE, SIZE) or image.ndim not in (2, 3):
+    if image.shape[-2:] != (IMAGE_SIZE, IMAGE_SIZE) or image.ndim not in (2, 3):
         raise ValueError(f"expected a digit of shape (28, 28) or (N, 28, 28), got {image.shape}")
     if noise < 0 or blur < 0:
         raise ValueError(f"noise and blur must be >= 0, got noise={noise}, blur={blur}")
-    batch: np.ndarray = image.reshape(-1, SIZE, SIZE)
+    batch: np.ndarray = image.reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
     right, down = shift_px
     if rotation_deg or right or down:
         angle = -np.deg2rad(rotation_deg)  # rows grow downwards: minus turns anticlockwise
         # output (row, col) -> input: rotate back about the centre, then undo the shift
         matrix = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-        centre = np.array([CENTRE, CENTRE])
+        centre = np.array([IMAGE_CENTRE, IMAGE_CENTRE])
         offset = centre - matrix @ (centre + np.array([down, right]))
         full, shift = np.eye(3), np.r_[0.0, offset]
         full[1:, 1:] = matrix

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,6 +53,49 @@ def _rms(values: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(values))))
 
 
+def _run_settings(
+    models: dict[str, nn.Module],
+    subset: np.ndarray,
+    truth: np.ndarray,
+    settings: list[tuple[str, int]],
+    dataset: str,
+    seed: int,
+    on_setting: Callable[[str, int], None] | None,
+) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
+    """Both models on each setting of ``subset``: predictions {model: (settings, N)} and,
+    per setting, the SENet's class-mean excitations {block: (K, C)}."""
+    predictions: dict[str, list[np.ndarray]] = {FIRST: [], SECOND: []}
+    class_mean_rows: list[dict[str, np.ndarray]] = []
+    for name, severity in settings:
+        if on_setting is not None:
+            on_setting(name, severity)
+        batch = subset if severity == 0 else corrupt(subset, name, severity, seed)
+        answers, excitations = _answers(models, batch, dataset)
+        for model in (FIRST, SECOND):
+            predictions[model].append(answers[model])
+        class_mean_rows.append({b: class_means(x, truth) for b, x in excitations.items()})
+    return {model: np.stack(rows) for model, rows in predictions.items()}, class_mean_rows
+
+
+def _paired_tests(
+    right: dict[str, np.ndarray], settings: list[tuple[str, int]]
+) -> list[dict[str, Any]]:
+    """McNemar's exact test of the two models at every corrupted setting, with Holm's
+    adjusted p over all of them (``right``: {model: (settings, N) correct or not})."""
+    tests: list[dict[str, Any]] = [
+        {
+            "corruption": name,
+            "severity": severity,
+            **asdict(mcnemar_exact(right[FIRST][i], right[SECOND][i])),
+        }
+        for i, (name, severity) in enumerate(settings)
+        if severity > 0
+    ]
+    for test, adjusted in zip(tests, holm([t["p_value"] for t in tests]), strict=True):
+        test["p_holm"] = float(adjusted)
+    return tests
+
+
 def run_robustness(
     models: dict[str, nn.Module],
     images: np.ndarray,
@@ -76,34 +120,16 @@ def run_robustness(
     settings: list[tuple[str, int]] = [("clean", 0)]
     chosen = [c for c in corruptions_for(dataset) if only is None or c.name in only]
     settings += [(str(c.name), s) for c in chosen for s in SEVERITIES]
-    predictions: dict[str, list[np.ndarray]] = {FIRST: [], SECOND: []}
-    class_mean_rows: list[dict[str, np.ndarray]] = []
-    for name, severity in settings:
-        if on_setting is not None:
-            on_setting(name, severity)
-        batch = subset if severity == 0 else corrupt(subset, name, severity, seed)
-        answers, excitations = _answers(models, batch, dataset)
-        for model in (FIRST, SECOND):
-            predictions[model].append(answers[model])
-        class_mean_rows.append({b: class_means(x, truth) for b, x in excitations.items()})
+    stacked, class_mean_rows = _run_settings(
+        models, subset, truth, settings, dataset, seed, on_setting
+    )
     blocks = list(class_mean_rows[0])
     clean = class_mean_rows[0]
     shift = np.array(
         [[_rms(row[b] - clean[b]) for b in blocks] for row in class_mean_rows], dtype=np.float32
     )
-    stacked = {model: np.stack(rows) for model, rows in predictions.items()}
     right = {model: rows == truth for model, rows in stacked.items()}
-    tests = [
-        {
-            "corruption": name,
-            "severity": severity,
-            **asdict(mcnemar_exact(right[FIRST][i], right[SECOND][i])),
-        }
-        for i, (name, severity) in enumerate(settings)
-        if severity > 0
-    ]
-    for test, adjusted in zip(tests, holm([t["p_value"] for t in tests]), strict=True):
-        test["p_holm"] = float(adjusted)
+    tests = _paired_tests(right, settings)
     accuracy = {model: [float(v) for v in right[model].mean(1)] for model in (FIRST, SECOND)}
     record = {
         "kind": "robustness",

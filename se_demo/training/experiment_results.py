@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import ttest_rel, wilcoxon
 
+from se_demo.analysis.results import ALPHA
 from se_demo.core.registry import ModelKind
 from se_demo.words import p_value, percent
 
@@ -50,7 +51,7 @@ def _seeds(count: int) -> str:
     return f"{count} seed" if count == 1 else f"{count} seeds"
 
 
-def describe_comparison(stats: dict[str, Any], alpha: float = 0.05) -> str:
+def describe_comparison(stats: dict[str, Any], alpha: float = ALPHA) -> str:
     """A plain-language reading of `paired_statistics` for SENet (second) vs CNN (first)."""
     p = stats["ttest_p"]
     diff = stats["mean_difference"] * 100

@@ -32,10 +32,10 @@ from se_demo.core.checkpoints import (
     read_record,
     save_checkpoint,
 )
-from se_demo.core.config import CHECKPOINT_DIR, TRAIN_IMAGES, RunRequest, runs_root
+from se_demo.core.config import CHECKPOINT_DIR, TRAIN_IMAGES, ModelConfig, RunRequest, runs_root
 from se_demo.core.data import Split, load_split
 from se_demo.core.registry import MODEL_KINDS, MODEL_TITLES, ModelKind, model_kind
-from se_demo.training.train import TrainProgress, train_model, training_record
+from se_demo.training.train import TrainProgress, TrainResult, train_model, training_record
 
 LATENCY_REPEATS = 50  # a run's latency: the fastest of 50 passes (the CLI takes 200)
 
@@ -50,6 +50,46 @@ class TrainedRun:
 
     path: Path
     test_split: Split
+
+
+def _train_models(
+    request: RunRequest,
+    train_split: Split,
+    test_split: Split,
+    progress: Callable[[str, TrainProgress], None],
+    should_stop: Callable[[], bool],
+) -> dict[str, tuple[ModelConfig, TrainResult]]:
+    """Train each requested model: {name: (its config, its result)}; `RunStopped` if stopped."""
+    trained = {}
+    for name in request.models:
+        config = replace(request.model_config, name=model_kind(name))
+        result = train_model(
+            config,
+            request.train_config,
+            train_split,
+            test_split,
+            progress=partial(progress, name),
+            should_stop=should_stop,
+            evaluate_last_epoch=False,  # the run's evaluation measures it once
+        )
+        if result.stopped:
+            raise RunStopped
+        trained[name] = (config, result)
+    return trained
+
+
+def _folder_name(request: RunRequest, run_id: str | None) -> str:
+    """``<date>-<time>-<models>-seed<seed>[-<run id>]``: sorted by time, never colliding."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = f"{stamp}-{'-'.join(request.models)}-seed{request.train_config.seed}"
+    return f"{folder}-{run_id}" if run_id else folder
+
+
+def _copy_shipped(shipped: Path, name: str, staging: Path) -> None:
+    """Keep a run's pair complete: the shipped model ``name``, copied byte for byte."""
+    record = read_record(shipped, name)
+    for file in (f"{name}.json", record["weights_file"]):
+        shutil.copy2(shipped / file, staging / file)
 
 
 def train_run(
@@ -74,21 +114,7 @@ def train_run(
     dataset = request.train_config.dataset
     train_split = load_split(True, data_dir, dataset=dataset)
     test_split = load_split(False, data_dir, dataset=dataset)
-    trained = {}
-    for name in request.models:
-        config = replace(request.model_config, name=model_kind(name))
-        result = train_model(
-            config,
-            request.train_config,
-            train_split,
-            test_split,
-            progress=partial(progress, name),
-            should_stop=should_stop,
-            evaluate_last_epoch=False,  # the run's evaluation below measures it once
-        )
-        if result.stopped:
-            raise RunStopped
-        trained[name] = (config, result)
+    trained = _train_models(request, train_split, test_split, progress, should_stop)
     shipped = CHECKPOINT_DIR / dataset
     shipped_models = load_checkpoints(shipped, tuple(n for n in MODEL_KINDS if n not in trained))
     models = {
@@ -96,13 +122,9 @@ def train_run(
         for name in MODEL_KINDS
     }
     evaluation = evaluate_models(models, test_split, dataset, latency_repeats=LATENCY_REPEATS)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder = f"{stamp}-{'-'.join(request.models)}-seed{request.train_config.seed}"
-    if run_id:
-        folder = f"{folder}-{run_id}"
-    final = (root or runs_root()) / dataset / folder
+    final = (root or runs_root()) / dataset / _folder_name(request, run_id)
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder}.", dir=final.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         for name in MODEL_KINDS:
             if name in trained:
@@ -115,10 +137,8 @@ def train_run(
                     command="dashboard", metrics=metrics,
                 )  # fmt: skip
                 save_checkpoint(result.model, record, staging, name)
-            else:  # keep the pair complete: the shipped model, copied byte for byte
-                record = read_record(shipped, name)
-                for file in (f"{name}.json", record["weights_file"]):
-                    shutil.copy2(shipped / file, staging / file)
+            else:
+                _copy_shipped(shipped, name, staging)
         save_evaluation(evaluation, staging)
         os.replace(staging, final)
     except BaseException:
