@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from se_demo.analysis.evaluate import compute_metrics, predict
+from se_demo.analysis.evaluate import compute_metrics
 from se_demo.analysis.excitation import concat_batches, recording_excitations
 from se_demo.analysis.excitation_stats import block_statistics
 from se_demo.analysis.original_study import format_comparison, format_reference_report
@@ -33,6 +33,7 @@ from se_demo.core.checkpoints import (
 )
 from se_demo.core.config import CHECKPOINT_DIR
 from se_demo.core.data import Split
+from se_demo.core.inference import predict
 from se_demo.core.registry import DATASETS, MODEL_KINDS, DatasetName
 from tests.conftest import MNIST_CHECKPOINTS
 

@@ -15,7 +15,6 @@ import torch
 from scipy.stats import f_oneway
 from sklearn.neighbors import NearestCentroid
 
-from se_demo.analysis.evaluate import predict
 from se_demo.analysis.excitation import (
     capture_excitations,
     capture_recalibration,
@@ -41,6 +40,7 @@ from se_demo.analysis.results import load_evaluation
 from se_demo.core import hooks
 from se_demo.core.checkpoints import Checkpoint, load_checkpoint
 from se_demo.core.data import normalize
+from se_demo.core.inference import predict
 from se_demo.core.models import build_model
 from se_demo.core.registry import DatasetName
 from tests.conftest import MNIST_CHECKPOINTS

@@ -14,7 +14,6 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from se_demo.analysis.channel_effects import load_channel_effects, saved_accuracy
-from se_demo.analysis.evaluate import predict
 from se_demo.analysis.excitation import capture_excitations
 from se_demo.analysis.excitation_text import format_probability, intervention_rows
 from se_demo.analysis.interventions import (
@@ -25,6 +24,7 @@ from se_demo.analysis.interventions import (
 )
 from se_demo.analysis.results import load_evaluation
 from se_demo.core.checkpoints import Checkpoint, load_checkpoint
+from se_demo.core.inference import predict
 from se_demo.core.models import build_model
 from se_demo.core.registry import DatasetName, dataset_info
 from tests.conftest import MNIST_CHECKPOINTS, plotly_charts, plotly_values

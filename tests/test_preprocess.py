@@ -13,9 +13,9 @@ import pytest
 import torch
 from PIL import Image
 
-from se_demo.analysis.evaluate import predict
 from se_demo.core.checkpoints import load_checkpoint
 from se_demo.core.data import Split
+from se_demo.core.inference import predict
 from se_demo.drawing.preprocess import (
     MAX_UPLOAD_BYTES,
     PREVIEW_SIDE,

@@ -8,10 +8,10 @@ import threading
 import pytest
 import torch
 
-from se_demo.analysis.evaluate import predict
 from se_demo.analysis.interventions import Intervention, intervened_model
 from se_demo.analysis.lesson import layer_table
 from se_demo.core.config import ModelConfig, TrainConfig
+from se_demo.core.inference import predict
 from se_demo.core.models import build_from_config
 from se_demo.core.registry import DatasetName, InterventionMode, ModelKind
 from se_demo.training.train import TrainProgress, build_seeded_model, train_model

@@ -288,7 +288,7 @@ def load_checkpoint(directory: Path, name: str) -> Checkpoint:
 
     tensors, record = check_model_files(directory, name)
     config = ModelConfig.from_dict(record["model"])
-    model = build_from_config(config)
+    model = build_from_config(config, device="meta")  # shapes only: nothing initialised
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
@@ -303,7 +303,10 @@ def load_checkpoint(directory: Path, name: str) -> Checkpoint:
             f"record describes: missing {missing[:4]}, unexpected {unexpected[:4]}, "
             f"wrong shapes {wrong_shape[:4]}"
         )
-    model.load_state_dict({key: torch.from_numpy(value) for key, value in tensors.items()})
+    # The tensors were just read from the file: the model takes them as they are.
+    model.load_state_dict(
+        {key: torch.from_numpy(value) for key, value in tensors.items()}, assign=True
+    )
     model.eval()
     return Checkpoint(model, config, dataset_info(record["dataset"]), record)
 

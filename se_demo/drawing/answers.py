@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from se_demo.analysis.evaluate import predict
 from se_demo.analysis.excitation import concat_batches, recording_excitations
 from se_demo.analysis.interventions import Intervention, intervened_model
 from se_demo.core.checkpoints import Checkpoint
+from se_demo.core.inference import predict
 from se_demo.core.models import se_blocks
 from se_demo.core.registry import MODEL_TITLES, InterventionMode
 from se_demo.words import percent, unbroken

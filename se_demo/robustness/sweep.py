@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from se_demo.analysis.evaluate import predict
 from se_demo.analysis.excitation import concat_batches, recording_excitations
 from se_demo.analysis.excitation_stats import class_means
 from se_demo.analysis.results import mcnemar_exact
 from se_demo.core.checkpoints import save_tensors
 from se_demo.core.datafiles import split_checksum
+from se_demo.core.inference import predict
 from se_demo.robustness.corruptions import SEVERITIES, corrupt, corruptions_for
 from se_demo.robustness.results import FIRST, SECOND, Robustness, holm
 

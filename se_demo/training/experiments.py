@@ -16,9 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from se_demo.analysis.evaluate import compute_metrics, predict
+from se_demo.analysis.evaluate import compute_metrics
 from se_demo.core.config import ModelConfig, TrainConfig, to_dict
 from se_demo.core.data import Split
+from se_demo.core.inference import predict
 from se_demo.core.models import build_from_config, count_parameters
 from se_demo.core.registry import MODEL_KINDS, Gate, ModelKind, Squeeze, model_kind
 from se_demo.training.backends import Backend, InProcess, Run

@@ -17,10 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from se_demo.analysis.evaluate import compute_metrics, predict
+from se_demo.analysis.evaluate import compute_metrics
 from se_demo.core.checkpoints import library_versions
 from se_demo.core.config import ModelConfig, TrainConfig, to_dict
 from se_demo.core.data import Split, normalize, random_affine
+from se_demo.core.inference import predict
 from se_demo.core.models import build_from_config, count_parameters
 
 
