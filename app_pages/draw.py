@@ -43,49 +43,9 @@ from se_demo.words import explain, percent
 DRAW, UPLOAD = "Draw", "Upload an image"
 SHIPPED = "Shipped models"
 MNIST_CHECKPOINTS = CHECKPOINT_DIR / DatasetName.MNIST
-# The page's own layout rules. On a phone (Streamlit stacks columns below 640 px) both
-# answers must be in view right after drawing: the input row stays one row, the long
-# introduction is left out, and the two answers sit side by side.
-_PAGE_CSS = """
-<style>
-@media (max-width: 640px) {
-  .st-key-draw_intro { display: none; }
-  .st-key-draw_top [data-testid="stHorizontalBlock"] { flex-wrap: nowrap; }
-  .st-key-draw_top [data-testid="stColumn"] { min-width: 0 !important; }
-  .st-key-draw_top [data-testid="stColumn"]:first-child { flex: 0 0 auto; width: auto; }
-  .st-key-draw_answers { flex-direction: row; }
-  .st-key-draw_answers > div { flex: 1 1 0; min-width: 0; }
-  .st-key-draw_answers [data-testid="stMetricValue"] * { font-size: 2rem; }
-  .st-key-draw_answer_cnn, .st-key-draw_answer_senet { padding: 0.6rem 0.75rem; gap: 0.25rem; }
-}
-/* A file over the transfer limit never reaches the server: show the browser's reason in
-   the page, not only on hover. */
-.st-key-draw_upload [data-testid="stFileChip"] [role="alert"] {
-  position: static; width: auto; height: auto; clip: auto; clip-path: none;
-  overflow: visible; white-space: normal; margin-left: 0.5rem; color: #c62828;
-}
-</style>
-"""
-# A file over the transfer limit is refused by the browser, which keeps the previous file
-# (and so its answer). Our own script, no input in it: when the uploader shows a newly
-# refused file, it removes the previous one, so the page asks for an image again.
-_FORGET_ON_REFUSAL = """<script>
-(() => {
-  if (window.seDemoUploadGuard) return;
-  const seen = new WeakSet();
-  window.seDemoUploadGuard = new MutationObserver(() => {
-    const uploader = document.querySelector(".st-key-draw_upload");
-    if (!uploader) return;
-    const refused = [...uploader.querySelectorAll('[data-testid="stFileChip"][aria-invalid="true"]')];
-    const fresh = refused.filter((chip) => !seen.has(chip));
-    if (fresh.length === 0) return;
-    fresh.forEach((chip) => seen.add(chip));
-    uploader.querySelectorAll('[data-testid="stFileChip"]:not([aria-invalid="true"]) button')
-      .forEach((remove) => remove.click());
-  });
-  window.seDemoUploadGuard.observe(document.body, {childList: true, subtree: true});
-})();
-</script>"""
+PAGE_CSS = Path(__file__).with_name("draw.css")  # its layout rules, on a phone too
+# Removes the previous upload when the browser refuses a new one (it would keep answering).
+UPLOAD_GUARD = Path(__file__).with_name("draw_upload_guard.html")
 # The stress sliders: label, range and step, and their resting value (no stress).
 STRESS_SLIDERS: dict[str, tuple[str, float, float, float, float]] = {
     "stress_rotation": ("rotate (degrees)", -90, 90, 5, 0),
@@ -186,7 +146,7 @@ def _upload() -> tuple[np.ndarray | None, str | None]:
         key="draw_upload",
         max_upload_size=MAX_TRANSFER_BYTES // 2**20,
     )
-    st.html(_FORGET_ON_REFUSAL, unsafe_allow_javascript=True)
+    st.html(UPLOAD_GUARD, unsafe_allow_javascript=True)
     if upload is None:
         return None, None
     try:
@@ -318,8 +278,8 @@ def _intro() -> Path | None:
 
 def _top_row(run: Path | None) -> tuple[str | None, Path, int]:
     """The input (drawing or upload), the models (with a lab run) and the stroke width."""
-    st.html(_PAGE_CSS)
-    # One row on a phone too (_PAGE_CSS), unless a run's models need a third control in it.
+    st.html(PAGE_CSS)
+    # One row on a phone too (draw.css), unless a run's models need a third control in it.
     top_row = st.container(key="draw_top_run" if run else "draw_top")
     top = top_row.columns(3 if run else 2, vertical_alignment="bottom")
     with top[0]:

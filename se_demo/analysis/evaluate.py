@@ -140,32 +140,16 @@ def evaluate_models(
         },
     }
     for name, model in models.items():
-        with recording_excitations(model) as store:
-            probs = predict(model, test_split.images, dataset=dataset).numpy()
-        probabilities[name] = probs
-        excitations[name] = {block: t.numpy() for block, t in concat_batches(store).items()}
-        summary[name] = {"metrics": compute_metrics(labels, probs.argmax(1)), **summary[name]}
-        if excitations[name]:  # an SE model: what each block's excitation is worth, once
-            means = {block: x.mean(0, dtype=np.float64) for block, x in excitations[name].items()}
-            summary[name]["mean_excitation"] = {block: m.tolist() for block, m in means.items()}
-            if configs is not None:
-                summary[name]["se_interventions"] = intervention_accuracies(
-                    model,
-                    test_split.images,
-                    test_split.labels,
-                    means,
-                    dataset,
-                    config=configs[name],
-                )
+        probabilities[name], excitations[name], summary[name] = _test_set_pass(
+            model, test_split, dataset, summary[name], configs[name] if configs else None
+        )
     record = {
         "dataset": dataset,
         "data_sha256": test_split.checksum(),
         "test_images": len(labels),
         "models": summary,
     }
-    if {ModelKind.CNN, ModelKind.SENET} <= set(
-        models
-    ):  # the Results page's question, answered once here
+    if {ModelKind.CNN, ModelKind.SENET} <= set(models):  # the Results page's question, once
         right = {
             name: probabilities[name].argmax(1) == labels
             for name in (ModelKind.CNN, ModelKind.SENET)
@@ -173,6 +157,31 @@ def evaluate_models(
         test = mcnemar_exact(right[ModelKind.CNN], right[ModelKind.SENET])
         record["mcnemar"] = {"first": ModelKind.CNN, "second": ModelKind.SENET, **asdict(test)}
     return Evaluation(labels, probabilities, excitations, record, measurements)
+
+
+def _test_set_pass(
+    model: nn.Module,
+    test_split: Split,
+    dataset: str,
+    cost: dict[str, Any],
+    config: ModelConfig | None,
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
+    """One model over the test set: its probabilities, its SE blocks' excitations and its
+    summary (metrics, then ``cost``; for an SE model its mean excitations and, given its
+    ``config``, the accuracies with each block switched off or set to its mean)."""
+    labels = test_split.labels.numpy()
+    with recording_excitations(model) as store:
+        probs = predict(model, test_split.images, dataset=dataset).numpy()
+    excitations = {block: t.numpy() for block, t in concat_batches(store).items()}
+    summary = {"metrics": compute_metrics(labels, probs.argmax(1)), **cost}
+    if excitations:  # an SE model: what each block's excitation is worth, once
+        means = {block: x.mean(0, dtype=np.float64) for block, x in excitations.items()}
+        summary["mean_excitation"] = {block: m.tolist() for block, m in means.items()}
+        if config is not None:
+            summary["se_interventions"] = intervention_accuracies(
+                model, test_split.images, test_split.labels, means, dataset, config=config
+            )
+    return probs, excitations, summary
 
 
 def save_evaluation(evaluation: Evaluation, directory: Path) -> Path:
