@@ -28,13 +28,19 @@ def draw_seven(page: Page) -> None:
     page.locator(".st-key-draw_answer_senet").wait_for(timeout=60_000)
 
 
-def wait_until_idle(page: Page) -> None:
-    """Wait until the script run ends (Streamlit's running indicator is gone) and charts settle."""
-    page.wait_for_timeout(500)
-    page.wait_for_function(
-        "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=180_000
-    )
-    page.wait_for_timeout(2000)
+def wait_until_idle(page: Page, quiet_ms: int = 2000, timeout_ms: int = 180_000) -> None:
+    """Wait until Streamlit's running indicator has been gone for ``quiet_ms`` in a row: the
+    script run has ended and charts settled. (A single check can fall before a slow first
+    run has even shown the indicator, and the screenshot then catches the page half drawn.)
+    """
+    running = "!!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    quiet = waited = 0
+    while quiet < quiet_ms:
+        if waited > timeout_ms:
+            raise TimeoutError(f"the page was still running after {timeout_ms / 1000:.0f} s")
+        quiet = 0 if page.evaluate(running) else quiet + 250
+        page.wait_for_timeout(250)
+        waited += 250
 
 
 def main() -> None:
