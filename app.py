@@ -18,8 +18,8 @@ from app_pages.resources import (
 from se_demo.analysis.results import recipe_line
 from se_demo.analysis.verdicts import undertrained_note
 from se_demo.core.checkpoints import CheckpointError
+from se_demo.core.links import choice_problem
 from se_demo.core.registry import DATASETS, MODEL_TITLES
-from se_demo.links import choice_problem
 
 
 def _pages() -> dict[str, list[StreamlitPage]]:

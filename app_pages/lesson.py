@@ -20,6 +20,7 @@ from app_pages.resources import (
 from se_demo.analysis.lesson import PAPER_HEADLINE, LayerRow, explain_se_block, layer_table
 from se_demo.core.checkpoints import Checkpoint, CheckpointError
 from se_demo.core.config import ModelConfig
+from se_demo.core.links import number_problem
 from se_demo.core.models import build_from_config
 from se_demo.core.registry import (
     MODEL_COLORS,
@@ -31,7 +32,6 @@ from se_demo.core.registry import (
 )
 from se_demo.figures.draw import digit_pixels
 from se_demo.figures.lesson import architecture_dot, se_placements_dot
-from se_demo.links import number_problem
 from se_demo.words import explain, percent, with_article
 
 DRAWING, TEST_IMAGE = "the digit you drew", "a test image"

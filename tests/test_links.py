@@ -1,10 +1,10 @@
-"""What a link's wrong query parameter is told (se_demo.links)."""
+"""What a link's wrong query parameter is told (se_demo.core.links)."""
 
 from __future__ import annotations
 
 import pytest
 
-from se_demo.links import choice_problem, number_problem
+from se_demo.core.links import choice_problem, number_problem
 
 DATASETS = ["MNIST", "Fashion-MNIST"]
 
