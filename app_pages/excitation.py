@@ -44,6 +44,15 @@ BY_INDEX, BY_CLASS, MISTAKE, DRAWING = (
     "the current drawing",
 )
 
+# Three panels side by side need ~760 px: on a phone their titles and block names ran into
+# each other, so there the chart keeps that width and scrolls sideways.
+_DEPTH_ON_A_PHONE = """<style>
+@media (max-width: 640px) {
+  .st-key-exc_depth_box { overflow-x: auto; }
+  .st-key-exc_depth_box > div { min-width: 760px; }
+}
+</style>"""
+
 
 def show_class_view(explorer: Explorer, block: str) -> None:
     """Across depth, class means (paper's Fig. 6) and one class's spread (Fig. 7)."""
@@ -51,7 +60,9 @@ def show_class_view(explorer: Explorer, block: str) -> None:
     names = explorer.class_names
     labels = explorer.results.labels
     st.subheader("Across depth: how class-specific is each block?")
-    st.plotly_chart(depth_profile([asdict(s) for s in stats]), key="exc_depth")
+    st.html(_DEPTH_ON_A_PHONE)
+    with st.container(key="exc_depth_box"):
+        st.plotly_chart(depth_profile([asdict(s) for s in stats]), key="exc_depth")
     st.markdown(describe_depth(stats))
     st.caption(
         "Class-specificity: the share of the variation of a block's excitations across the "
